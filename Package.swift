@@ -1,0 +1,56 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Module map (arrows point one way, see docs/ARCHITECTURE.md):
+/// switchboard → Transport → Hub → (CallState, Providers, JSONCodec, Crypto)
+let package = Package(
+    name: "Switchboard",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "switchboard", targets: ["switchboard"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C system libraries: shims only, never products.
+        .systemLibrary(
+            name: "CLibWebSockets", pkgConfig: "libwebsockets",
+            providers: [.apt(["libwebsockets-dev"]), .brew(["libwebsockets"])]),
+        .systemLibrary(
+            name: "CJansson", pkgConfig: "jansson",
+            providers: [.apt(["libjansson-dev"]), .brew(["jansson"])]),
+        .systemLibrary(
+            name: "COpenSSL", pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]),
+
+        // Pure Swift core: the document and the merge rule. No C, no I/O.
+        .target(name: "CallState"),
+        // JSON at the edge (jansson) <-> CallState.JSONValue.
+        .target(name: "JSONCodec", dependencies: ["CallState", "CJansson"]),
+        // HMAC, SHA, Ed25519, base64 over OpenSSL.
+        .target(name: "Crypto", dependencies: ["COpenSSL"]),
+        // One file per provider: verify signature, parse raw bytes -> Input.
+        .target(name: "Providers", dependencies: ["CallState", "JSONCodec", "Crypto"]),
+        // Sessions, subscriptions, fan-out: the reactor's state.
+        .target(
+            name: "Hub",
+            dependencies: ["CallState", "JSONCodec", "Providers", "Crypto",
+                           .product(name: "Logging", package: "swift-log")]),
+        // libwebsockets: HTTP routing, WS upgrade, send queues, keepalive, drain.
+        .target(
+            name: "Transport",
+            dependencies: ["Hub", "CLibWebSockets", "JSONCodec",
+                           .product(name: "Logging", package: "swift-log")]),
+        .executableTarget(
+            name: "switchboard",
+            dependencies: ["Transport", "Hub", "Crypto",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
+        .testTarget(name: "CallStateTests", dependencies: ["CallState"]),
+        .testTarget(name: "ProvidersTests", dependencies: ["Providers", "Crypto", "JSONCodec"]),
+        .testTarget(name: "HubTests", dependencies: ["Hub", "Transport", "JSONCodec", "CallState"]),
+    ]
+)
