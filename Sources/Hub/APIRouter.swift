@@ -1,0 +1,93 @@
+import CallState
+import JSONCodec
+
+/// The HTTP API of PROTOCOL.md §6 that is not static files or a WebSocket.
+///
+/// Returns nil for paths it does not own, so the transport can fall back to
+/// static files.
+public struct APIRouter {
+    let hub: Hub
+
+    public init(hub: Hub) { self.hub = hub }
+
+    /// Routes one request. Called on the reactor thread.
+    public func handle(_ req: HTTPRequest, now: Int64 = WallClock.nowMs()) -> HTTPResponse? {
+        let segments = req.path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
+        switch Route(segments) {
+        case .healthz:
+            return only("GET", req) { .json(200, ["status": "ok"]) }
+        case .readyz:
+            return only("GET", req) {
+                hub.draining
+                    ? .error(503, "draining", "hub is shutting down", headers: [("Retry-After", "5")])
+                    : .json(200, ["status": "ready"])
+            }
+        case .call(let id):
+            return only("GET", req) { getCall(id) }
+        case .sync(let id):
+            return only("POST", req) { sync(id, req, now: now) }
+        case .unknownAPI:
+            return .error(404, "not_found", "no route for \(req.method) \(req.path)")
+        case nil:
+            return nil
+        }
+    }
+
+    /// The API paths, matched on decoded path segments.
+    enum Route {
+        case healthz, readyz
+        case call(String)
+        case sync(String)
+        case unknownAPI
+
+        init?(_ s: [String]) {
+            switch s.count {
+            case 1 where s[0] == "healthz": self = .healthz
+            case 1 where s[0] == "readyz": self = .readyz
+            case 3 where s[0] == "api" && s[1] == "calls": self = .call(s[2])
+            case 4 where s[0] == "api" && s[1] == "calls" && s[3] == "sync": self = .sync(s[2])
+            default:
+                guard s.first == "api" || s.first == "webhooks" else { return nil }
+                self = .unknownAPI
+            }
+        }
+    }
+
+    func only(_ method: String, _ req: HTTPRequest, _ body: () -> HTTPResponse) -> HTTPResponse {
+        guard req.method == method || (method == "GET" && req.method == "HEAD") else {
+            return .error(405, "method_not_allowed", "\(req.path) accepts \(method)", headers: [("Allow", method)])
+        }
+        return body()
+    }
+
+    func getCall(_ id: String) -> HTTPResponse {
+        guard SessionID.isValid(id) else { return .error(400, "invalid_session_id", "session id must be 1-128 of [A-Za-z0-9._:-]") }
+        guard let doc = hub.document(id) else { return .error(404, "not_found", "no session \(id)") }
+        return .json(200, doc.json, headers: [("ETag", "\"\(doc.epoch).\(doc.version)\"")])
+    }
+
+    func sync(_ id: String, _ req: HTTPRequest, now: Int64) -> HTTPResponse {
+        guard SessionID.isValid(id) else { return .error(400, "invalid_session_id", "session id must be 1-128 of [A-Za-z0-9._:-]") }
+        if let type = req.headers["content-type"], !type.lowercased().hasPrefix("application/json") {
+            return .error(415, "unsupported_media_type", "send application/json")
+        }
+        guard !hub.draining else { return .error(503, "draining", "hub is shutting down", headers: [("Retry-After", "5")]) }
+        let body: JSONValue
+        do { body = try JSONCodec.parse(req.body) } catch { return .error(400, "invalid_json", "body is not valid JSON") }
+        let identity = ClientIdentity(sub: "anonymous", role: "client")
+        do {
+            let decoded = try InputDecoder.sync(body, identity: identity, receivedAt: now)
+            let outcome = hub.submit(decoded, to: id, now: now)
+            return .json(200, [
+                "ok": .bool(true),
+                "sessionId": .string(id),
+                "version": .int(outcome.version),
+                "applied": .array(outcome.applied.map { .string($0.name) }),
+                "ignored": .array(outcome.ignored.map { .object(["field": .string($0.field), "reason": .string($0.reason)]) }),
+                "duplicate": .bool(outcome.duplicate),
+            ])
+        } catch {
+            return .error(422, error.code, error.message)
+        }
+    }
+}

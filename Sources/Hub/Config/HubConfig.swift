@@ -1,0 +1,83 @@
+/// Every setting of PROTOCOL.md §8, with its default.
+///
+/// A plain `Sendable` value: loaded once at start (`ConfigLoader`), then handed
+/// to the transport and the hub. Names mirror the JSON keys exactly.
+public struct HubConfig: Sendable, Equatable {
+    public struct Server: Sendable, Equatable {
+        public var host = "0.0.0.0"
+        public var port = 8080
+        /// Base URL the providers call; Twilio signatures are computed on it.
+        public var publicUrl = "http://localhost:8080"
+        /// CIDRs whose `X-Forwarded-For` / `Forwarded` headers are believed.
+        public var trustedProxies: [String] = []
+    }
+    public struct Auth: Sendable, Equatable {
+        public var hs256Secret: String?
+        public var publicKeys: [String] = []
+        public var audience = "switchboard"
+        public var maxTtlSec = 3600
+    }
+    public struct Security: Sendable, Equatable {
+        public var allowedOrigins: [String] = []
+    }
+    public struct Limits: Sendable, Equatable {
+        public var maxMessageBytes = 65536
+        public var maxBodyBytes = 1_048_576
+        public var sendQueueBytes = 1_048_576
+        public var maxConnectionsPerIp = 256
+        public var messagesPerSecond = 50
+        public var maxErrorsPerMinute = 30
+    }
+    public struct Keepalive: Sendable, Equatable {
+        public var pingSec = 25
+        public var timeoutSec = 60
+    }
+    public struct Merge: Sendable, Equatable {
+        public var maxFutureSkewMs = 5000
+        public var conflictWindowMs = 1000
+        public var pendingWindowMs = 3000
+    }
+    public struct Interval: Sendable, Equatable {
+        public var intervalMs: Int
+    }
+    public struct Retention: Sendable, Equatable {
+        public var endedSec = 600
+        public var timelineEntries = 500
+        public var replayFrames = 256
+    }
+    public struct Store: Sendable, Equatable {
+        public var kind = "sqlite"
+        /// nil: `<dataDir>/switchboard.db`.
+        public var path: String?
+        public var encryptionKey: String?
+    }
+    public struct Shutdown: Sendable, Equatable {
+        public var drainSec = 10
+    }
+    public struct Providers: Sendable, Equatable {
+        public var twilioAuthToken: String?
+        public var elevenlabsSecret: String?
+        public var agoraSecret: String?
+        public var telnyxPublicKey: String?
+        public var genericSecret: String?
+    }
+
+    public var server = Server()
+    public var auth = Auth()
+    public var security = Security()
+    public var limits = Limits()
+    public var keepalive = Keepalive()
+    public var merge = Merge()
+    public var quality = Interval(intervalMs: 1000)
+    public var dashboard = Interval(intervalMs: 250)
+    public var retention = Retention()
+    public var store = Store()
+    public var shutdown = Shutdown()
+    public var providers = Providers()
+    /// Where the journal and generated secrets live (`--data-dir`).
+    public var dataDir = "data"
+    /// Directory of static files served at `/`.
+    public var publicDir = "public"
+
+    public init() {}
+}

@@ -1,0 +1,64 @@
+import CallState
+import JSONCodec
+
+/// Encodes the frames of PROTOCOL.md §3.2. Each is encoded exactly once; the
+/// resulting `Frame` is shared by every subscriber.
+struct FrameBuilder {
+    let headroom: Int
+
+    func make(_ kind: Frame.Kind, version: Int64, _ members: [String: JSONValue]) -> Frame {
+        Frame(kind: kind, version: version, headroom: headroom, payload: JSONCodec.encode(.object(members)))
+    }
+
+    func snapshot(_ channel: SessionChannel, recovered: Bool) -> Frame {
+        let engine = channel.engine
+        return make(.snapshot, version: engine.version, [
+            "type": "snapshot",
+            "sessionId": .string(engine.sessionId),
+            "epoch": .string(engine.epoch),
+            "version": .int(engine.version),
+            "recovered": .bool(recovered),
+            "call": engine.document.json,
+            "presence": .array([]),
+        ])
+    }
+
+    func stateChange(_ engine: CallSession, _ outcome: ApplyOutcome) -> Frame {
+        let doc = engine.document
+        return make(.state, version: engine.version, [
+            "type": "state_change",
+            "sessionId": .string(engine.sessionId),
+            "callId": doc.json["callId"] ?? .null,
+            "state": doc.json["callState"] ?? .null,
+            "version": .int(engine.version),
+            "epoch": .string(engine.epoch),
+            "changed": .array(outcome.changed.map { .string($0) }),
+            "call": doc.json,
+            "quality": engine.quality.json,
+            "conflicts": .array(outcome.conflicts.map(\.json)),
+        ])
+    }
+
+    func ack(id: JSONValue, outcome: ApplyOutcome) -> Frame {
+        make(.reply, version: 0, [
+            "type": "ack",
+            "id": id,
+            "version": .int(outcome.version),
+            "applied": .array(outcome.applied.map { .string($0.name) }),
+            "ignored": .array(outcome.ignored.map { .object(["field": .string($0.field), "reason": .string($0.reason)]) }),
+            "duplicate": .bool(outcome.duplicate),
+        ])
+    }
+
+    func error(id: JSONValue?, code: String, message: String) -> Frame {
+        var members: [String: JSONValue] = ["type": "error", "code": .string(code), "message": .string(message)]
+        if let id { members["id"] = id }
+        return make(.reply, version: 0, members)
+    }
+
+    func pong(id: JSONValue?) -> Frame {
+        var members: [String: JSONValue] = ["type": "pong"]
+        if let id { members["id"] = id }
+        return make(.reply, version: 0, members)
+    }
+}

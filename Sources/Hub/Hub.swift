@@ -1,0 +1,187 @@
+import CallState
+import JSONCodec
+import Logging
+
+/// The reactor's state: every session, its subscribers, and the rules for
+/// turning inputs into frames.
+///
+/// Confined to the one libwebsockets service thread (DESIGN.md "Threading"):
+/// nothing here locks, and nothing here may be touched from another thread.
+/// The transport calls in; frames go out through `Subscriber.deliver`.
+public final class Hub {
+    public let config: HubConfig
+    let logger: Logger
+    let frames: FrameBuilder
+    let mergeConfig: MergeConfig
+    var sessions: [String: SessionChannel] = [:]
+    /// Set on SIGTERM: writes are refused with 503 and `/readyz` fails.
+    public private(set) var draining = false
+
+    /// - Parameters:
+    ///   - frameHeadroom: spare bytes the transport needs before each payload (`LWS_PRE`).
+    public init(config: HubConfig, frameHeadroom: Int, logger: Logger) {
+        self.config = config
+        self.logger = logger
+        self.frames = FrameBuilder(headroom: frameHeadroom)
+        var merge = MergeConfig()
+        merge.maxFutureSkewMs = Int64(config.merge.maxFutureSkewMs)
+        merge.conflictWindowMs = Int64(config.merge.conflictWindowMs)
+        merge.pendingWindowMs = Int64(config.merge.pendingWindowMs)
+        merge.timelineEntries = config.retention.timelineEntries
+        self.mergeConfig = merge
+    }
+
+    /// Number of sessions held in memory.
+    public var sessionCount: Int { sessions.count }
+
+    /// Starts draining: later writes get 503, `/readyz` fails.
+    public func beginDrain() { draining = true }
+
+    // MARK: - Sessions
+
+    func channel(_ sessionId: String) -> SessionChannel {
+        if let existing = sessions[sessionId] { return existing }
+        let engine = CallSession(sessionId: sessionId, epoch: Hub.newEpoch(), config: mergeConfig)
+        let created = SessionChannel(engine: engine, replayFrames: config.retention.replayFrames)
+        sessions[sessionId] = created
+        return created
+    }
+
+    /// A fresh epoch: it only has to differ from every earlier epoch of the
+    /// same session id, so 64 random bits are plenty.
+    static func newEpoch() -> String {
+        var rng = SystemRandomNumberGenerator()
+        let value = rng.next() as UInt64
+        let hex = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    // MARK: - Subscriptions
+
+    /// Subscribes and sends the first frame in the same reactor turn, so no
+    /// change can fall between the snapshot and the subscription (§3.2).
+    /// - Parameters:
+    ///   - resume: the `(epoch, since)` the client holds, if it is resuming.
+    public func subscribe(_ subscriber: Subscriber, to sessionId: String, resume: (epoch: String, since: Int64)? = nil) {
+        let channel = channel(sessionId)
+        channel.add(subscriber)
+        if let resume, resume.epoch == channel.engine.epoch,
+           let missed = channel.replay.since(resume.since) {
+            subscriber.deliver(frames.make(.snapshot, version: resume.since, [
+                "type": "snapshot",
+                "sessionId": .string(sessionId),
+                "epoch": .string(channel.engine.epoch),
+                "version": .int(resume.since),
+                "recovered": true,
+                "presence": .array([]),
+            ]))
+            for frame in missed { subscriber.deliver(frame) }
+            return
+        }
+        subscriber.deliver(frames.snapshot(channel, recovered: false))
+    }
+
+    /// Removes a subscriber (connection closed).
+    public func unsubscribe(_ subscriber: Subscriber, from sessionId: String) {
+        sessions[sessionId]?.remove(subscriber)
+    }
+
+    // MARK: - Inputs
+
+    /// Applies one validated input to a session and fans out what changed.
+    @discardableResult
+    public func submit(_ decoded: DecodedInput, to sessionId: String, now: Int64 = WallClock.nowMs()) -> ApplyOutcome {
+        let channel = channel(sessionId)
+        var outcome = channel.engine.apply(decoded.input, now: now)
+        outcome.ignored = decoded.ignored + outcome.ignored
+        publish(outcome, on: channel)
+        return outcome
+    }
+
+    func publish(_ outcome: ApplyOutcome, on channel: SessionChannel) {
+        if outcome.stateChanged {
+            channel.broadcast(frames.stateChange(channel.engine, outcome))
+        } else if outcome.qualityChanged {
+            channel.broadcast(frames.make(.quality, version: channel.engine.version, [
+                "type": "quality",
+                "sessionId": .string(channel.engine.sessionId),
+                "version": .int(channel.engine.version),
+                "quality": channel.engine.quality.json,
+            ]))
+        }
+    }
+
+    /// What a WebSocket message produced for its sender.
+    public struct MessageResult {
+        /// Frames for the sender only (`ack`, `error`, `pong`).
+        public var replies: [Frame]
+        /// Whether the message counts against `limits.maxErrorsPerMinute`.
+        public var isError: Bool
+    }
+
+    /// Handles one client message (§3.3) on a session connection.
+    public func handleMessage(_ bytes: [UInt8], sessionId: String, identity: ClientIdentity,
+                              now: Int64 = WallClock.nowMs()) -> MessageResult {
+        let message: JSONValue
+        do { message = try JSONCodec.parse(bytes) } catch {
+            return failure(nil, InputError(code: "invalid_json", message: "message is not valid JSON"))
+        }
+        guard case .object = message else {
+            return failure(nil, .invalid("message must be a JSON object"))
+        }
+        let id = message["id"]
+        guard let type = message["type"]?.stringValue else {
+            return failure(id, .invalid("message needs a string \"type\""))
+        }
+        do {
+            switch type {
+            case "ping":
+                return MessageResult(replies: [frames.pong(id: id)], isError: false)
+            case "report", "quality":
+                guard identity.role == "client" || identity.role == "admin" else {
+                    throw InputError(code: "forbidden", message: "\(type) needs role client")
+                }
+                guard !draining else { throw InputError(code: "draining", message: "hub is shutting down") }
+                let decoded = type == "report"
+                    ? try InputDecoder.report(message, identity: identity, receivedAt: now)
+                    : try InputDecoder.quality(message, identity: identity, receivedAt: now)
+                let outcome = submit(decoded, to: sessionId, now: now)
+                return MessageResult(replies: id.map { [frames.ack(id: $0, outcome: outcome)] } ?? [], isError: false)
+            default:
+                throw InputError(code: "unknown_type", message: "unknown message type \"\(type)\"")
+            }
+        } catch let error as InputError {
+            return failure(id, error)
+        } catch {
+            return failure(id, .invalid("\(error)"))
+        }
+    }
+
+    func failure(_ id: JSONValue?, _ error: InputError) -> MessageResult {
+        MessageResult(replies: [frames.error(id: id, code: error.code, message: error.message)], isError: true)
+    }
+
+    // MARK: - Reads
+
+    /// The merged document of a session, or nil if the hub has never seen it.
+    public func document(_ sessionId: String) -> (json: JSONValue, epoch: String, version: Int64)? {
+        guard let channel = sessions[sessionId] else { return nil }
+        return (channel.engine.document.json, channel.engine.epoch, channel.engine.version)
+    }
+
+    // MARK: - Timers
+
+    /// The earliest time `runTimers` has work (syncStatus flips, quality warnings).
+    public func nextDeadline() -> Int64? {
+        sessions.values.compactMap { $0.engine.nextDeadline() }.min()
+    }
+
+    /// Applies every timed change that is due.
+    public func runTimers(now: Int64) {
+        for channel in sessions.values {
+            guard let deadline = channel.engine.nextDeadline(), deadline <= now,
+                  let outcome = channel.engine.tick(now: now) else { continue }
+            publish(outcome, on: channel)
+        }
+    }
+}

@@ -1,0 +1,32 @@
+import CallState
+
+/// One session as the reactor holds it: the merge engine's state, who is
+/// subscribed, and the recent frames kept for resume (§3.2).
+final class SessionChannel {
+    var engine: CallSession
+    /// Subscribers in subscription order, so fan-out order is deterministic.
+    var subscribers: [ObjectIdentifier: Subscriber] = [:]
+    var order: [ObjectIdentifier] = []
+    var replay: ReplayLog<Frame>
+
+    init(engine: CallSession, replayFrames: Int) {
+        self.engine = engine
+        self.replay = ReplayLog(capacity: replayFrames)
+    }
+
+    func add(_ s: Subscriber) {
+        let id = ObjectIdentifier(s)
+        if subscribers.updateValue(s, forKey: id) == nil { order.append(id) }
+    }
+
+    func remove(_ s: Subscriber) {
+        let id = ObjectIdentifier(s)
+        if subscribers.removeValue(forKey: id) != nil { order.removeAll { $0 == id } }
+    }
+
+    /// Hands one shared frame to every subscriber and records it for resume.
+    func broadcast(_ frame: Frame) {
+        replay.append(version: frame.version, element: frame)
+        for id in order { subscribers[id]?.deliver(frame) }
+    }
+}
