@@ -2,6 +2,26 @@
 #define CLIBWEBSOCKETS_SHIM_H
 #include <libwebsockets.h>
 
-/// LWS_PRE is a macro; Swift needs it as a value.
+/// Bytes libwebsockets needs before every payload handed to lws_write().
 static const size_t CLibWebSockets_PRE = LWS_PRE;
+
+/// Option bits are composite macros Swift cannot import.
+static inline uint64_t CLibWebSockets_serverOptions(int disableIPv6) {
+    uint64_t options = LWS_SERVER_OPTION_VALIDATE_UTF8
+        | LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+    if (disableIPv6)
+        options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    return options;
+}
+
+/// lws_sorted_usec_list_t carries no user pointer; timers embed it first in
+/// this struct and recover the owner from the sul pointer (container-of).
+typedef struct CLibWebSockets_timer {
+    lws_sorted_usec_list_t sul;
+    void *owner;
+} CLibWebSockets_timer;
+
+static inline void *CLibWebSockets_timerOwner(lws_sorted_usec_list_t *sul) {
+    return ((CLibWebSockets_timer *)sul)->owner;
+}
 #endif

@@ -248,7 +248,8 @@ public enum ConfigLoader {
         }
     }
 
-    static func readFile(_ path: String) -> [UInt8]? {
+    /// Reads a whole file; nil when it does not exist or cannot be read.
+    public static func readFile(_ path: String) -> [UInt8]? {
         guard let f = fopen(path, "rb") else { return nil }
         defer { fclose(f) }
         var out: [UInt8] = []

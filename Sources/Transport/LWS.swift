@@ -1,0 +1,122 @@
+import CLibWebSockets
+
+/// Small, safe readers over libwebsockets' header and argument API. Every
+/// pointer lives only inside these calls.
+enum LWS {
+    static let pre = Int(CLibWebSockets_PRE)
+
+    /// A parsed header, or nil when absent.
+    static func header(_ wsi: OpaquePointer, _ token: lws_token_indexes) -> String? {
+        let n = Int(lws_hdr_total_length(wsi, token))
+        guard n > 0 else { return nil }
+        var buf = [CChar](repeating: 0, count: n + 1)
+        guard lws_hdr_copy(wsi, &buf, Int32(buf.count), token) >= 0 else { return nil }
+        return String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// A header libwebsockets has no token for; `name` is lower-case without ':'.
+    static func customHeader(_ wsi: OpaquePointer, _ name: String) -> String? {
+        let key = name + ":"
+        let nlen = Int32(key.utf8.count)
+        let n = Int(lws_hdr_custom_length(wsi, key, nlen))
+        guard n > 0 else { return nil }
+        var buf = [CChar](repeating: 0, count: n + 1)
+        guard lws_hdr_custom_copy(wsi, &buf, Int32(buf.count), key, nlen) >= 0 else { return nil }
+        return String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// URL arguments, each already %-decoded by libwebsockets.
+    static func queryArguments(_ wsi: OpaquePointer) -> [(String, String)] {
+        var out: [(String, String)] = []
+        var buf = [CChar](repeating: 0, count: 2048)
+        var index: Int32 = 0
+        while lws_hdr_copy_fragment(wsi, &buf, Int32(buf.count), WSI_TOKEN_HTTP_URI_ARGS, index) > 0 {
+            let text = String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if let eq = text.firstIndex(of: "=") {
+                out.append((String(text[..<eq]), String(text[text.index(after: eq)...])))
+            } else {
+                out.append((text, ""))
+            }
+            index += 1
+        }
+        return out
+    }
+
+    /// The request method, from whichever URI token libwebsockets filled in.
+    static func method(_ wsi: OpaquePointer) -> String {
+        let methods: [(lws_token_indexes, String)] = [
+            (WSI_TOKEN_GET_URI, "GET"), (WSI_TOKEN_POST_URI, "POST"), (WSI_TOKEN_OPTIONS_URI, "OPTIONS"),
+            (WSI_TOKEN_PUT_URI, "PUT"), (WSI_TOKEN_PATCH_URI, "PATCH"), (WSI_TOKEN_DELETE_URI, "DELETE"),
+            (WSI_TOKEN_HEAD_URI, "HEAD"),
+        ]
+        for (token, name) in methods where lws_hdr_total_length(wsi, token) > 0 { return name }
+        return "UNKNOWN"
+    }
+
+    /// The peer's numeric address.
+    static func peer(_ wsi: OpaquePointer) -> String {
+        var buf = [CChar](repeating: 0, count: 64)
+        guard lws_get_peer_simple(wsi, &buf, buf.count) != nil else { return "" }
+        return String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Headers handed to the hub: the ones any route reads, lower-cased.
+    static func requestHeaders(_ wsi: OpaquePointer) -> [String: String] {
+        var out: [String: String] = [:]
+        let known: [(lws_token_indexes, String)] = [
+            (WSI_TOKEN_HTTP_CONTENT_TYPE, "content-type"), (WSI_TOKEN_HTTP_AUTHORIZATION, "authorization"),
+            (WSI_TOKEN_ORIGIN, "origin"), (WSI_TOKEN_HOST, "host"), (WSI_TOKEN_HTTP_IF_NONE_MATCH, "if-none-match"),
+            (WSI_TOKEN_X_FORWARDED_FOR, "x-forwarded-for"), (WSI_TOKEN_HTTP_CONTENT_LENGTH, "content-length"),
+        ]
+        for (token, name) in known { if let v = header(wsi, token) { out[name] = v } }
+        let custom = ["forwarded", "x-twilio-signature", "elevenlabs-signature", "agora-signature-v2",
+                      "agora-signature", "telnyx-signature-ed25519", "telnyx-timestamp", "x-switchboard-signature"]
+        for name in custom { if let v = customHeader(wsi, name) { out[name] = v } }
+        return out
+    }
+
+    /// Writes a complete HTTP response (headers, then body).
+    /// - Returns: false if the connection must be closed.
+    static func writeResponse(_ wsi: OpaquePointer, _ response: HTTPResponseBytes) -> Bool {
+        var headerBuf = [UInt8](repeating: 0, count: pre + 4096)
+        let ok: Bool = headerBuf.withUnsafeMutableBufferPointer { b in
+            guard let base = b.baseAddress else { return false }
+            let start = base + pre
+            var p: UnsafeMutablePointer<UInt8>? = start
+            let end = base + b.count - 1
+            let length = response.status == 204 || response.status == 304
+                ? lws_filepos_t(0) : lws_filepos_t(response.body.count)
+            if lws_add_http_common_headers(wsi, UInt32(response.status), response.contentType, length, &p, end) != 0 {
+                return false
+            }
+            for (name, value) in response.headers {
+                let key = name.lowercased() + ":"
+                let added = key.withCString { k in
+                    value.withCString { v in
+                        lws_add_http_header_by_name(wsi, UnsafeRawPointer(k).assumingMemoryBound(to: UInt8.self),
+                                                    UnsafeRawPointer(v).assumingMemoryBound(to: UInt8.self),
+                                                    Int32(value.utf8.count), &p, end)
+                    }
+                }
+                if added != 0 { return false }
+            }
+            return lws_finalize_write_http_header(wsi, start, &p, end) == 0
+        }
+        guard ok else { return false }
+        guard !response.body.isEmpty, response.status != 204, response.status != 304 else { return true }
+        var bodyBuf = [UInt8](repeating: 0, count: pre + response.body.count)
+        bodyBuf.replaceSubrange(pre..., with: response.body)
+        let written = bodyBuf.withUnsafeMutableBufferPointer { b in
+            lws_write(wsi, b.baseAddress! + pre, response.body.count, LWS_WRITE_HTTP_FINAL)
+        }
+        return written >= 0
+    }
+}
+
+/// What `LWS.writeResponse` needs; keeps the Hub's `HTTPResponse` out of C calls.
+struct HTTPResponseBytes {
+    var status: Int
+    var contentType: String
+    var headers: [(String, String)]
+    var body: [UInt8]
+}

@@ -1,0 +1,400 @@
+import CLibWebSockets
+import CallState
+import Hub
+import Logging
+import Synchronization
+
+/// The hub's network face: one libwebsockets context, one service thread.
+///
+/// Everything that touches a connection or a session runs inside
+/// `handle(...)`, called by libwebsockets on the thread that called `run()`.
+/// Other threads talk to it only through `requestShutdown()`, which flips an
+/// atomic and wakes the loop with `lws_cancel_service` (DESIGN.md "Threading").
+public final class Server: @unchecked Sendable {
+    public let config: HubConfig
+    let logger: Logger
+    let hub: Hub
+    let router: APIRouter
+    let staticFiles: StaticFiles
+
+    // libwebsockets-owned memory that must outlive the context.
+    private let protocols: UnsafeMutablePointer<lws_protocols>
+    private let protocolName: UnsafeMutablePointer<CChar>
+    private let retryPolicy: UnsafeMutablePointer<lws_retry_bo_t>
+    private let tick: UnsafeMutablePointer<CLibWebSockets_timer>
+    private var context: OpaquePointer?
+
+    private var nextId = 1
+    var sockets: [Int: WebSocketConnection] = [:]
+    var exchanges: [Int: HTTPExchange] = [:]
+
+    private let shutdownRequested = Atomic<Bool>(false)
+    private var drainDeadline: Int64?
+    private var finished = false
+
+    /// The port actually bound (differs from the config when it asked for 0).
+    public private(set) var port = 0
+
+    /// How often timed work runs: syncStatus flips, drain progress.
+    static let tickMicroseconds: Int64 = 100_000
+
+    public init(config: HubConfig, logger: Logger) {
+        self.config = config
+        self.logger = logger
+        self.hub = Hub(config: config, frameHeadroom: LWS.pre, logger: logger)
+        self.router = APIRouter(hub: hub)
+        self.staticFiles = StaticFiles(directory: config.publicDir)
+
+        protocolName = strdup("switchboard.v1")
+        protocols = .allocate(capacity: 2)
+        protocols.initialize(repeating: lws_protocols(), count: 2)
+        protocols[0].name = UnsafePointer(protocolName)
+        protocols[0].callback = switchboardCallback
+        protocols[0].per_session_data_size = MemoryLayout<Int>.size
+        // Small receive buffer: it is allocated per connection; larger
+        // messages arrive in fragments and are reassembled up to the limit.
+        protocols[0].rx_buffer_size = 4096
+
+        retryPolicy = .allocate(capacity: 1)
+        retryPolicy.initialize(to: lws_retry_bo_t())
+        retryPolicy.pointee.secs_since_valid_ping = UInt16(clamping: config.keepalive.pingSec)
+        retryPolicy.pointee.secs_since_valid_hangup = UInt16(clamping: config.keepalive.timeoutSec)
+
+        tick = .allocate(capacity: 1)
+        tick.initialize(to: CLibWebSockets_timer())
+    }
+
+    deinit {
+        if let context { lws_context_destroy(context) }
+        protocols.deallocate()
+        free(protocolName)
+        retryPolicy.deallocate()
+        tick.deallocate()
+    }
+
+    /// Creates the context and binds the listener.
+    /// - Returns: the bound port.
+    public func start() throws -> Int {
+        lws_set_log_level(LLL_ERR, nil)
+        var info = lws_context_creation_info()
+        info.port = Int32(config.server.port)
+        let host = config.server.host
+        let iface: UnsafeMutablePointer<CChar>? = (host == "0.0.0.0" || host == "::" || host.isEmpty) ? nil : strdup(host)
+        defer { free(iface) }
+        info.iface = UnsafePointer(iface)
+        info.protocols = UnsafePointer(protocols)
+        info.options = CLibWebSockets_serverOptions(host.contains(":") ? 0 : 1)
+        info.user = Unmanaged.passUnretained(self).toOpaque()
+        info.retry_and_idle_policy = UnsafePointer(retryPolicy)
+        info.max_http_header_data = 8192
+        info.timeout_secs = 30
+        info.alpn = UnsafePointer(strdup("http/1.1"))  // HTTP/2 stays off (§5, DESIGN.md)
+        guard let ctx = lws_create_context(&info) else {
+            throw StartError(message: "cannot listen on \(host):\(config.server.port)")
+        }
+        context = ctx
+        port = Int(lws_get_vhost_listen_port(lws_get_vhost_by_name(ctx, "default")))
+        tick.pointee.owner = Unmanaged.passUnretained(self).toOpaque()
+        scheduleTick()
+        return port
+    }
+
+    /// Runs the service loop until a requested shutdown has drained.
+    public func run() {
+        guard let context else { return }
+        while !finished {
+            if lws_service(context, 0) < 0 { break }
+        }
+        lws_context_destroy(context)
+        self.context = nil
+        logger.info("stopped")
+    }
+
+    /// Asks for a graceful shutdown (§3.4 1001, PROTOCOL.md drain). Safe from any thread.
+    public func requestShutdown() {
+        shutdownRequested.store(true, ordering: .releasing)
+        if let context { lws_cancel_service(context) }
+    }
+
+    // MARK: - Timers and drain
+
+    private func scheduleTick() {
+        guard let context else { return }
+        lws_sul_schedule(context, 0, &tick.pointee.sul, switchboardTick, Self.tickMicroseconds)
+    }
+
+    func onTick() {
+        let now = WallClock.nowMs()
+        hub.runTimers(now: now)
+        checkDrain(now: now)
+        if !finished { scheduleTick() }
+    }
+
+    private func beginDrainIfRequested() {
+        guard shutdownRequested.load(ordering: .acquiring), !hub.draining else { return }
+        hub.beginDrain()
+        drainDeadline = WallClock.nowMs() + Int64(config.shutdown.drainSec) * 1000
+        logger.info("draining", metadata: ["websockets": "\(sockets.count)", "http": "\(exchanges.count)"])
+        for socket in sockets.values { socket.close(1001, "hub shutting down") }
+        checkDrain(now: WallClock.nowMs())
+    }
+
+    private func checkDrain(now: Int64) {
+        guard let deadline = drainDeadline, !finished else { return }
+        if (sockets.isEmpty && exchanges.isEmpty) || now >= deadline {
+            finished = true
+            if let context { lws_cancel_service(context) }
+        }
+    }
+
+    // MARK: - Callback dispatch
+
+    func handle(_ wsi: OpaquePointer, _ reason: lws_callback_reasons, _ user: UnsafeMutableRawPointer?,
+                _ input: UnsafeMutableRawPointer?, _ len: Int) -> Int32 {
+        let slot = user?.assumingMemoryBound(to: Int.self)
+        switch reason {
+        case LWS_CALLBACK_HTTP:
+            return httpRequest(wsi, slot, path: string(input, len))
+        case LWS_CALLBACK_HTTP_BODY:
+            return httpBody(slot, input, len)
+        case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+            return httpBodyDone(wsi, slot)
+        case LWS_CALLBACK_HTTP_WRITEABLE:
+            return httpWritable(wsi, slot)
+        case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+            if let slot { finishExchange(slot) }
+            return lws_http_transaction_completed(wsi) != 0 ? -1 : 0
+        case LWS_CALLBACK_CLOSED_HTTP:
+            if let slot { finishExchange(slot) }
+            return 0
+        case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+            return filterUpgrade(wsi)
+        case LWS_CALLBACK_ESTABLISHED:
+            return established(wsi, slot)
+        case LWS_CALLBACK_RECEIVE:
+            return receive(wsi, slot, input, len)
+        case LWS_CALLBACK_SERVER_WRITEABLE:
+            guard let slot, let socket = sockets[slot.pointee] else { return 0 }
+            return socket.writable()
+        case LWS_CALLBACK_CLOSED:
+            if let slot { closed(slot) }
+            return 0
+        case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+            beginDrainIfRequested()
+            return 0
+        default:
+            return lws_callback_http_dummy(wsi, reason, user, input, len)
+        }
+    }
+
+    /// The callback's `in` as text. A decoded NUL inside (`%00`) would silently
+    /// truncate a C string, so such input comes back as nil and is refused.
+    func string(_ input: UnsafeMutableRawPointer?, _ len: Int) -> String? {
+        guard let input else { return "" }
+        let bytes = UnsafeRawBufferPointer(start: input, count: len)
+        if bytes.contains(0) { return nil }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    func allocateId() -> Int {
+        defer { nextId += 1 }
+        return nextId
+    }
+
+    // MARK: - HTTP
+
+    private func httpRequest(_ wsi: OpaquePointer, _ slot: UnsafeMutablePointer<Int>?, path: String?) -> Int32 {
+        guard let slot else { return -1 }
+        let query = LWS.queryArguments(wsi)
+        let request = HTTPRequest(method: LWS.method(wsi), path: path ?? "",
+                                  query: Dictionary(query, uniquingKeysWith: { first, _ in first }),
+                                  headers: LWS.requestHeaders(wsi), peer: LWS.peer(wsi))
+        let exchange = HTTPExchange(request: request)
+        let id = allocateId()
+        slot.pointee = id
+        exchanges[id] = exchange
+        guard path != nil else {
+            return respond(wsi, exchange, .error(400, "bad_request", "NUL byte in path"))
+        }
+
+        if request.method == "POST" || request.method == "PUT" || request.method == "PATCH" {
+            if let length = request.headers["content-length"].flatMap({ Int($0) }), length > config.limits.maxBodyBytes {
+                // Refuse before reading: the body is never buffered.
+                logger.notice("rejected request", metadata: ["status": "413", "path": "\(path)", "peer": "\(request.peer)"])
+                return respond(wsi, exchange, .error(413, "body_too_large", "body over limits.maxBodyBytes (\(config.limits.maxBodyBytes))"))
+            }
+            return 0  // wait for HTTP_BODY / HTTP_BODY_COMPLETION
+        }
+        return dispatch(wsi, exchange)
+    }
+
+    private func httpBody(_ slot: UnsafeMutablePointer<Int>?, _ input: UnsafeMutableRawPointer?, _ len: Int) -> Int32 {
+        guard let slot, let exchange = exchanges[slot.pointee], let input else { return 0 }
+        if exchange.overflowed { return 0 }
+        if exchange.request.body.count + len > config.limits.maxBodyBytes {
+            exchange.overflowed = true
+            exchange.request.body = []
+            return 0
+        }
+        exchange.request.body.append(contentsOf: UnsafeRawBufferPointer(start: input, count: len))
+        return 0
+    }
+
+    private func httpBodyDone(_ wsi: OpaquePointer, _ slot: UnsafeMutablePointer<Int>?) -> Int32 {
+        guard let slot, let exchange = exchanges[slot.pointee] else { return -1 }
+        if exchange.overflowed {
+            return respond(wsi, exchange, .error(413, "body_too_large", "body over limits.maxBodyBytes (\(config.limits.maxBodyBytes))"))
+        }
+        return dispatch(wsi, exchange)
+    }
+
+    private func dispatch(_ wsi: OpaquePointer, _ exchange: HTTPExchange) -> Int32 {
+        let request = exchange.request
+        if let response = router.handle(request) {
+            if response.status >= 400 {
+                logger.notice("rejected request", metadata: [
+                    "status": "\(response.status)", "method": "\(request.method)", "path": "\(request.path)",
+                    "peer": "\(request.peer)",
+                ])
+            }
+            return respond(wsi, exchange, response)
+        }
+        guard request.method == "GET" || request.method == "HEAD" else {
+            return respond(wsi, exchange, .error(405, "method_not_allowed", "static files accept GET", headers: [("Allow", "GET")]))
+        }
+        guard let file = staticFiles.resolve(request.path) else {
+            logger.notice("rejected request", metadata: ["status": "404", "path": "\(request.path)", "peer": "\(request.peer)"])
+            return respond(wsi, exchange, .error(404, "not_found", "no such file"))
+        }
+        let headers = "cache-control: no-cache\r\n"
+        let n = lws_serve_http_file(wsi, file, StaticFiles.contentType(file), headers, Int32(headers.utf8.count))
+        // < 0: error, close; > 0: finished, transaction completed; 0: in progress.
+        if n < 0 { return -1 }
+        if n > 0 { return lws_http_transaction_completed(wsi) != 0 ? -1 : 0 }
+        return 0
+    }
+
+    private func respond(_ wsi: OpaquePointer, _ exchange: HTTPExchange, _ response: HTTPResponse) -> Int32 {
+        exchange.response = response
+        lws_callback_on_writable(wsi)
+        return 0
+    }
+
+    private func httpWritable(_ wsi: OpaquePointer, _ slot: UnsafeMutablePointer<Int>?) -> Int32 {
+        guard let slot, let exchange = exchanges[slot.pointee], let response = exchange.response else { return 0 }
+        finishExchange(slot)
+        let bytes = HTTPResponseBytes(status: response.status, contentType: response.contentType ?? "text/plain",
+                                      headers: response.headers,
+                                      body: exchange.request.method == "HEAD" ? [] : response.body)
+        guard LWS.writeResponse(wsi, bytes) else { return -1 }
+        return lws_http_transaction_completed(wsi) != 0 ? -1 : 0
+    }
+
+    private func finishExchange(_ slot: UnsafeMutablePointer<Int>) {
+        exchanges.removeValue(forKey: slot.pointee)
+        slot.pointee = 0
+        if hub.draining { checkDrain(now: WallClock.nowMs()) }
+    }
+
+    // MARK: - WebSocket
+
+    /// Upgrade checks, answered with a real HTTP status before any 101.
+    private func filterUpgrade(_ wsi: OpaquePointer) -> Int32 {
+        let path = LWS.header(wsi, WSI_TOKEN_GET_URI) ?? ""
+        let refusal: HTTPResponse?
+        if hub.draining {
+            refusal = .error(503, "draining", "hub is shutting down", headers: [("Retry-After", "5")])
+        } else if let id = Server.sessionId(inPath: path) {
+            refusal = SessionID.isValid(id) ? nil : .error(400, "invalid_session_id", "session id must be 1-128 of [A-Za-z0-9._:-]")
+        } else {
+            refusal = .error(404, "not_found", "no WebSocket endpoint at \(path)")
+        }
+        guard let refusal else { return 0 }
+        logger.notice("rejected upgrade", metadata: ["status": "\(refusal.status)", "path": "\(path)", "peer": "\(LWS.peer(wsi))"])
+        _ = LWS.writeResponse(wsi, HTTPResponseBytes(status: refusal.status, contentType: refusal.contentType ?? "text/plain",
+                                                     headers: refusal.headers, body: refusal.body))
+        return 1
+    }
+
+    /// `/ws/calls/{sessionId}` → the id (unvalidated), else nil.
+    static func sessionId(inPath path: String) -> String? {
+        let prefix = "/ws/calls/"
+        guard path.hasPrefix(prefix) else { return nil }
+        return String(path.dropFirst(prefix.count))
+    }
+
+    private func established(_ wsi: OpaquePointer, _ slot: UnsafeMutablePointer<Int>?) -> Int32 {
+        guard let slot, let sessionId = Server.sessionId(inPath: LWS.header(wsi, WSI_TOKEN_GET_URI) ?? "") else { return -1 }
+        let args = Dictionary(LWS.queryArguments(wsi), uniquingKeysWith: { first, _ in first })
+        let id = allocateId()
+        slot.pointee = id
+        let socket = WebSocketConnection(id: id, wsi: wsi, sessionId: sessionId,
+                                         identity: ClientIdentity(sub: "anonymous", role: "client"),
+                                         peer: LWS.peer(wsi), sendQueueLimit: config.limits.sendQueueBytes,
+                                         openedAt: WallClock.nowMs())
+        sockets[id] = socket
+        logger.info("ws open", metadata: ["conn": "\(id)", "session": "\(sessionId)", "peer": "\(socket.peer)"])
+        var resume: (epoch: String, since: Int64)?
+        if let epoch = args["epoch"], let since = args["since"].flatMap({ Int64($0) }) { resume = (epoch, since) }
+        hub.subscribe(socket, to: sessionId, resume: resume)
+        return 0
+    }
+
+    private func receive(_ wsi: OpaquePointer, _ slot: UnsafeMutablePointer<Int>?,
+                         _ input: UnsafeMutableRawPointer?, _ len: Int) -> Int32 {
+        guard let slot, let socket = sockets[slot.pointee] else { return -1 }
+        if let input, len > 0 {
+            if socket.rx.count + len > config.limits.maxMessageBytes {
+                var reason = Array("message over limits.maxMessageBytes".utf8)
+                lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, &reason, reason.count)
+                logger.notice("closing oversize message", metadata: ["conn": "\(socket.id)"])
+                return -1
+            }
+            socket.rx.append(contentsOf: UnsafeRawBufferPointer(start: input, count: len))
+        }
+        guard lws_is_final_fragment(wsi) != 0, lws_remaining_packet_payload(wsi) == 0 else { return 0 }
+        let message = socket.rx
+        socket.rx = []
+        let now = WallClock.nowMs()
+        let result = hub.handleMessage(message, sessionId: socket.sessionId, identity: socket.identity, now: now)
+        for reply in result.replies { socket.deliver(reply) }
+        if result.isError, socket.countError(now: now, limit: config.limits.maxErrorsPerMinute) {
+            socket.close(4400, "too many protocol errors")
+        }
+        return 0
+    }
+
+    private func closed(_ slot: UnsafeMutablePointer<Int>) {
+        guard let socket = sockets.removeValue(forKey: slot.pointee) else { return }
+        slot.pointee = 0
+        hub.unsubscribe(socket, from: socket.sessionId)
+        logger.info("ws close", metadata: [
+            "conn": "\(socket.id)", "session": "\(socket.sessionId)",
+            "code": "\(socket.pendingClose.map { String($0.code) } ?? "peer")",
+        ])
+        if hub.draining { checkDrain(now: WallClock.nowMs()) }
+    }
+}
+
+/// Startup failure (port in use, bad interface).
+public struct StartError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
+
+/// The protocol callback libwebsockets calls for every event: a top-level
+/// function so it can be `@convention(c)`; it finds the `Server` through the
+/// context's user pointer.
+func switchboardCallback(_ wsi: OpaquePointer?, _ reason: lws_callback_reasons, _ user: UnsafeMutableRawPointer?,
+                         _ input: UnsafeMutableRawPointer?, _ len: Int) -> Int32 {
+    guard let wsi, let context = lws_get_context(wsi), let owner = lws_context_user(context) else {
+        return lws_callback_http_dummy(wsi, reason, user, input, len)
+    }
+    return Unmanaged<Server>.fromOpaque(owner).takeUnretainedValue().handle(wsi, reason, user, input, len)
+}
+
+/// The periodic timer's callback; the owner travels in the enclosing struct.
+func switchboardTick(_ sul: UnsafeMutablePointer<lws_sorted_usec_list_t>?) {
+    guard let sul, let owner = CLibWebSockets_timerOwner(sul) else { return }
+    Unmanaged<Server>.fromOpaque(owner).takeUnretainedValue().onTick()
+}

@@ -1,0 +1,81 @@
+import CLibWebSockets
+import Hub
+
+/// One WebSocket subscriber. Lives on the service thread only.
+///
+/// Back-pressure: frames wait in `queue` until libwebsockets says the socket
+/// is writable. A peer that stops reading lets the queue grow; past
+/// `limits.sendQueueBytes` it is closed with 4008 (§3.4) and its queue is
+/// dropped, so one slow reader never holds memory or slows the fan-out to
+/// the others.
+final class WebSocketConnection: Subscriber {
+    let id: Int
+    let wsi: OpaquePointer
+    let sessionId: String
+    let identity: ClientIdentity
+    let peer: String
+    let openedAt: Int64
+    private let sendQueueLimit: Int
+    private(set) var queue = FrameQueue()
+    /// Set once the connection is to be closed; sent from the next writable callback.
+    private(set) var pendingClose: (code: Int32, reason: String)?
+    /// The message being reassembled from fragments.
+    var rx: [UInt8] = []
+    /// Error timestamps inside the last minute (`limits.maxErrorsPerMinute`).
+    var recentErrors: [Int64] = []
+
+    init(id: Int, wsi: OpaquePointer, sessionId: String, identity: ClientIdentity, peer: String,
+         sendQueueLimit: Int, openedAt: Int64) {
+        self.id = id
+        self.wsi = wsi
+        self.sessionId = sessionId
+        self.identity = identity
+        self.peer = peer
+        self.sendQueueLimit = sendQueueLimit
+        self.openedAt = openedAt
+    }
+
+    func deliver(_ frame: Frame) {
+        guard pendingClose == nil else { return }
+        queue.append(frame)
+        if queue.bytes > sendQueueLimit {
+            close(4008, "slow consumer: send queue over limits.sendQueueBytes")
+            return
+        }
+        lws_callback_on_writable(wsi)
+    }
+
+    /// Schedules a close frame with `code`. A peer that never becomes writable
+    /// again (it stopped reading) is cut after two seconds regardless.
+    func close(_ code: Int32, _ reason: String) {
+        guard pendingClose == nil else { return }
+        pendingClose = (code, reason)
+        queue.removeAll()
+        lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, 2)
+        lws_callback_on_writable(wsi)
+    }
+
+    /// Writes what is due. Returns -1 when libwebsockets must close the connection.
+    func writable() -> Int32 {
+        if let close = pendingClose {
+            var reason = Array(close.reason.utf8.prefix(120))
+            lws_close_reason(wsi, lws_close_status(rawValue: UInt32(close.code)), &reason, reason.count)
+            return -1
+        }
+        guard let frame = queue.first else { return 0 }
+        let payload = (frame.storage + frame.headroom).assumingMemoryBound(to: UInt8.self)
+        // libwebsockets writes the frame header into the headroom in place;
+        // every subscriber gets byte-identical headers, so sharing is safe.
+        if lws_write(wsi, payload, frame.count, LWS_WRITE_TEXT) < frame.count { return -1 }
+        queue.removeFirst()
+        if !queue.isEmpty { lws_callback_on_writable(wsi) }
+        return 0
+    }
+
+    /// Records one protocol error; true when the connection passed its budget.
+    func countError(now: Int64, limit: Int) -> Bool {
+        recentErrors.removeAll { now - $0 >= 60_000 }
+        recentErrors.append(now)
+        return recentErrors.count > limit
+    }
+}

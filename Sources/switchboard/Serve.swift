@@ -1,0 +1,101 @@
+import ArgumentParser
+import Dispatch
+import Hub
+import Logging
+import Transport
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `switchboard serve [--config PATH] [--port N] [--data-dir DIR]`.
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the hub.")
+
+    @Option(help: "JSON config file (default: Config/switchboard.json when it exists).")
+    var config: String?
+
+    @Option(help: "Listen port; 0 picks a free one (overrides server.port).")
+    var port: Int?
+
+    @Option(help: "Directory for the journal and generated secrets (overrides dataDir).")
+    var dataDir: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel: Logger.Level = .info
+
+    func run() throws {
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "switchboard")
+
+        var overrides: [String: String] = [:]
+        if let port { overrides["server.port"] = String(port) }
+        if let dataDir { overrides["dataDir"] = dataDir }
+        let hubConfig: HubConfig
+        do {
+            hubConfig = try ConfigLoader.load(fileBytes: try configBytes(), environment: environment(),
+                                              overrides: overrides)
+        } catch let error as ConfigError {
+            logger.critical("\(error.description)")
+            throw ExitCode(78)  // EX_CONFIG
+        }
+
+        signal(SIGPIPE, SIG_IGN)
+        let server = Server(config: hubConfig, logger: logger)
+        let bound: Int
+        do { bound = try server.start() } catch {
+            logger.critical("\(error)")
+            throw ExitCode(1)
+        }
+        let shownHost = hubConfig.server.host == "0.0.0.0" ? "127.0.0.1" : hubConfig.server.host
+        logger.info("listening on http://\(shownHost):\(bound)")
+        logger.info("dashboard: http://\(shownHost):\(bound)/")
+
+        // Signals arrive on a Dispatch queue, never inside the service loop;
+        // the handler only flips a flag and wakes the loop.
+        var sources: [DispatchSourceSignal] = []
+        for sig in [SIGTERM, SIGINT] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { server.requestShutdown() }
+            source.resume()
+            sources.append(source)
+        }
+        server.run()
+        _ = sources
+    }
+
+    /// The file named by --config, else Config/switchboard.json if present.
+    func configBytes() throws -> [UInt8]? {
+        let path = config ?? "Config/switchboard.json"
+        guard let bytes = ConfigLoader.readFile(path) else {
+            if config != nil {
+                throw ValidationError("cannot read config file \(path)")
+            }
+            return nil
+        }
+        return bytes
+    }
+
+    func environment() -> [String: String] {
+        var out: [String: String] = [:]
+        var entry = environ
+        while let pointer = entry.pointee {
+            let text = String(cString: pointer)
+            if let eq = text.firstIndex(of: "=") {
+                out[String(text[..<eq])] = String(text[text.index(after: eq)...])
+            }
+            entry += 1
+        }
+        return out
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// `switchboard`: the hub's command line (PROTOCOL.md §8).
+@main
+struct Switchboard: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "switchboard",
+        abstract: "Realtime call-state hub: merges provider webhooks, client reports and backend events per call.",
+        subcommands: [Serve.self],
+        defaultSubcommand: Serve.self)
+}

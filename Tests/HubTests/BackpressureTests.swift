@@ -1,0 +1,37 @@
+import Foundation
+import Testing
+
+/// A subscriber that stops reading is closed with 4008 once its queue passes
+/// `limits.sendQueueBytes`; the others keep receiving (issue 2 §5).
+@Suite struct BackpressureTests {
+    @Test func aSlowConsumerIsClosedWith4008WhileAFastOneGetsEverything() throws {
+        let hub = try HubProcess(config: ["limits": ["sendQueueBytes": 64 * 1024, "maxMessageBytes": 65536]])
+        // A tiny receive buffer makes the kernel stop accepting quickly.
+        let slow = try hub.connect("/ws/calls/fanout", receiveBuffer: 4096)
+        let fast = try hub.connect("/ws/calls/fanout")
+        _ = try fast.nextJSON()
+        let writer = try hub.connect("/ws/calls/fanout")
+        _ = try writer.nextJSON()
+
+        let pad = String(repeating: "p", count: 8000)
+        let total = 300
+        var seen: [Int] = []
+        for i in 1...total {
+            try writer.send(#"{"type":"report","ts":\#(1_000 + i),"state":{"metadata":{"i":\#(i),"pad":"\#(pad)"}}}"#)
+            // drain the writer's own copy so it is never the slow one
+            _ = try writer.nextJSON()
+            let frame = try fast.nextJSON()
+            seen.append(frame["version"] as? Int ?? -1)
+        }
+        #expect(seen == Array(1...total))
+
+        // The slow reader's queue passed the limit long ago: its stream ends in 4008.
+        var code: Int?
+        let deadline = Date(timeIntervalSinceNow: 10)
+        while code == nil, Date() < deadline {
+            if case .close(let c, _) = try slow.next(timeout: 5) { code = c }
+        }
+        #expect(code == 4008)
+        #expect(hub.log.contains("code=4008"))
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+
+/// One HTTP/1.1 exchange over a fresh connection (`Connection: close`). The
+/// path is sent exactly as given (no normalisation), so traversal attempts
+/// reach the hub verbatim.
+struct HTTPClient {
+    struct Response {
+        let status: Int
+        let headers: [String: String]
+        let body: [UInt8]
+        var text: String { String(decoding: body, as: UTF8.self) }
+        var json: [String: Any] {
+            (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:]
+        }
+    }
+
+    let port: Int
+
+    func request(_ method: String, _ path: String, headers: [String: String] = [:], body: [UInt8] = [],
+                 timeout: TimeInterval = 5) throws -> Response {
+        let socket = try TestSocket(port: port)
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
+        for (k, v) in headers { head += "\(k): \(v)\r\n" }
+        if !body.isEmpty || method == "POST" { head += "Content-Length: \(body.count)\r\n" }
+        head += "\r\n"
+        try socket.write(Array(head.utf8) + body)
+        return try Self.parse(socket.readToEnd(deadline: Date(timeIntervalSinceNow: timeout)))
+    }
+
+    func get(_ path: String, headers: [String: String] = [:]) throws -> Response {
+        try request("GET", path, headers: headers)
+    }
+
+    func postJSON(_ path: String, _ json: String, headers: [String: String] = [:]) throws -> Response {
+        try request("POST", path, headers: ["Content-Type": "application/json"].merging(headers) { $1 }, body: Array(json.utf8))
+    }
+
+    static func parse(_ raw: [UInt8]) throws -> Response {
+        let separator = Array("\r\n\r\n".utf8)
+        guard let end = (0...max(0, raw.count - 4)).first(where: { raw[$0..<min($0 + 4, raw.count)].elementsEqual(separator) }) else {
+            throw TestSocket.Closed()
+        }
+        let lines = String(decoding: raw[..<end], as: UTF8.self).components(separatedBy: "\r\n")
+        let status = Int(lines[0].split(separator: " ")[1]) ?? 0
+        var headers: [String: String] = [:]
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return Response(status: status, headers: headers, body: Array(raw[(end + 4)...]))
+    }
+}

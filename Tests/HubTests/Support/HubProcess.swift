@@ -1,0 +1,145 @@
+import Foundation
+
+/// The real `switchboard` binary, started on port 0 as a child process.
+///
+/// Each test gets its own hub, its own data directory and its own config;
+/// the port is read from the `listening on http://HOST:PORT` log line, the
+/// way an operator's tooling would.
+final class HubProcess {
+    let process = Process()
+    private(set) var port = 0
+    let dataDir: URL
+    private let errPipe = Pipe()
+    private let output = LogBuffer()
+
+    struct StartFailure: Error, CustomStringConvertible {
+        let log: String
+        var description: String { "hub did not start:\n\(log)" }
+    }
+
+    /// The built executable next to the test bundle.
+    static var binary: URL {
+        if let path = ProcessInfo.processInfo.environment["SWITCHBOARD_BIN"] { return URL(fileURLWithPath: path) }
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        return exe.deletingLastPathComponent().appendingPathComponent("switchboard")
+    }
+
+    /// The repository root (for `public/`).
+    static var repoRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    /// - Parameters:
+    ///   - config: JSON merged over the test defaults (port 0, memory store, repo `public/`).
+    ///   - environment: extra `SWITCHBOARD_*` variables.
+    init(config: [String: Any] = [:], environment: [String: String] = [:], arguments: [String] = []) throws {
+        dataDir = FileManager.default.temporaryDirectory.appendingPathComponent("sb-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dataDir, withIntermediateDirectories: true)
+        var merged: [String: Any] = [
+            "server": ["host": "127.0.0.1", "port": 0],
+            "store": ["kind": "memory"],
+            "publicDir": HubProcess.repoRoot.appendingPathComponent("public").path,
+        ]
+        for (k, v) in config {
+            if var section = merged[k] as? [String: Any], let extra = v as? [String: Any] {
+                section.merge(extra) { $1 }
+                merged[k] = section
+            } else {
+                merged[k] = v
+            }
+        }
+        let configURL = dataDir.appendingPathComponent("config.json")
+        try JSONSerialization.data(withJSONObject: merged).write(to: configURL)
+
+        process.executableURL = HubProcess.binary
+        process.arguments = ["serve", "--config", configURL.path, "--data-dir", dataDir.path] + arguments
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SWITCHBOARD_") }
+        env.merge(environment) { $1 }
+        process.environment = env
+        process.standardError = errPipe
+        process.standardOutput = errPipe
+        let output = self.output
+        errPipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if !data.isEmpty { output.append(String(decoding: data, as: UTF8.self)) }
+        }
+        try process.run()
+
+        let deadline = Date(timeIntervalSinceNow: 15)
+        var found: Int?
+        while found == nil, Date() < deadline, process.isRunning {
+            if let range = log.range(of: #"listening on http://[^ :]+:(\d+)"#, options: .regularExpression) {
+                found = Int(log[range].split(separator: ":").last ?? "")
+            } else {
+                usleep(20_000)
+            }
+        }
+        guard let found else {
+            process.terminate()
+            throw StartFailure(log: log)
+        }
+        port = found
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        errPipe.fileHandleForReading.readabilityHandler = nil
+        try? FileManager.default.removeItem(at: dataDir)
+    }
+
+    /// Everything the hub printed so far.
+    var log: String { output.text }
+
+    var http: HTTPClient { HTTPClient(port: port) }
+
+    func connect(_ path: String, headers: [String: String] = [:], receiveBuffer: Int? = nil) throws -> WSClient {
+        try WSClient(port: port, path: path, headers: headers, receiveBuffer: receiveBuffer)
+    }
+
+    /// Sends `signal` and waits for exit; returns the exit status.
+    func stop(signal: Int32 = SIGTERM, timeout: TimeInterval = 15) -> Int32? {
+        kill(process.processIdentifier, signal)
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    /// Runs the binary to completion (for start-up failures).
+    static func runToExit(arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = arguments
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SWITCHBOARD_") }
+        env.merge(environment) { $1 }
+        p.environment = env
+        let pipe = Pipe()
+        p.standardError = pipe
+        p.standardOutput = pipe
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// Output collected from the child on the pipe's reader thread.
+final class LogBuffer: @unchecked Sendable {  // `value` is only touched under `lock`
+    private let lock = NSLock()
+    private var value = ""
+
+    func append(_ text: String) {
+        lock.lock()
+        value += text
+        lock.unlock()
+    }
+
+    var text: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return value
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A blocking TCP socket with deadlines, for talking to the real hub.
+final class TestSocket {
+    let fd: Int32
+    private var buffer: [UInt8] = []
+
+    struct Timeout: Error {}
+    struct Closed: Error {}
+
+    init(port: Int, receiveBuffer: Int? = nil) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        if let receiveBuffer {
+            var size = Int32(receiveBuffer)
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if rc != 0 { close(fd); throw Closed() }
+    }
+
+    deinit { close(fd) }
+
+    func write(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { throw Closed() }
+            offset += n
+        }
+    }
+
+    func write(_ text: String) throws { try write(Array(text.utf8)) }
+
+    /// Reads exactly `count` bytes before `deadline`.
+    func read(_ count: Int, deadline: Date) throws -> [UInt8] {
+        while buffer.count < count { try fill(deadline: deadline) }
+        let out = Array(buffer.prefix(count))
+        buffer.removeFirst(count)
+        return out
+    }
+
+    /// Reads up to and including `delimiter`.
+    func read(until delimiter: [UInt8], deadline: Date) throws -> [UInt8] {
+        while true {
+            if let range = find(delimiter) {
+                let out = Array(buffer[..<range])
+                buffer.removeFirst(range)
+                return out
+            }
+            try fill(deadline: deadline)
+        }
+    }
+
+    /// Everything until the peer closes.
+    func readToEnd(deadline: Date) throws -> [UInt8] {
+        do { while true { try fill(deadline: deadline) } } catch is Closed {}
+        defer { buffer = [] }
+        return buffer
+    }
+
+    private func find(_ d: [UInt8]) -> Int? {
+        guard buffer.count >= d.count else { return nil }
+        for i in 0...(buffer.count - d.count) where buffer[i..<(i + d.count)].elementsEqual(d) { return i + d.count }
+        return nil
+    }
+
+    private func fill(deadline: Date) throws {
+        let remaining = deadline.timeIntervalSinceNow
+        if remaining <= 0 { throw Timeout() }
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let ready = poll(&p, 1, Int32(remaining * 1000) + 1)
+        if ready == 0 { throw Timeout() }
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let n = recv(fd, &chunk, chunk.count, 0)
+        if n <= 0 { throw Closed() }
+        buffer.append(contentsOf: chunk[0..<n])
+    }
+}
