@@ -14,6 +14,11 @@ public struct InputError: Error, Equatable, Sendable {
 public struct DecodedInput: Sendable {
     public var input: Input
     public var ignored: [IgnoredUpdate]
+
+    public init(input: Input, ignored: [IgnoredUpdate] = []) {
+        self.input = input
+        self.ignored = ignored
+    }
 }
 
 /// Turns client-shaped JSON (`report`, `quality` messages, the seed's `/sync`

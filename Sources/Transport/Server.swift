@@ -220,7 +220,7 @@ public final class Server: @unchecked Sendable {
         if request.method == "POST" || request.method == "PUT" || request.method == "PATCH" {
             if let length = request.headers["content-length"].flatMap({ Int($0) }), length > config.limits.maxBodyBytes {
                 // Refuse before reading: the body is never buffered.
-                logger.notice("rejected request", metadata: ["status": "413", "path": "\(path)", "peer": "\(request.peer)"])
+                logger.notice("rejected request", metadata: ["status": "413", "path": "\(request.path)", "peer": "\(request.peer)"])
                 return respond(wsi, exchange, .error(413, "body_too_large", "body over limits.maxBodyBytes (\(config.limits.maxBodyBytes))"))
             }
             return 0  // wait for HTTP_BODY / HTTP_BODY_COMPLETION

@@ -1,0 +1,24 @@
+# Switchboard: two commands.
+#   make run   installs what it needs, builds (release), starts the hub
+#   make test  installs what it needs, runs every test
+SWIFT ?= swift
+CONFIG ?= Config/switchboard.json
+ARGS ?=
+
+.PHONY: run test build deps clean
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build -c release --product switchboard
+
+run: build
+	.build/release/switchboard serve --config $(CONFIG) $(ARGS)
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+clean:
+	rm -rf .build

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the system libraries Switchboard builds against, only when missing.
+# Debian/Ubuntu: apt-get (through sudo when not root). macOS: Homebrew.
+# Extra packages (nginx, chromium, ...) may be passed as arguments.
+set -euo pipefail
+
+need_pkgconfig="libwebsockets jansson openssl sqlite3"
+
+missing_libs() {
+  command -v pkg-config >/dev/null 2>&1 || { echo "pkg-config"; return; }
+  for lib in $need_pkgconfig; do
+    pkg-config --exists "$lib" || echo "$lib"
+  done
+}
+
+if [ "$(uname -s)" = "Darwin" ]; then
+  command -v brew >/dev/null 2>&1 || { echo "Homebrew is required: https://brew.sh" >&2; exit 1; }
+  if [ -n "$(missing_libs)" ] || [ "$#" -gt 0 ]; then
+    brew install pkg-config libwebsockets jansson openssl@3 sqlite "$@"
+  fi
+  exit 0
+fi
+
+apt_packages="pkg-config libwebsockets-dev libjansson-dev libssl-dev libsqlite3-dev"
+extra=()
+for p in "$@"; do
+  dpkg -s "$p" >/dev/null 2>&1 || extra+=("$p")
+done
+if [ -z "$(missing_libs)" ] && [ "${#extra[@]}" -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "installing system packages: $apt_packages ${extra[*]:-}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $apt_packages "${extra[@]}" >/dev/null
