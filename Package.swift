@@ -50,7 +50,8 @@ let package = Package(
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         .testTarget(name: "CallStateTests", dependencies: ["CallState"]),
-        .testTarget(name: "ProvidersTests", dependencies: ["Providers", "Crypto", "JSONCodec"]),
+        .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
+        .testTarget(name: "ProvidersTests", dependencies: ["Providers", "Crypto", "JSONCodec", "CallState"]),
         .testTarget(name: "HubTests", dependencies: ["Hub", "Transport", "JSONCodec", "CallState"]),
     ]
 )

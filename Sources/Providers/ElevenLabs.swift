@@ -1,0 +1,93 @@
+import CallState
+import Crypto
+
+/// ElevenLabs Agents post-call webhooks (`/webhooks/elevenlabs`).
+///
+/// Signature: `ElevenLabs-Signature: t=<s>,v0=<hex HMAC-SHA256 of "t.body">`,
+/// tolerance 30 minutes.
+///
+/// - `post_call_transcription` → `ended`.
+/// - `call_initiation_failure` → `busy` / `no_answer` / `failed` by
+///   `failure_reason` (`busy`; `no-answer`/`no_answer`; anything else).
+/// - `post_call_audio` → no state: provider and conversation id only. Its
+///   body carries the whole call as base64; strings over 64 KiB are dropped
+///   while parsing so the audio is never copied into Swift.
+/// - other types: ignored, no event.
+///
+/// ts is `event_timestamp` (s); eventId `conversation_id:type:event_timestamp`.
+public enum ElevenLabs {
+    static let toleranceSeconds: Int64 = 30 * 60
+
+    static func handle(_ request: WebhookRequest, secret: String, now: Int64) throws(WebhookError) -> WebhookResult {
+        try request.requireJSONContentType()
+        try SignatureHeader.verify(request.headers["elevenlabs-signature"], name: "ElevenLabs-Signature",
+                                   scheme: "v0", secret: secret, body: request.body, now: now,
+                                   toleranceSeconds: toleranceSeconds)
+        let body = try JSONValue.parseWebhookBody(request.body, maxStringBytes: 64 * 1024)
+        let type = try body.requiredString("type")
+        guard ["post_call_transcription", "post_call_audio", "call_initiation_failure"].contains(type) else {
+            return WebhookResult(events: [], reply: .ok)
+        }
+        guard let data = try body.object("data") else { throw .badRequest("data is required") }
+        let conversationId = try data.requiredString("conversation_id")
+        let eventTimestamp = try body.int("event_timestamp")
+        let ts = eventTimestamp.map { $0 * 1000 } ?? now
+
+        let state: CallStateValue?
+        switch type {
+        case "post_call_transcription": state = .ended
+        case "call_initiation_failure":
+            switch try data.string("failure_reason") {
+            case "busy"?: state = .busy
+            case "no-answer"?, "no_answer"?: state = .noAnswer
+            default: state = .failed
+            }
+        default: state = nil
+        }
+
+        var builder = UpdateBuilder(ts: ts, source: "elevenlabs",
+                                    eventId: "\(conversationId):\(type):\(eventTimestamp.map(String.init) ?? "")")
+        builder.set(.callState, state: state)
+        builder.set(.provider, string: "elevenlabs")
+        builder.set(.providerCallId, string: conversationId)
+
+        // Telephony details: `metadata.phone_call` (transcription) or the
+        // carrier's raw callback in `metadata.body` (initiation failure).
+        var callSid: String?
+        let metadata = try data.object("metadata")
+        if let phone = try metadata?.object("phone_call") {
+            callSid = try phone.string("call_sid")
+            let direction = try phone.string("direction")
+            let agent = try phone.string("agent_number")
+            let external = try phone.string("external_number")
+            switch direction {
+            case "inbound"?:
+                builder.set(.direction, string: "inbound")
+                builder.set(.from, string: external)
+                builder.set(.to, string: agent)
+            case "outbound"?:
+                builder.set(.direction, string: "outbound")
+                builder.set(.from, string: agent)
+                builder.set(.to, string: external)
+            default: break
+            }
+            if try phone.string("type") == "twilio" { builder.set(.twilioCallSid, string: callSid) }
+        }
+        if callSid == nil, let carrier = try metadata?.object("body") {
+            callSid = try carrier.string("CallSid")
+            if try metadata?.string("type") == "twilio" { builder.set(.twilioCallSid, string: callSid) }
+        }
+
+        var sessionId: String?
+        if let variables = try data.object("conversation_initiation_client_data")?.object("dynamic_variables"),
+           let id = try variables.string("session_id") {
+            guard SessionID.isValid(id) else { throw .unprocessable("dynamic_variables.session_id is not a valid session id") }
+            sessionId = id
+        }
+        var candidates = [conversationId]
+        if let callSid, !callSid.isEmpty { candidates.append(callSid) }
+        let event = ProviderEvent(sessionId: sessionId, providerCallIds: candidates,
+                                  input: builder.input(kind: "elevenlabs.\(type)", receivedAt: now))
+        return WebhookResult(events: [event], reply: .ok)
+    }
+}

@@ -1,0 +1,59 @@
+import Crypto
+
+/// The `t=<unix seconds>,v1=<hex>` signature header shared by ElevenLabs
+/// (`v0`), generic webhooks and Asterisk (`v1`): an HMAC-SHA256 over
+/// `"<t>.<body>"`, so a captured request cannot be replayed outside the
+/// tolerance window.
+struct SignatureHeader {
+    /// The signing time, seconds since the epoch.
+    var timestamp: Int64?
+    /// Every `key=value` pair except `t`, by key; a key may repeat (several
+    /// `v1` during a secret rotation).
+    var values: [String: [String]]
+
+    init(parsing header: String) {
+        timestamp = nil
+        values = [:]
+        for item in header.split(separator: ",") {
+            guard let eq = item.firstIndex(of: "=") else { continue }
+            let key = item[item.startIndex..<eq].trimmingSpaces()
+            let value = item[item.index(after: eq)...].trimmingSpaces()
+            if key == "t" {
+                timestamp = Int64(value)
+            } else {
+                values[key, default: []].append(value)
+            }
+        }
+    }
+
+    /// Signs `body` at `timestamp` (seconds): the header value a sender puts
+    /// in `X-Switchboard-Signature` (`scheme` `v1`) or a test in
+    /// `ElevenLabs-Signature` (`v0`).
+    static func sign(secret: String, timestamp: Int64, body: [UInt8], scheme: String = "v1") -> String {
+        let mac = Crypto.hmacSHA256(key: Array(secret.utf8), parts: [Array("\(timestamp).".utf8), body])
+        return "t=\(timestamp),\(scheme)=\(Crypto.hex(mac))"
+    }
+
+    /// Checks the header of a request: present, parseable, fresh within
+    /// `toleranceSeconds` of `now` (both directions: a future `t` is as
+    /// suspicious as an old one), and one of its `scheme` values equal in
+    /// constant time to the HMAC.
+    static func verify(_ header: String?, name: String, scheme: String, secret: String,
+                       body: [UInt8], now: Int64, toleranceSeconds: Int64) throws(WebhookError) {
+        guard let header, !header.isEmpty else { throw .unauthorized("missing \(name) header") }
+        let parsed = SignatureHeader(parsing: header)
+        guard let t = parsed.timestamp, let candidates = parsed.values[scheme], !candidates.isEmpty else {
+            throw .unauthorized("malformed \(name) header: expected t=…,\(scheme)=…")
+        }
+        guard abs(now / 1000 - t) <= toleranceSeconds else {
+            throw .unauthorized("\(name) timestamp outside the \(toleranceSeconds) s tolerance")
+        }
+        let expected = Crypto.hmacSHA256(key: Array(secret.utf8), parts: [Array("\(t).".utf8), body])
+        var matched = false
+        for candidate in candidates {
+            // Decoding the hex compares bytes, so upper-case hex is fine too.
+            if let given = Crypto.fromHex(candidate), Crypto.constantTimeEquals(given, expected) { matched = true }
+        }
+        guard matched else { throw .unauthorized("\(name) does not match") }
+    }
+}

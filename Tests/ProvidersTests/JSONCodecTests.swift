@@ -1,0 +1,50 @@
+import CallState
+import JSONCodec
+import Testing
+
+@Suite struct JSONCodecBehaviour {
+    @Test func parsesNestedValuesWithIntsAndDoublesApart() throws {
+        let value = try JSONCodec.parse(Array(#"{"a":[1,2.5,-3e2,true,false,null],"b":{"c":"d"},"n":9007199254740993}"#.utf8))
+        #expect(value == .object([
+            "a": .array([.int(1), .double(2.5), .double(-300), .bool(true), .bool(false), .null]),
+            "b": .object(["c": .string("d")]),
+            "n": .int(9_007_199_254_740_993),
+        ]))
+        #expect(try JSONCodec.parse("42") == .int(42))
+        #expect(try JSONCodec.parse(#""x""#) == .string("x"))
+    }
+
+    @Test func decodesEscapesAndUnicode() throws {
+        #expect(try JSONCodec.parse(#"["\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00é"]"#)
+            == .array([.string("\"\\/\u{8}\u{C}\n\r\té😀é")]))
+    }
+
+    @Test func rejectsInvalidJSONNulAndBadUTF8() {
+        #expect(throws: JSONCodecError.self) { try JSONCodec.parse("{\"a\":") }
+        #expect(throws: JSONCodecError.self) { try JSONCodec.parse("{} trailing") }
+        #expect(throws: JSONCodecError.self) { try JSONCodec.parse(#"["\u0000"]"#) }
+        #expect(throws: JSONCodecError.self) { try JSONCodec.parse([0x22, 0xff, 0x22]) }
+        #expect(throws: JSONCodecError.self) { try JSONCodec.parse([UInt8]()) }
+    }
+
+    @Test func encodesCompactSortedAndEscaped() {
+        let value: JSONValue = .object(["b": .array([.int(1), .double(0.1), .null]), "a": .string("q\"\\\n\u{1}é😀"), "c": .bool(true)])
+        #expect(JSONCodec.encodeString(value) == #"{"a":"q\"\\\n\u0001é😀","b":[1,0.1,null],"c":true}"#)
+        #expect(JSONCodec.encodeString(.double(4.3)) == "4.3")
+        #expect(JSONCodec.encodeString(.double(.nan)) == "null")
+        #expect(JSONCodec.encodeString(.object([:])) == "{}")
+    }
+
+    @Test func encodeThenParseRoundTrips() throws {
+        let value: JSONValue = .object([
+            "nested": .object(["deep": .array([.object(["x": .double(1e-7)]), .array([])])]),
+            "unicode": .string("日本語\u{7f}\t"), "big": .int(Int64.max), "neg": .double(-1.5e300),
+        ])
+        #expect(try JSONCodec.parse(JSONCodec.encode(value)) == value)
+    }
+
+    @Test func longStringsCanBeElidedWhileParsing() throws {
+        let value = try JSONCodec.parse(Array(#"{"small":"ok","big":"0123456789"}"#.utf8), maxStringBytes: 5)
+        #expect(value == .object(["small": .string("ok"), "big": .null]))
+    }
+}
