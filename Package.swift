@@ -52,6 +52,6 @@ let package = Package(
         .testTarget(name: "CallStateTests", dependencies: ["CallState"]),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "Crypto", "JSONCodec", "CallState"]),
-        .testTarget(name: "HubTests", dependencies: ["Hub", "Transport", "JSONCodec", "CallState"]),
+        .testTarget(name: "HubTests", dependencies: ["Hub", "Transport", "JSONCodec", "CallState", "Crypto"]),
     ]
 )

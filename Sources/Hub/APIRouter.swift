@@ -1,5 +1,6 @@
 import CallState
 import JSONCodec
+import Providers
 
 /// The HTTP API of PROTOCOL.md §6 that is not static files or a WebSocket.
 ///
@@ -26,6 +27,8 @@ public struct APIRouter {
             return only("GET", req) { getCall(id) }
         case .sync(let id):
             return only("POST", req) { sync(id, req, now: now) }
+        case .webhook(let route):
+            return only("POST", req) { hub.webhook(route, req, now: now) }
         case .unknownAPI:
             return .error(404, "not_found", "no route for \(req.method) \(req.path)")
         case nil:
@@ -38,9 +41,14 @@ public struct APIRouter {
         case healthz, readyz
         case call(String)
         case sync(String)
+        case webhook(WebhookRoute)
         case unknownAPI
 
         init?(_ s: [String]) {
+            if let route = WebhookRoute(path: "/" + s.joined(separator: "/")) {
+                self = .webhook(route)
+                return
+            }
             switch s.count {
             case 1 where s[0] == "healthz": self = .healthz
             case 1 where s[0] == "readyz": self = .readyz

@@ -7,17 +7,20 @@ public struct HTTPRequest: Sendable {
     /// Decoded path, no query.
     public var path: String
     public var query: [String: String]
+    /// The query string as sent (`a=1&b=2`), for signatures computed over the URL.
+    public var rawQuery: String?
     /// Lower-cased names.
     public var headers: [String: String]
     public var body: [UInt8]
     /// The client address (after trusted-proxy resolution).
     public var peer: String
 
-    public init(method: String, path: String, query: [String: String] = [:], headers: [String: String] = [:],
-                body: [UInt8] = [], peer: String = "") {
+    public init(method: String, path: String, query: [String: String] = [:], rawQuery: String? = nil,
+                headers: [String: String] = [:], body: [UInt8] = [], peer: String = "") {
         self.method = method
         self.path = path
         self.query = query
+        self.rawQuery = rawQuery
         self.headers = headers
         self.body = body
         self.peer = peer

@@ -1,6 +1,7 @@
 import CallState
 import JSONCodec
 import Logging
+import Providers
 
 /// The reactor's state: every session, its subscribers, and the rules for
 /// turning inputs into frames.
@@ -14,6 +15,9 @@ public final class Hub {
     let frames: FrameBuilder
     let mergeConfig: MergeConfig
     var sessions: [String: SessionChannel] = [:]
+    /// Provider call ids (CallSid, conversation_id, channelName, …) → session.
+    var sessionsByProviderCallId: [String: String] = [:]
+    let webhooks: Webhooks
     /// Set on SIGTERM: writes are refused with 503 and `/readyz` fails.
     public private(set) var draining = false
 
@@ -29,6 +33,7 @@ public final class Hub {
         merge.pendingWindowMs = Int64(config.merge.pendingWindowMs)
         merge.timelineEntries = config.retention.timelineEntries
         self.mergeConfig = merge
+        self.webhooks = Webhooks(secrets: config.providerSecrets)
     }
 
     /// Number of sessions held in memory.

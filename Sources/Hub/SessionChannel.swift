@@ -1,4 +1,5 @@
 import CallState
+import Providers
 
 /// One session as the reactor holds it: the merge engine's state, who is
 /// subscribed, and the recent frames kept for resume (§3.2).
@@ -8,6 +9,8 @@ final class SessionChannel {
     var subscribers: [ObjectIdentifier: Subscriber] = [:]
     var order: [ObjectIdentifier] = []
     var replay: ReplayLog<Frame>
+    /// Who is in the Agora channel, to turn joins and leaves into call states.
+    var agora = AgoraChannelPresence()
 
     init(engine: CallSession, replayFrames: Int) {
         self.engine = engine

@@ -208,6 +208,7 @@ public final class Server: @unchecked Sendable {
         let query = LWS.queryArguments(wsi)
         let request = HTTPRequest(method: LWS.method(wsi), path: path ?? "",
                                   query: Dictionary(query, uniquingKeysWith: { first, _ in first }),
+                                  rawQuery: query.isEmpty ? nil : query.map { $0.0 + "=" + $0.1 }.joined(separator: "&"),
                                   headers: LWS.requestHeaders(wsi), peer: LWS.peer(wsi))
         let exchange = HTTPExchange(request: request)
         let id = allocateId()

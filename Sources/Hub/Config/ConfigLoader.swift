@@ -1,5 +1,6 @@
 import CallState
 import JSONCodec
+import Providers
 
 #if canImport(Glibc)
 import Glibc
@@ -242,6 +243,10 @@ public enum ConfigLoader {
         let url = config.server.publicUrl
         guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
             throw ConfigError(key: "server.publicUrl", reason: "must start with http:// or https://")
+        }
+        if let problem = config.providerSecrets.validationErrors.first {
+            let parts = problem.split(separator: ":", maxSplits: 1)
+            throw ConfigError(key: String(parts[0]), reason: parts.count > 1 ? parts[1].trimmingSpaces : problem)
         }
         for cidr in config.server.trustedProxies where CIDR(cidr) == nil {
             throw ConfigError(key: "server.trustedProxies", reason: "\"\(cidr)\" is not a CIDR")

@@ -1,0 +1,62 @@
+import CallState
+import Providers
+
+/// Provider webhooks (PROTOCOL.md §6): verify, resolve the session, apply,
+/// answer the way the provider expects.
+extension Hub {
+    /// Handles one webhook request on the reactor thread.
+    func webhook(_ route: WebhookRoute, _ req: HTTPRequest, now: Int64) -> HTTPResponse {
+        guard !draining else { return .error(503, "draining", "hub is shutting down", headers: [("Retry-After", "5")]) }
+        let request = WebhookRequest(path: req.path, query: req.query, rawQuery: req.rawQuery,
+                                     headers: req.headers, body: req.body)
+        let result: WebhookResult
+        do { result = try webhooks.handle(route, request, now: now) } catch {
+            return HTTPResponse(error.reply)
+        }
+        var lastSession: String?
+        for var event in result.events {
+            guard let sessionId = resolveSession(event) else {
+                // Nothing names a session (e.g. an Asterisk device event without ?session=).
+                continue
+            }
+            let channel = channel(sessionId)
+            if event.agoraPresence != nil { channel.agora.resolve(&event) }
+            submit(DecodedInput(input: event.input), to: sessionId, now: now)
+            lastSession = sessionId
+        }
+        if route == .twilioVoice {
+            return HTTPResponse(voiceTwiML(lastSession))
+        }
+        return HTTPResponse(result.reply)
+    }
+
+    /// `?session=` or the payload's own session id; else a session already
+    /// holding one of the provider's call ids; else a new session named by
+    /// the first id that is a valid session id.
+    func resolveSession(_ event: ProviderEvent) -> String? {
+        let chosen = event.sessionId
+            ?? event.providerCallIds.lazy.compactMap { self.sessionsByProviderCallId[$0] }.first
+            ?? event.providerCallIds.first(where: SessionID.isValid)
+        guard let chosen else { return nil }
+        for id in event.providerCallIds { sessionsByProviderCallId[id] = chosen }
+        return chosen
+    }
+
+    /// TwiML for the voice webhook, from what the session knows (set by
+    /// `POST /api/calls/initiate` or earlier inputs).
+    func voiceTwiML(_ sessionId: String?) -> WebhookReply {
+        let doc = sessionId.flatMap { sessions[$0]?.engine.document.json } ?? .null
+        let metadata = doc["metadata"] ?? .null
+        return TwilioVoice.twiml(direction: doc["direction"]?.stringValue,
+                                 phoneNumber: doc["phoneNumber"]?.stringValue,
+                                 callerId: metadata["callerId"]?.stringValue,
+                                 identity: metadata["identity"]?.stringValue,
+                                 record: metadata["recordingEnabled"]?.boolValue ?? false)
+    }
+}
+
+extension HTTPResponse {
+    init(_ reply: WebhookReply) {
+        self.init(status: reply.status, contentType: reply.contentType, body: reply.body)
+    }
+}

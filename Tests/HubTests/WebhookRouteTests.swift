@@ -1,0 +1,150 @@
+import Crypto
+import Foundation
+import Testing
+
+/// Provider webhooks through the real hub over HTTP (issue 4): signatures are
+/// computed here from the published schemes, independently of the parsers.
+@Suite struct WebhookRouteTests {
+    static let fixtures = HubProcess.repoRoot.deletingLastPathComponent().appendingPathComponent("shared/fixtures/providers")
+    static let twilioToken = "test-twilio-token"
+    static let secret = "test-shared-secret"
+    static let publicUrl = "https://hub.example.com"
+
+    static func startHub(_ extra: [String: Any] = [:]) throws -> HubProcess {
+        var config: [String: Any] = [
+            "server": ["publicUrl": publicUrl],
+            "providers": ["twilio": ["authToken": twilioToken], "elevenlabs": ["secret": secret],
+                          "agora": ["secret": secret], "generic": ["secret": secret]],
+        ]
+        config.merge(extra) { $1 }
+        return try HubProcess(config: config)
+    }
+
+    static func fixture(_ name: String) throws -> String {
+        try String(contentsOf: fixtures.appendingPathComponent(name), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Twilio: base64 HMAC-SHA1 over the public URL + sorted name/value pairs.
+    static func twilioSignature(url: String, form: String) -> String {
+        let pairs = form.split(separator: "&").map { pair -> (String, String) in
+            let kv = pair.split(separator: "=", maxSplits: 1).map {
+                String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
+            }
+            return (kv[0], kv.count > 1 ? kv[1] : "")
+        }.sorted { ($0.0, $0.1) < ($1.0, $1.1) }
+        let data = url + pairs.map { $0.0 + $0.1 }.joined()
+        return Crypto.base64Encode(Crypto.hmacSHA1(key: Array(twilioToken.utf8), message: Array(data.utf8)))
+    }
+
+    static func postTwilio(_ hub: HubProcess, _ path: String, form: String, sign: Bool = true) throws -> HTTPClient.Response {
+        var headers = ["Content-Type": "application/x-www-form-urlencoded"]
+        if sign { headers["X-Twilio-Signature"] = twilioSignature(url: publicUrl + path, form: form) }
+        return try hub.http.request("POST", path, headers: headers, body: Array(form.utf8))
+    }
+
+    /// Generic / Asterisk: `t=<s>,v1=<hex HMAC-SHA256 of "t.body">`.
+    static func switchboardSignature(_ body: String, at t: Int = Int(Date().timeIntervalSince1970)) -> String {
+        "t=\(t),v1=" + Crypto.hex(Crypto.hmacSHA256(key: Array(secret.utf8), message: Array("\(t).\(body)".utf8)))
+    }
+
+    func nextState(_ ws: WSClient) throws -> String? {
+        while true {
+            let frame = try ws.nextJSON()
+            if frame["type"] as? String == "state_change" { return frame["state"] as? String }
+        }
+    }
+
+    @Test func twilioStatusCallbacksOutOfOrderEndEnded() throws {
+        let hub = try Self.startHub()
+        let ws = try hub.connect("/ws/calls/tw-1")
+        _ = try ws.nextJSON()
+        let completed = try Self.postTwilio(hub, "/api/twilio/status?session=tw-1", form: Self.fixture("twilio-status-completed.form"))
+        #expect(completed.status == 204)
+        #expect(try nextState(ws) == "ended")
+        let ringing = try Self.postTwilio(hub, "/api/twilio/status?session=tw-1", form: Self.fixture("twilio-status-ringing.form"))
+        #expect(ringing.status == 204)
+        let doc = try hub.http.get("/api/calls/tw-1").json
+        #expect(doc["callState"] as? String == "ended")
+        #expect(doc["twilioCallSid"] as? String == "CA5f2e0c8d1b7a4e3f9c6d2b1a0e9f8d7c")
+    }
+
+    @Test func replayingTheSameWebhookAppliesOnce() throws {
+        let hub = try Self.startHub()
+        let form = try Self.fixture("twilio-status-ringing.form")
+        #expect(try Self.postTwilio(hub, "/api/twilio/status?session=tw-2", form: form).status == 204)
+        let v1 = try hub.http.get("/api/calls/tw-2").json["version"] as? Int
+        #expect(try Self.postTwilio(hub, "/api/twilio/status?session=tw-2", form: form).status == 204)
+        #expect(try hub.http.get("/api/calls/tw-2").json["version"] as? Int == v1)
+    }
+
+    @Test func aWebhookWithoutSessionFindsTheSessionByCallSid() throws {
+        let hub = try Self.startHub()
+        #expect(try Self.postTwilio(hub, "/api/twilio/status?session=by-sid", form: Self.fixture("twilio-status-ringing.form")).status == 204)
+        #expect(try Self.postTwilio(hub, "/api/twilio/recording", form: Self.fixture("twilio-recording-completed.form")).status == 204)
+        let doc = try hub.http.get("/api/calls/by-sid").json
+        let recording = doc["recording"] as? [String: Any]
+        #expect(recording?["recordingId"] as? String == "RE0123456789abcdef0123456789abcdef")
+    }
+
+    @Test func badSignaturesAndUnconfiguredProvidersApplyNothing() throws {
+        let hub = try Self.startHub()
+        let form = try Self.fixture("twilio-status-ringing.form")
+        #expect(try Self.postTwilio(hub, "/api/twilio/status?session=sig", form: form, sign: false).status == 401)
+        let forged = try hub.http.request("POST", "/api/twilio/status?session=sig",
+            headers: ["Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": "AAAAAAAAAAAAAAAAAAAAAAAAAAA="],
+            body: Array(form.utf8))
+        #expect(forged.status == 401)
+        #expect((forged.json["error"] as? [String: Any])?["code"] != nil)
+        // signed for another session: the URL is part of the signature
+        var headers = ["Content-Type": "application/x-www-form-urlencoded"]
+        headers["X-Twilio-Signature"] = Self.twilioSignature(url: Self.publicUrl + "/api/twilio/status?session=other", form: form)
+        #expect(try hub.http.request("POST", "/api/twilio/status?session=sig", headers: headers, body: Array(form.utf8)).status == 401)
+        #expect(try hub.http.get("/api/calls/sig").status == 404, "nothing applied")
+        let telnyx = try hub.http.postJSON("/webhooks/telnyx", try Self.fixture("telnyx-call-hangup.json"))
+        #expect(telnyx.status == 404, "telnyx is not configured in this hub")
+    }
+
+    @Test func genericWebhookAppliesBackendEventsAndRejectsStaleSignatures() throws {
+        let hub = try Self.startHub()
+        let ws = try hub.connect("/ws/calls/gen-1")
+        _ = try ws.nextJSON()
+        let body = #"{"id":"evt-1","ts":1795734605000,"state":"connected","metadata":{"agent":"ana"}}"#
+        let ok = try hub.http.postJSON("/webhooks/generic/gen-1", body, headers: ["X-Switchboard-Signature": Self.switchboardSignature(body)])
+        #expect(ok.status == 200)
+        #expect(try nextState(ws) == "connected")
+        let old = Int(Date().timeIntervalSince1970) - 3600
+        let stale = try hub.http.postJSON("/webhooks/generic/gen-1", body.replacingOccurrences(of: "evt-1", with: "evt-2"),
+                                          headers: ["X-Switchboard-Signature": Self.switchboardSignature(body, at: old)])
+        #expect(stale.status == 401)
+        let malformed = "{nope"
+        #expect(try hub.http.postJSON("/webhooks/generic/gen-1", malformed,
+                                      headers: ["X-Switchboard-Signature": Self.switchboardSignature(malformed)]).status == 400)
+    }
+
+    @Test func agoraChannelEventsBecomeRingingConnectedEnded() throws {
+        let hub = try Self.startHub()
+        let ws = try hub.connect("/ws/calls/intercom-apt-1203")
+        _ = try ws.nextJSON()
+        var states: [String] = []
+        for line in try Self.fixture("agora-ncs-events.jsonl").split(separator: "\n") {
+            let body = String(line)
+            let signature = Crypto.hex(Crypto.hmacSHA256(key: Array(Self.secret.utf8), message: Array(body.utf8)))
+            let response = try hub.http.postJSON("/webhooks/agora", body, headers: ["Agora-Signature-V2": signature])
+            #expect(response.status == 200)
+        }
+        while let frame = try? ws.nextJSON(timeout: 1) {
+            if frame["type"] as? String == "state_change", let s = frame["state"] as? String, states.last != s { states.append(s) }
+        }
+        #expect(states.first == "ringing")
+        #expect(states.contains("connected"))
+        #expect(states.last == "ended")
+    }
+
+    @Test func anOversizeWebhookIs413() throws {
+        let hub = try Self.startHub(["limits": ["maxBodyBytes": 4096]])
+        let body = String(repeating: "a", count: 10_000)
+        let response = try hub.http.request("POST", "/api/twilio/status", headers: ["Content-Type": "application/x-www-form-urlencoded"], body: Array(body.utf8))
+        #expect(response.status == 413)
+    }
+}
