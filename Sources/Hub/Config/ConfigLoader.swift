@@ -246,7 +246,7 @@ public enum ConfigLoader {
         }
         if let problem = config.providerSecrets.validationErrors.first {
             let parts = problem.split(separator: ":", maxSplits: 1)
-            throw ConfigError(key: String(parts[0]), reason: parts.count > 1 ? parts[1].trimmingSpaces : problem)
+            throw ConfigError(key: String(parts[0]), reason: parts.count > 1 ? String(parts[1]).trimmingSpaces : problem)
         }
         for cidr in config.server.trustedProxies where CIDR(cidr) == nil {
             throw ConfigError(key: "server.trustedProxies", reason: "\"\(cidr)\" is not a CIDR")
