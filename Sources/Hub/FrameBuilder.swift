@@ -39,6 +39,24 @@ struct FrameBuilder {
         ])
     }
 
+    /// `quality` frame (§3.2): latest values, the call's aggregate, active warnings.
+    func quality(_ engine: CallSession) -> Frame {
+        let q = engine.quality.json
+        return make(.quality, version: engine.version, [
+            "type": "quality",
+            "sessionId": .string(engine.sessionId),
+            "version": .int(engine.version),
+            "quality": q["latest"] ?? q,
+            "aggregate": q["aggregate"] ?? .null,
+            "warnings": q["warnings"] ?? .array([]),
+        ])
+    }
+
+    /// Several frames in one WebSocket message: a JSON array.
+    func batch(_ items: [JSONValue]) -> Frame {
+        Frame(kind: .dashboard, version: 0, headroom: headroom, payload: JSONCodec.encode(.array(items)))
+    }
+
     func ack(id: JSONValue, outcome: ApplyOutcome) -> Frame {
         make(.reply, version: 0, [
             "type": "ack",

@@ -18,6 +18,9 @@ public final class Hub {
     /// Provider call ids (CallSid, conversation_id, channelName, …) → session.
     var sessionsByProviderCallId: [String: String] = [:]
     let webhooks: Webhooks
+    let dashboard: DashboardFeed
+    /// Sessions holding a quality frame back for `quality.intervalMs`.
+    var qualityPending: Set<String> = []
     /// Set on SIGTERM: writes are refused with 503 and `/readyz` fails.
     public private(set) var draining = false
 
@@ -34,6 +37,7 @@ public final class Hub {
         merge.timelineEntries = config.retention.timelineEntries
         self.mergeConfig = merge
         self.webhooks = Webhooks(secrets: config.providerSecrets)
+        self.dashboard = DashboardFeed(intervalMs: config.dashboard.intervalMs)
     }
 
     /// Number of sessions held in memory.
@@ -99,21 +103,40 @@ public final class Hub {
         let channel = channel(sessionId)
         var outcome = channel.engine.apply(decoded.input, now: now)
         outcome.ignored = decoded.ignored + outcome.ignored
-        publish(outcome, on: channel)
+        publish(outcome, on: channel, now: now)
         return outcome
     }
 
-    func publish(_ outcome: ApplyOutcome, on channel: SessionChannel) {
+    /// Fans out what one accepted change produced: a `state_change` at once;
+    /// a `quality` frame at most once per `quality.intervalMs` (the trailing
+    /// one is sent by `runTimers`, so the last sample always reaches clients);
+    /// a dashboard row at the next dashboard flush.
+    func publish(_ outcome: ApplyOutcome, on channel: SessionChannel, now: Int64) {
+        let sessionId = channel.engine.sessionId
         if outcome.stateChanged {
             channel.broadcast(frames.stateChange(channel.engine, outcome))
+            channel.lastQualityFrameAt = now
+            qualityPending.remove(sessionId)
         } else if outcome.qualityChanged {
-            channel.broadcast(frames.make(.quality, version: channel.engine.version, [
-                "type": "quality",
-                "sessionId": .string(channel.engine.sessionId),
-                "version": .int(channel.engine.version),
-                "quality": channel.engine.quality.json,
-            ]))
+            if now - channel.lastQualityFrameAt >= Int64(config.quality.intervalMs) {
+                sendQuality(channel, now: now)
+            } else {
+                qualityPending.insert(sessionId)
+            }
         }
+        if outcome.stateChanged || outcome.qualityChanged { dashboard.markChanged(sessionId) }
+        for conflict in outcome.conflicts {
+            var event = conflict.json.objectValue ?? [:]
+            event["type"] = "conflict"
+            event["sessionId"] = .string(sessionId)
+            dashboard.add(event: .object(event))
+        }
+    }
+
+    func sendQuality(_ channel: SessionChannel, now: Int64) {
+        channel.lastQualityFrameAt = now
+        qualityPending.remove(channel.engine.sessionId)
+        channel.broadcast(frames.quality(channel.engine))
     }
 
     /// What a WebSocket message produced for its sender.
@@ -124,8 +147,9 @@ public final class Hub {
         public var isError: Bool
     }
 
-    /// Handles one client message (§3.3) on a session connection.
-    public func handleMessage(_ bytes: [UInt8], sessionId: String, identity: ClientIdentity,
+    /// Handles one client message (§3.3). `sessionId` is nil on the dashboard
+    /// stream, where only `ping` (and `auth`) make sense.
+    public func handleMessage(_ bytes: [UInt8], sessionId: String?, identity: ClientIdentity,
                               now: Int64 = WallClock.nowMs()) -> MessageResult {
         let message: JSONValue
         do { message = try JSONCodec.parse(bytes) } catch {
@@ -146,6 +170,7 @@ public final class Hub {
                 guard identity.role == "client" || identity.role == "admin" else {
                     throw InputError(code: "forbidden", message: "\(type) needs role client")
                 }
+                guard let sessionId else { throw InputError(code: "forbidden", message: "\(type) needs a session channel") }
                 guard !draining else { throw InputError(code: "draining", message: "hub is shutting down") }
                 let decoded = type == "report"
                     ? try InputDecoder.report(message, identity: identity, receivedAt: now)
@@ -176,17 +201,56 @@ public final class Hub {
 
     // MARK: - Timers
 
-    /// The earliest time `runTimers` has work (syncStatus flips, quality warnings).
-    public func nextDeadline() -> Int64? {
-        sessions.values.compactMap { $0.engine.nextDeadline() }.min()
-    }
-
-    /// Applies every timed change that is due.
+    /// Runs every timed change that is due: engine deadlines (syncStatus
+    /// flips, quality warnings clearing), held-back quality frames, the
+    /// dashboard flush. Called from the transport's timer.
     public func runTimers(now: Int64) {
         for channel in sessions.values {
             guard let deadline = channel.engine.nextDeadline(), deadline <= now,
                   let outcome = channel.engine.tick(now: now) else { continue }
-            publish(outcome, on: channel)
+            publish(outcome, on: channel, now: now)
+        }
+        for sessionId in qualityPending {
+            guard let channel = sessions[sessionId] else { qualityPending.remove(sessionId); continue }
+            if now - channel.lastQualityFrameAt >= Int64(config.quality.intervalMs) { sendQuality(channel, now: now) }
+        }
+        if dashboard.isDue(now) { flushDashboard(now: now) }
+    }
+
+    // MARK: - Dashboard
+
+    /// Adds a dashboard subscriber and sends it the `summary` of live sessions.
+    public func subscribeDashboard(_ subscriber: Subscriber, now: Int64 = WallClock.nowMs()) {
+        dashboard.subscribers[ObjectIdentifier(subscriber)] = subscriber
+        let rows = sessions.keys.sorted().compactMap { sessions[$0].map { DashboardFeed.row($0.engine) } }
+        subscriber.deliver(frames.make(.dashboard, version: 0, [
+            "type": "summary", "at": .int(now), "sessions": .array(rows),
+        ]))
+    }
+
+    public func unsubscribeDashboard(_ subscriber: Subscriber) {
+        dashboard.subscribers.removeValue(forKey: ObjectIdentifier(subscriber))
+    }
+
+    /// One message for every dashboard: the changed rows and pending events
+    /// as a JSON array (a batch), encoded once.
+    func flushDashboard(now: Int64) {
+        let pending = dashboard.drain(now: now)
+        let rows = pending.sessions.compactMap { sessions[$0].map { DashboardFeed.row($0.engine) } }
+        let batch = rows + pending.events
+        guard !batch.isEmpty else { return }
+        let frame = frames.batch(batch)
+        for subscriber in dashboard.subscribers.values { subscriber.deliver(frame) }
+    }
+
+    /// Rows of the sessions in memory, filtered like `GET /api/calls?state=&grade=`.
+    public func sessionRows(state: String? = nil, grade: String? = nil) -> [JSONValue] {
+        sessions.keys.sorted().compactMap { id -> JSONValue? in
+            guard let engine = sessions[id]?.engine else { return nil }
+            let row = DashboardFeed.row(engine)
+            if let state, row["callState"]?.stringValue != state { return nil }
+            if let grade, row["quality"]?["grade"]?.stringValue != grade { return nil }
+            return row
         }
     }
 }

@@ -11,6 +11,8 @@ final class SessionChannel {
     var replay: ReplayLog<Frame>
     /// Who is in the Agora channel, to turn joins and leaves into call states.
     var agora = AgoraChannelPresence()
+    /// When the last `quality` (or `state_change`, which carries quality) went out.
+    var lastQualityFrameAt: Int64 = .min / 2
 
     init(engine: CallSession, replayFrames: Int) {
         self.engine = engine

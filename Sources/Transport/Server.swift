@@ -305,6 +305,8 @@ public final class Server: @unchecked Sendable {
         let refusal: HTTPResponse?
         if hub.draining {
             refusal = .error(503, "draining", "hub is shutting down", headers: [("Retry-After", "5")])
+        } else if path == "/ws/dashboard" {
+            refusal = nil
         } else if let id = Server.sessionId(inPath: path) {
             refusal = SessionID.isValid(id) ? nil : .error(400, "invalid_session_id", "session id must be 1-128 of [A-Za-z0-9._:-]")
         } else {
@@ -325,7 +327,10 @@ public final class Server: @unchecked Sendable {
     }
 
     private func established(_ wsi: OpaquePointer, _ slot: UnsafeMutablePointer<Int>?) -> Int32 {
-        guard let slot, let sessionId = Server.sessionId(inPath: LWS.header(wsi, WSI_TOKEN_GET_URI) ?? "") else { return -1 }
+        guard let slot else { return -1 }
+        let path = LWS.header(wsi, WSI_TOKEN_GET_URI) ?? ""
+        let sessionId = Server.sessionId(inPath: path)
+        guard sessionId != nil || path == "/ws/dashboard" else { return -1 }
         let args = Dictionary(LWS.queryArguments(wsi), uniquingKeysWith: { first, _ in first })
         let id = allocateId()
         slot.pointee = id
@@ -334,7 +339,11 @@ public final class Server: @unchecked Sendable {
                                          peer: LWS.peer(wsi), sendQueueLimit: config.limits.sendQueueBytes,
                                          openedAt: WallClock.nowMs())
         sockets[id] = socket
-        logger.info("ws open", metadata: ["conn": "\(id)", "session": "\(sessionId)", "peer": "\(socket.peer)"])
+        logger.info("ws open", metadata: ["conn": "\(id)", "session": "\(sessionId ?? "(dashboard)")", "peer": "\(socket.peer)"])
+        guard let sessionId else {
+            hub.subscribeDashboard(socket)
+            return 0
+        }
         var resume: (epoch: String, since: Int64)?
         if let epoch = args["epoch"], let since = args["since"].flatMap({ Int64($0) }) { resume = (epoch, since) }
         hub.subscribe(socket, to: sessionId, resume: resume)
@@ -368,9 +377,13 @@ public final class Server: @unchecked Sendable {
     private func closed(_ slot: UnsafeMutablePointer<Int>) {
         guard let socket = sockets.removeValue(forKey: slot.pointee) else { return }
         slot.pointee = 0
-        hub.unsubscribe(socket, from: socket.sessionId)
+        if let sessionId = socket.sessionId {
+            hub.unsubscribe(socket, from: sessionId)
+        } else {
+            hub.unsubscribeDashboard(socket)
+        }
         logger.info("ws close", metadata: [
-            "conn": "\(socket.id)", "session": "\(socket.sessionId)",
+            "conn": "\(socket.id)", "session": "\(socket.sessionId ?? "(dashboard)")",
             "code": "\(socket.pendingClose.map { String($0.code) } ?? "peer")",
         ])
         if hub.draining { checkDrain(now: WallClock.nowMs()) }

@@ -11,7 +11,8 @@ import Hub
 final class WebSocketConnection: Subscriber {
     let id: Int
     let wsi: OpaquePointer
-    let sessionId: String
+    /// `nil` for a `/ws/dashboard` connection.
+    let sessionId: String?
     let identity: ClientIdentity
     let peer: String
     let openedAt: Int64
@@ -24,7 +25,7 @@ final class WebSocketConnection: Subscriber {
     /// Error timestamps inside the last minute (`limits.maxErrorsPerMinute`).
     var recentErrors: [Int64] = []
 
-    init(id: Int, wsi: OpaquePointer, sessionId: String, identity: ClientIdentity, peer: String,
+    init(id: Int, wsi: OpaquePointer, sessionId: String?, identity: ClientIdentity, peer: String,
          sendQueueLimit: Int, openedAt: Int64) {
         self.id = id
         self.wsi = wsi

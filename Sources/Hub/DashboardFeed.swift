@@ -1,0 +1,69 @@
+import CallState
+
+/// The `/ws/dashboard` stream (PROTOCOL.md §3.2): a `summary` on connect, then
+/// `session` rows for sessions that changed, at most one row per session per
+/// `dashboard.intervalMs`, several rows batched into one message.
+///
+/// Batching is what keeps a dashboard cheap: 1,000 busy calls cost each
+/// dashboard four messages a second, not thousands.
+final class DashboardFeed {
+    var subscribers: [ObjectIdentifier: Subscriber] = [:]
+    /// Sessions changed since the last flush, in first-change order.
+    private var dirty: [String] = []
+    private var dirtySet: Set<String> = []
+    /// Conflict and warning events waiting for the next flush.
+    private var events: [JSONValue] = []
+    private var lastFlush: Int64 = 0
+    let intervalMs: Int64
+
+    init(intervalMs: Int) { self.intervalMs = Int64(intervalMs) }
+
+    var isWatched: Bool { !subscribers.isEmpty }
+
+    func markChanged(_ sessionId: String) {
+        guard isWatched, dirtySet.insert(sessionId).inserted else { return }
+        dirty.append(sessionId)
+    }
+
+    func add(event: JSONValue) {
+        guard isWatched else { return }
+        events.append(event)
+    }
+
+    /// Whether a flush is due at `now`.
+    func isDue(_ now: Int64) -> Bool {
+        (!dirty.isEmpty || !events.isEmpty) && now - lastFlush >= intervalMs
+    }
+
+    /// Takes the pending rows' session ids and events, resetting the interval.
+    func drain(now: Int64) -> (sessions: [String], events: [JSONValue]) {
+        defer {
+            dirty = []
+            dirtySet = []
+            events = []
+            lastFlush = now
+        }
+        return (dirty, events)
+    }
+
+    /// One dashboard row: what a live-calls table needs (§3.2 plus the
+    /// columns the dashboard page shows).
+    static func row(_ engine: CallSession) -> JSONValue {
+        let doc = engine.document.json
+        let quality = doc["quality"] ?? .null
+        return .object([
+            "type": "session",
+            "sessionId": .string(engine.sessionId),
+            "callState": doc["callState"] ?? .null,
+            "syncStatus": doc["syncStatus"] ?? .null,
+            "provider": doc["provider"] ?? .null,
+            "direction": doc["direction"] ?? .null,
+            "startedAt": doc["startedAt"] ?? .null,
+            "answeredAt": doc["answeredAt"] ?? .null,
+            "endedAt": doc["endedAt"] ?? .null,
+            "quality": .object(["mos": quality["mos"] ?? .null, "grade": quality["grade"] ?? .null]),
+            "lastSync": doc["lastSync"] ?? .null,
+            "version": .int(engine.version),
+        ])
+    }
+}
