@@ -23,6 +23,10 @@ public struct APIRouter {
                     ? .error(503, "draining", "hub is shutting down", headers: [("Retry-After", "5")])
                     : .json(200, ["status": "ready"])
             }
+        case .metrics:
+            return only("GET", req) {
+                HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4", body: Array(hub.renderMetrics().utf8))
+            }
         case .calls:
             return only("GET", req) {
                 .json(200, ["sessions": .array(hub.sessionRows(state: req.query["state"], grade: req.query["grade"]))])
@@ -42,7 +46,7 @@ public struct APIRouter {
 
     /// The API paths, matched on decoded path segments.
     enum Route {
-        case healthz, readyz
+        case healthz, readyz, metrics
         case calls
         case call(String)
         case sync(String)
@@ -57,6 +61,7 @@ public struct APIRouter {
             switch s.count {
             case 1 where s[0] == "healthz": self = .healthz
             case 1 where s[0] == "readyz": self = .readyz
+            case 1 where s[0] == "metrics": self = .metrics
             case 2 where s[0] == "api" && s[1] == "calls": self = .calls
             case 3 where s[0] == "api" && s[1] == "calls": self = .call(s[2])
             case 4 where s[0] == "api" && s[1] == "calls" && s[3] == "sync": self = .sync(s[2])

@@ -11,8 +11,11 @@ extension Hub {
                                      headers: req.headers, body: req.body)
         let result: WebhookResult
         do { result = try webhooks.handle(route, request, now: now) } catch {
+            metrics.increment("switchboard_webhook_requests_total", [("provider", route.provider), ("outcome", error.code)])
+            if error.status == 401 { metrics.increment("switchboard_signature_failures_total", [("provider", route.provider)]) }
             return HTTPResponse(error.reply)
         }
+        metrics.increment("switchboard_webhook_requests_total", [("provider", route.provider), ("outcome", "ok")])
         var lastSession: String?
         for var event in result.events {
             guard let sessionId = resolveSession(event) else {
@@ -58,5 +61,19 @@ extension Hub {
 extension HTTPResponse {
     init(_ reply: WebhookReply) {
         self.init(status: reply.status, contentType: reply.contentType, body: reply.body)
+    }
+}
+
+extension WebhookRoute {
+    /// The metrics label: `twilio`, `agora`, …
+    var provider: String {
+        switch self {
+        case .twilioStatus, .twilioRecording, .twilioVoice: return "twilio"
+        case .elevenlabs: return "elevenlabs"
+        case .agora: return "agora"
+        case .telnyx: return "telnyx"
+        case .asterisk: return "asterisk"
+        case .generic: return "generic"
+        }
     }
 }

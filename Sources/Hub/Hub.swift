@@ -21,6 +21,10 @@ public final class Hub {
     let dashboard: DashboardFeed
     /// Sessions holding a quality frame back for `quality.intervalMs`.
     var qualityPending: Set<String> = []
+    /// Everything `GET /metrics` reports.
+    public let metrics = Metrics()
+    /// Gauges only the transport knows (connections by endpoint), read at scrape time.
+    public var transportGauges: () -> [(String, [(String, String)], Double)] = { [] }
     /// Set on SIGTERM: writes are refused with 503 and `/readyz` fails.
     public private(set) var draining = false
 
@@ -38,6 +42,33 @@ public final class Hub {
         self.mergeConfig = merge
         self.webhooks = Webhooks(secrets: config.providerSecrets)
         self.dashboard = DashboardFeed(intervalMs: config.dashboard.intervalMs)
+        Hub.describeMetrics(metrics)
+    }
+
+    static func describeMetrics(_ m: Metrics) {
+        m.describe("switchboard_connections", type: "gauge", "open WebSocket connections by endpoint")
+        m.describe("switchboard_sessions", type: "gauge", "sessions in memory by callState")
+        m.describe("switchboard_frames_sent_total", type: "counter", "WebSocket frames written")
+        m.describe("switchboard_bytes_sent_total", type: "counter", "WebSocket payload bytes written")
+        m.describe("switchboard_slow_consumer_closes_total", type: "counter", "subscribers closed with 4008")
+        m.describe("switchboard_webhook_requests_total", type: "counter", "provider webhooks by provider and outcome")
+        m.describe("switchboard_signature_failures_total", type: "counter", "webhooks refused for a bad or stale signature")
+        m.describe("switchboard_merge_conflicts_total", type: "counter", "merge conflicts by rule (PROTOCOL.md 2.4)")
+        m.describe("switchboard_quality_mos", type: "histogram", "MOS of accepted quality samples")
+        m.describe("switchboard_calls_total", type: "counter", "sessions created")
+        m.describe("switchboard_calls_answered_total", type: "counter", "sessions that reached a connected state")
+        m.describe("switchboard_inputs_total", type: "counter", "inputs applied by source kind")
+        m.describe("switchboard_journal_commit_seconds", type: "histogram", "journal commit latency")
+    }
+
+    /// `GET /metrics` text.
+    public func renderMetrics() -> String {
+        var byState: [String: Double] = [:]
+        for channel in sessions.values {
+            byState[channel.engine.document.json["callState"]?.stringValue ?? "idle", default: 0] += 1
+        }
+        let sessionGauges = byState.keys.sorted().map { ("switchboard_sessions", [("callState", $0)], byState[$0]!) }
+        return metrics.render(gauges: transportGauges() + sessionGauges)
     }
 
     /// Number of sessions held in memory.
@@ -53,6 +84,7 @@ public final class Hub {
         let engine = CallSession(sessionId: sessionId, epoch: Hub.newEpoch(), config: mergeConfig)
         let created = SessionChannel(engine: engine, replayFrames: config.retention.replayFrames)
         sessions[sessionId] = created
+        metrics.increment("switchboard_calls_total")
         return created
     }
 
@@ -103,6 +135,9 @@ public final class Hub {
         let channel = channel(sessionId)
         var outcome = channel.engine.apply(decoded.input, now: now)
         outcome.ignored = decoded.ignored + outcome.ignored
+        if !outcome.duplicate {
+            metrics.increment("switchboard_inputs_total", [("sourceKind", decoded.input.sourceKind.rawValue)])
+        }
         publish(outcome, on: channel, now: now)
         return outcome
     }
@@ -125,7 +160,12 @@ public final class Hub {
             }
         }
         if outcome.stateChanged || outcome.qualityChanged { dashboard.markChanged(sessionId) }
+        if outcome.changed.contains("answeredAt") { metrics.increment("switchboard_calls_answered_total") }
+        if outcome.qualityChanged, let mos = channel.engine.quality.json["latest"]?["mos"]?.doubleValue {
+            metrics.observe("switchboard_quality_mos", mos, bounds: [1, 2, 2.5, 3, 3.1, 3.6, 4, 4.3, 4.5])
+        }
         for conflict in outcome.conflicts {
+            metrics.increment("switchboard_merge_conflicts_total", [("rule", conflict.json["rule"]?.stringValue ?? "")])
             var event = conflict.json.objectValue ?? [:]
             event["type"] = "conflict"
             event["sessionId"] = .string(sessionId)

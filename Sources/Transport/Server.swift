@@ -62,6 +62,12 @@ public final class Server: @unchecked Sendable {
 
         tick = .allocate(capacity: 1)
         tick.initialize(to: CLibWebSockets_timer())
+
+        hub.transportGauges = { [unowned self] in
+            let dashboards = Double(sockets.values.filter { $0.sessionId == nil }.count)
+            return [("switchboard_connections", [("endpoint", "calls")], Double(sockets.count) - dashboards),
+                    ("switchboard_connections", [("endpoint", "dashboard")], dashboards)]
+        }
     }
 
     deinit {
@@ -337,7 +343,7 @@ public final class Server: @unchecked Sendable {
         let socket = WebSocketConnection(id: id, wsi: wsi, sessionId: sessionId,
                                          identity: ClientIdentity(sub: "anonymous", role: "client"),
                                          peer: LWS.peer(wsi), sendQueueLimit: config.limits.sendQueueBytes,
-                                         openedAt: WallClock.nowMs())
+                                         openedAt: WallClock.nowMs(), metrics: hub.metrics)
         sockets[id] = socket
         logger.info("ws open", metadata: ["conn": "\(id)", "session": "\(sessionId ?? "(dashboard)")", "peer": "\(socket.peer)"])
         guard let sessionId else {

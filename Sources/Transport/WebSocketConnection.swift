@@ -17,6 +17,7 @@ final class WebSocketConnection: Subscriber {
     let peer: String
     let openedAt: Int64
     private let sendQueueLimit: Int
+    private let metrics: Metrics
     private(set) var queue = FrameQueue()
     /// Set once the connection is to be closed; sent from the next writable callback.
     private(set) var pendingClose: (code: Int32, reason: String)?
@@ -26,7 +27,8 @@ final class WebSocketConnection: Subscriber {
     var recentErrors: [Int64] = []
 
     init(id: Int, wsi: OpaquePointer, sessionId: String?, identity: ClientIdentity, peer: String,
-         sendQueueLimit: Int, openedAt: Int64) {
+         sendQueueLimit: Int, openedAt: Int64, metrics: Metrics) {
+        self.metrics = metrics
         self.id = id
         self.wsi = wsi
         self.sessionId = sessionId
@@ -40,6 +42,7 @@ final class WebSocketConnection: Subscriber {
         guard pendingClose == nil else { return }
         queue.append(frame)
         if queue.bytes > sendQueueLimit {
+            metrics.increment("switchboard_slow_consumer_closes_total")
             close(4008, "slow consumer: send queue over limits.sendQueueBytes")
             return
         }
@@ -69,6 +72,8 @@ final class WebSocketConnection: Subscriber {
         // every subscriber gets byte-identical headers, so sharing is safe.
         if lws_write(wsi, payload, frame.count, LWS_WRITE_TEXT) < frame.count { return -1 }
         queue.removeFirst()
+        metrics.increment("switchboard_frames_sent_total")
+        metrics.increment("switchboard_bytes_sent_total", by: Double(frame.count))
         if !queue.isEmpty { lws_callback_on_writable(wsi) }
         return 0
     }
