@@ -12,9 +12,25 @@ public struct APIRouter {
     public init(hub: Hub) { self.hub = hub }
 
     /// Routes one request. Called on the reactor thread.
+    /// - Parameters:
+    ///   - exchangeId: the transport's id for this request, for answers that
+    ///     come later (long-poll) through `Hub.deliverResponse`.
+    /// - Returns: `.response` now, `.pending` for a later answer, `nil` when
+    ///   the path is not an API route (static files).
+    public func route(_ req: HTTPRequest, exchangeId: Int, now: Int64 = WallClock.nowMs()) -> Routed? {
+        if case .call(let id) = Route(pathSegments(req.path)), req.method == "GET" {
+            return getCall(id, req, exchangeId: exchangeId, now: now)
+        }
+        return handle(req, now: now).map { .response($0) }
+    }
+
+    func pathSegments(_ path: String) -> [String] {
+        path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
+    }
+
+    /// Routes a request that is answered at once.
     public func handle(_ req: HTTPRequest, now: Int64 = WallClock.nowMs()) -> HTTPResponse? {
-        let segments = req.path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
-        switch Route(segments) {
+        switch Route(pathSegments(req.path)) {
         case .healthz:
             return only("GET", req) { .json(200, ["status": "ok"]) }
         case .readyz:
@@ -31,8 +47,8 @@ public struct APIRouter {
             return only("GET", req) {
                 .json(200, ["sessions": .array(hub.sessionRows(state: req.query["state"], grade: req.query["grade"]))])
             }
-        case .call(let id):
-            return only("GET", req) { getCall(id) }
+        case .call:
+            return only("GET", req) { .error(500, "internal", "unreachable: GET is routed by route(_:)") }
         case .sync(let id):
             return only("POST", req) { sync(id, req, now: now) }
         case .webhook(let route):
@@ -42,6 +58,13 @@ public struct APIRouter {
         case nil:
             return nil
         }
+    }
+
+    /// What routing decided.
+    public enum Routed {
+        case response(HTTPResponse)
+        /// Answered later through `Hub.deliverResponse`.
+        case pending
     }
 
     /// The API paths, matched on decoded path segments.
@@ -79,10 +102,32 @@ public struct APIRouter {
         return body()
     }
 
-    func getCall(_ id: String) -> HTTPResponse {
-        guard SessionID.isValid(id) else { return .error(400, "invalid_session_id", "session id must be 1-128 of [A-Za-z0-9._:-]") }
-        guard let doc = hub.document(id) else { return .error(404, "not_found", "no session \(id)") }
-        return .json(200, doc.json, headers: [("ETag", "\"\(doc.epoch).\(doc.version)\"")])
+    /// `GET /api/calls/{id}`: the document with its ETag; `If-None-Match` → 304;
+    /// `?since=V&wait=S` holds the request until the version passes V or S
+    /// seconds (at most 30) elapse, then answers 304.
+    func getCall(_ id: String, _ req: HTTPRequest, exchangeId: Int, now: Int64) -> Routed {
+        guard SessionID.isValid(id) else { return .response(.error(400, "invalid_session_id", "session id must be 1-128 of [A-Za-z0-9._:-]")) }
+        guard let doc = hub.document(id) else { return .response(.error(404, "not_found", "no session \(id)")) }
+        var since: Int64?
+        if let text = req.query["since"] {
+            guard let v = Int64(text), v >= 0 else { return .response(.error(400, "bad_request", "since must be a version number")) }
+            since = v
+        }
+        var waitSec = 0
+        if let text = req.query["wait"] {
+            guard let w = Int(text), w >= 0 else { return .response(.error(400, "bad_request", "wait must be seconds (0-30)")) }
+            waitSec = min(w, 30)
+        }
+        if let since, doc.version > since { return .response(Hub.documentResponse(doc)) }
+        if let since, waitSec > 0 {
+            hub.holdLongPoll(exchangeId: exchangeId, sessionId: id, since: since, deadline: now + Int64(waitSec) * 1000)
+            return .pending
+        }
+        let etag = Hub.etag(doc.epoch, doc.version)
+        if since != nil || req.headers["if-none-match"].map({ Hub.etagMatches($0, etag) }) == true {
+            return .response(HTTPResponse(status: 304, headers: [("ETag", etag)]))
+        }
+        return .response(Hub.documentResponse(doc))
     }
 
     func sync(_ id: String, _ req: HTTPRequest, now: Int64) -> HTTPResponse {

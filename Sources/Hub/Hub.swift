@@ -23,6 +23,12 @@ public final class Hub {
     var qualityPending: Set<String> = []
     /// Everything `GET /metrics` reports.
     public let metrics = Metrics()
+    /// Long-poll waiters by session, and the session of each waiting exchange.
+    var longPolls: [String: [LongPoll]] = [:]
+    var longPollSessions: [Int: String] = [:]
+    /// Completes an HTTP request answered later (long-poll, journal commit):
+    /// set by the transport to its exchange table.
+    public var deliverResponse: (Int, HTTPResponse) -> Void = { _, _ in }
     /// Gauges only the transport knows (connections by endpoint), read at scrape time.
     public var transportGauges: () -> [(String, [(String, String)], Double)] = { [] }
     /// Set on SIGTERM: writes are refused with 503 and `/readyz` fails.
@@ -159,7 +165,10 @@ public final class Hub {
                 qualityPending.insert(sessionId)
             }
         }
-        if outcome.stateChanged || outcome.qualityChanged { dashboard.markChanged(sessionId) }
+        if outcome.stateChanged || outcome.qualityChanged {
+            dashboard.markChanged(sessionId)
+            wakeLongPolls(sessionId)
+        }
         if outcome.changed.contains("answeredAt") { metrics.increment("switchboard_calls_answered_total") }
         if outcome.qualityChanged, let mos = channel.engine.quality.json["latest"]?["mos"]?.doubleValue {
             metrics.observe("switchboard_quality_mos", mos, bounds: [1, 2, 2.5, 3, 3.1, 3.6, 4, 4.3, 4.5])
@@ -255,6 +264,7 @@ public final class Hub {
             if now - channel.lastQualityFrameAt >= Int64(config.quality.intervalMs) { sendQuality(channel, now: now) }
         }
         if dashboard.isDue(now) { flushDashboard(now: now) }
+        if !longPolls.isEmpty { expireLongPolls(now: now) }
     }
 
     // MARK: - Dashboard

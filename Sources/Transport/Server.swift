@@ -63,6 +63,10 @@ public final class Server: @unchecked Sendable {
         tick = .allocate(capacity: 1)
         tick.initialize(to: CLibWebSockets_timer())
 
+        hub.deliverResponse = { [unowned self] id, response in
+            guard let exchange = exchanges[id] else { return }
+            _ = respond(exchange.wsi, exchange, response)
+        }
         hub.transportGauges = { [unowned self] in
             let dashboards = Double(sockets.values.filter { $0.sessionId == nil }.count)
             return [("switchboard_connections", [("endpoint", "calls")], Double(sockets.count) - dashboards),
@@ -216,8 +220,8 @@ public final class Server: @unchecked Sendable {
                                   query: Dictionary(query, uniquingKeysWith: { first, _ in first }),
                                   rawQuery: query.isEmpty ? nil : query.map { $0.0 + "=" + $0.1 }.joined(separator: "&"),
                                   headers: LWS.requestHeaders(wsi), peer: LWS.peer(wsi))
-        let exchange = HTTPExchange(request: request)
         let id = allocateId()
+        let exchange = HTTPExchange(id: id, wsi: wsi, request: request)
         slot.pointee = id
         exchanges[id] = exchange
         guard path != nil else {
@@ -257,7 +261,10 @@ public final class Server: @unchecked Sendable {
 
     private func dispatch(_ wsi: OpaquePointer, _ exchange: HTTPExchange) -> Int32 {
         let request = exchange.request
-        if let response = router.handle(request) {
+        switch router.route(request, exchangeId: exchange.id) {
+        case .pending?:
+            return 0
+        case .response(let response)?:
             if response.status >= 400 {
                 logger.notice("rejected request", metadata: [
                     "status": "\(response.status)", "method": "\(request.method)", "path": "\(request.path)",
@@ -265,6 +272,8 @@ public final class Server: @unchecked Sendable {
                 ])
             }
             return respond(wsi, exchange, response)
+        case nil:
+            break
         }
         guard request.method == "GET" || request.method == "HEAD" else {
             return respond(wsi, exchange, .error(405, "method_not_allowed", "static files accept GET", headers: [("Allow", "GET")]))
@@ -298,7 +307,7 @@ public final class Server: @unchecked Sendable {
     }
 
     private func finishExchange(_ slot: UnsafeMutablePointer<Int>) {
-        exchanges.removeValue(forKey: slot.pointee)
+        if exchanges.removeValue(forKey: slot.pointee)?.response == nil { hub.cancelPending(slot.pointee) }
         slot.pointee = 0
         if hub.draining { checkDrain(now: WallClock.nowMs()) }
     }

@@ -43,3 +43,46 @@ import Testing
         #expect(try hub.http.get("/api/calls/s").status == 404, "nothing was applied")
     }
 }
+
+/// `GET /api/calls/{id}` as a polling endpoint: ETag, 304, long-poll (issue 7 §4).
+@Suite struct PollingTests {
+    @Test func ifNoneMatchWithTheCurrentETagIs304() throws {
+        let hub = try HubProcess()
+        _ = try hub.http.postJSON("/api/calls/etag/sync", #"{"event":"ringing","timestamp":1000}"#)
+        let first = try hub.http.get("/api/calls/etag")
+        let etag = try #require(first.headers["etag"])
+        let again = try hub.http.get("/api/calls/etag", headers: ["If-None-Match": etag])
+        #expect(again.status == 304)
+        #expect(again.body.isEmpty)
+        _ = try hub.http.postJSON("/api/calls/etag/sync", #"{"event":"connected","timestamp":2000}"#)
+        #expect(try hub.http.get("/api/calls/etag", headers: ["If-None-Match": etag]).status == 200)
+    }
+
+    @Test func aLongPollReturnsAsSoonAsTheVersionPassesSince() throws {
+        let hub = try HubProcess()
+        _ = try hub.http.postJSON("/api/calls/lp/sync", #"{"event":"ringing","timestamp":1000}"#)
+        let started = Date()
+        let http = hub.http
+        let writer = Thread {
+            usleep(400_000)
+            _ = try? http.postJSON("/api/calls/lp/sync", #"{"event":"connected","timestamp":2000}"#)
+        }
+        writer.start()
+        let response = try hub.http.request("GET", "/api/calls/lp?since=1&wait=10", timeout: 15)
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(response.status == 200)
+        #expect(response.json["callState"] as? String == "connected")
+        #expect(response.json["version"] as? Int == 2)
+        #expect(elapsed >= 0.3 && elapsed < 5, "woke on the change, not the timeout (\(elapsed)s)")
+    }
+
+    @Test func aLongPollTimesOutWith304WhenNothingChanges() throws {
+        let hub = try HubProcess()
+        _ = try hub.http.postJSON("/api/calls/quiet/sync", #"{"event":"ringing","timestamp":1000}"#)
+        let started = Date()
+        let response = try hub.http.request("GET", "/api/calls/quiet?since=1&wait=1", timeout: 10)
+        #expect(response.status == 304)
+        #expect(Date().timeIntervalSince(started) >= 0.9)
+        #expect(try hub.http.request("GET", "/api/calls/quiet?since=0&wait=5").status == 200, "already past since: at once")
+    }
+}
