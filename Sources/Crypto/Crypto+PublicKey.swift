@@ -1,7 +1,7 @@
 import COpenSSL
 
 extension Crypto {
-    /// A public key parsed from PEM (`-----BEGIN PUBLIC KEY-----`, SPKI),
+    /// A public key parsed from PEM (`-----BEGIN PUBLIC KEY-----`, SPKI, or PKCS#1 RSA),
     /// verifying with the one scheme its type implies.
     ///
     /// `@unchecked Sendable`: the `EVP_PKEY` is never mutated after init and
@@ -12,7 +12,8 @@ extension Crypto {
         /// The scheme this key verifies; decided by the key type, never by a caller.
         public let scheme: SignatureScheme
 
-        /// Parses one SPKI PEM public key: RSA (≥ 2048 bits), EC P-256 or Ed25519.
+        /// Parses one PEM public key (SPKI; OpenSSL 3 also decodes PKCS#1
+        /// `RSA PUBLIC KEY`): RSA (≥ 2048 bits), EC P-256 or Ed25519.
         /// - Throws: `KeyError` for non-PEM text, private keys, other types or curves.
         public init(pem: String) throws(KeyError) {
             guard looksLikePEM(pem) else { throw KeyError("not PEM (no -----BEGIN line)") }

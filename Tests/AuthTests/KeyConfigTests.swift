@@ -27,6 +27,17 @@ import Testing
         #expect(keyError(keys: [Keys.ed.privatePEM])?.message == "a private key where a public key is expected")
     }
 
+    @Test func pkcs1RSAPublicKeyBlockIsAcceptedForRS256() throws {
+        let path = Keys.dir.appendingPathComponent("rsa.pkcs1.pem").path
+        runOpenSSL(["rsa", "-in", Keys.rsa.privatePath, "-RSAPublicKey_out", "-out", path])
+        let pem = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(pem.hasPrefix("-----BEGIN RSA PUBLIC KEY-----"))
+        // OpenSSL 3's PUBKEY decoder takes PKCS#1 too; it is still an RSA public key.
+        let v = verifier(secret: nil, keys: [pem])
+        #expect(v.algorithms == ["RS256"])
+        _ = try v.verify(cliJWT(alg: "RS256", key: Keys.rsa), nowMs: nowMs)
+    }
+
     @Test func rsaUnder2048BitsIsRefused() {
         #expect(keyError(keys: [Keys.rsa1024.publicPEM])?.message.contains("1024 bits") == true)
     }
