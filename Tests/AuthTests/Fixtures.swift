@@ -78,6 +78,8 @@ enum Keys {
     static let dir: URL = {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("authtests-keys-\(getpid())")
         try! FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        // Test keys are throwaway: remove them when the test process exits.
+        atexit { try? FileManager.default.removeItem(at: Keys.dir) }
         return dir
     }()
 
