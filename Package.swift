@@ -31,6 +31,8 @@ let package = Package(
         .target(name: "JSONCodec", dependencies: ["CallState", "CJansson"]),
         // HMAC, SHA, Ed25519, base64 over OpenSSL.
         .target(name: "Crypto", dependencies: ["COpenSSL"]),
+        // JWT verification / minting, roles, token extraction and redaction (§5).
+        .target(name: "Auth", dependencies: ["Crypto", "JSONCodec", "CallState"]),
         // One file per provider: verify signature, parse raw bytes -> Input.
         .target(name: "Providers", dependencies: ["CallState", "JSONCodec", "Crypto"]),
         // Sessions, subscriptions, fan-out: the reactor's state.
@@ -51,6 +53,7 @@ let package = Package(
 
         .testTarget(name: "CallStateTests", dependencies: ["CallState"]),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
+        .testTarget(name: "AuthTests", dependencies: ["Auth", "Crypto"]),
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "Crypto", "JSONCodec", "CallState"]),
         .testTarget(name: "HubTests", dependencies: ["Hub", "Transport", "JSONCodec", "CallState", "Crypto"]),
     ]
