@@ -38,7 +38,7 @@ let package = Package(
         // Sessions, subscriptions, fan-out: the reactor's state.
         .target(
             name: "Hub",
-            dependencies: ["CallState", "JSONCodec", "Providers", "Crypto",
+            dependencies: ["CallState", "JSONCodec", "Providers", "Crypto", "Auth",
                            .product(name: "Logging", package: "swift-log")]),
         // libwebsockets: HTTP routing, WS upgrade, send queues, keepalive, drain.
         .target(
@@ -47,7 +47,7 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log")]),
         .executableTarget(
             name: "switchboard",
-            dependencies: ["Transport", "Hub", "Crypto",
+            dependencies: ["Transport", "Hub", "Crypto", "Auth",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
@@ -55,6 +55,6 @@ let package = Package(
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
         .testTarget(name: "AuthTests", dependencies: ["Auth", "Crypto"]),
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "Crypto", "JSONCodec", "CallState"]),
-        .testTarget(name: "HubTests", dependencies: ["Hub", "Transport", "JSONCodec", "CallState", "Crypto"]),
+        .testTarget(name: "HubTests", dependencies: ["Hub", "Transport", "JSONCodec", "CallState", "Crypto", "Auth"]),
     ]
 )

@@ -1,36 +1,33 @@
+import Auth
 import CallState
 import JSONCodec
 import Providers
 
 /// The HTTP API of PROTOCOL.md §6 that is not static files or a WebSocket.
 ///
-/// Returns nil for paths it does not own, so the transport can fall back to
-/// static files.
+/// Every route states its guard: the role it needs and, for session routes,
+/// that the token grants that session. Webhooks authenticate by signature,
+/// health and metrics need nothing.
 public struct APIRouter {
     let hub: Hub
 
     public init(hub: Hub) { self.hub = hub }
 
+    /// What routing decided.
+    public enum Routed {
+        case response(HTTPResponse)
+        /// Answered later through `Hub.deliverResponse`.
+        case pending
+    }
+
     /// Routes one request. Called on the reactor thread.
     /// - Parameters:
     ///   - exchangeId: the transport's id for this request, for answers that
-    ///     come later (long-poll) through `Hub.deliverResponse`.
-    /// - Returns: `.response` now, `.pending` for a later answer, `nil` when
-    ///   the path is not an API route (static files).
+    ///     come later (long-poll, journal commit) through `Hub.deliverResponse`.
+    /// - Returns: nil when the path is not an API route (static files).
     public func route(_ req: HTTPRequest, exchangeId: Int, now: Int64 = WallClock.nowMs()) -> Routed? {
-        if case .call(let id) = Route(pathSegments(req.path)), req.method == "GET" {
-            return getCall(id, req, exchangeId: exchangeId, now: now)
-        }
-        return handle(req, now: now).map { .response($0) }
-    }
-
-    func pathSegments(_ path: String) -> [String] {
-        path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
-    }
-
-    /// Routes a request that is answered at once.
-    public func handle(_ req: HTTPRequest, now: Int64 = WallClock.nowMs()) -> HTTPResponse? {
-        switch Route(pathSegments(req.path)) {
+        guard let route = Route(req.path) else { return nil }
+        switch route {
         case .healthz:
             return only("GET", req) { .json(200, ["status": "ok"]) }
         case .readyz:
@@ -45,68 +42,122 @@ public struct APIRouter {
             }
         case .calls:
             return only("GET", req) {
-                .json(200, ["sessions": .array(hub.sessionRows(state: req.query["state"], grade: req.query["grade"]))])
+                guarded(req, now) { $0.role.canWatchDashboard ? nil : "listing calls needs role dashboard" } then: { _ in
+                    .json(200, ["sessions": .array(hub.sessionRows(state: req.query["state"], grade: req.query["grade"]))])
+                }
             }
-        case .call:
-            return only("GET", req) { .error(500, "internal", "unreachable: GET is routed by route(_:)") }
+        case .initiate:
+            return only("POST", req) {
+                guarded(req, now) { $0.role.isAdmin ? nil : "creating calls needs role admin" } then: { _ in
+                    writable(req) { body in hub.initiate(body, now: now) }
+                }
+            }
+        case .call(let id):
+            guard req.method == "GET" || req.method == "HEAD" else { return .response(notAllowed(req, "GET")) }
+            return session(id, req, now, reading: true) { _ in getCall(id, req, exchangeId: exchangeId, now: now) }
+        case .timeline(let id):
+            return session(id, req, now, reading: true) { _ in
+                guard req.method == "GET" else { return .response(notAllowed(req, "GET")) }
+                guard let timeline = hub.timeline(id) else { return .response(.error(404, "not_found", "no session \(id)")) }
+                return .response(.json(200, ["sessionId": .string(id), "entries": timeline]))
+            }
         case .sync(let id):
-            return only("POST", req) { sync(id, req, now: now) }
+            guard req.method == "POST" else { return .response(notAllowed(req, "POST")) }
+            return session(id, req, now, reading: false) { identity in
+                .response(writable(req) { body in
+                    let decoded = try InputDecoder.sync(body, identity: identity, receivedAt: now)
+                    return ackResponse(id, hub.submit(decoded, to: id, now: now))
+                })
+            }
+        case .events(let id):
+            guard req.method == "POST" else { return .response(notAllowed(req, "POST")) }
+            guard SessionID.isValid(id) else { return .response(invalidSession) }
+            return .response(guarded(req, now) { $0.role.isAdmin ? nil : "backend events need role admin" } then: { identity in
+                writable(req) { body in
+                    let decoded = try InputDecoder.report(body, identity: identity, receivedAt: now, kind: "backend.event",
+                                                          sourceKind: .backend, source: "backend")
+                    return ackResponse(id, hub.submit(decoded, to: id, now: now))
+                }
+            })
         case .webhook(let route):
             return only("POST", req) { hub.webhook(route, req, now: now) }
-        case .unknownAPI:
-            return .error(404, "not_found", "no route for \(req.method) \(req.path)")
-        case nil:
+        case .unknown:
+            return .response(.error(404, "not_found", "no route for \(req.method) \(req.path)"))
+        }
+    }
+
+    // MARK: - Guards
+
+    static let invalidSessionMessage = "session id must be 1-128 of [A-Za-z0-9._:-]"
+    var invalidSession: HTTPResponse { .error(400, "invalid_session_id", Self.invalidSessionMessage) }
+
+    func only(_ method: String, _ req: HTTPRequest, _ body: () -> HTTPResponse) -> Routed {
+        guard req.method == method || (method == "GET" && req.method == "HEAD") else { return .response(notAllowed(req, method)) }
+        return .response(body())
+    }
+
+    func notAllowed(_ req: HTTPRequest, _ method: String) -> HTTPResponse {
+        .error(405, "method_not_allowed", "\(req.path) accepts \(method)", headers: [("Allow", method)])
+    }
+
+    /// Authenticates, then applies `refusal` (a reason string means 403).
+    func guarded(_ req: HTTPRequest, _ now: Int64, refuse refusal: (ClientIdentity) -> String?,
+                 then body: (ClientIdentity) -> HTTPResponse) -> HTTPResponse {
+        let identity: ClientIdentity
+        do { identity = try hub.authenticate(headers: req.headers, query: req.query, now: now) } catch {
+            return .error(error.httpStatus, error.code, error.message,
+                          headers: error.httpStatus == 401 ? [("WWW-Authenticate", "Bearer")] : [])
+        }
+        if let reason = refusal(identity) { return .error(403, "forbidden", reason) }
+        return body(identity)
+    }
+
+    /// A session route: valid id, a token that grants it, and for writes the
+    /// right to report.
+    func session(_ id: String, _ req: HTTPRequest, _ now: Int64, reading: Bool,
+                 _ body: (ClientIdentity) -> Routed) -> Routed {
+        guard SessionID.isValid(id) else { return .response(invalidSession) }
+        var result: Routed?
+        let response = guarded(req, now) { identity in
+            if !identity.canRead(id) { return "token does not grant session \(id)" }
+            if !reading && !identity.role.canReport { return "reporting needs role client" }
             return nil
+        } then: { identity in
+            result = body(identity)
+            return HTTPResponse(status: 0)
         }
+        return result ?? .response(response)
     }
 
-    /// What routing decided.
-    public enum Routed {
-        case response(HTTPResponse)
-        /// Answered later through `Hub.deliverResponse`.
-        case pending
-    }
-
-    /// The API paths, matched on decoded path segments.
-    enum Route {
-        case healthz, readyz, metrics
-        case calls
-        case call(String)
-        case sync(String)
-        case webhook(WebhookRoute)
-        case unknownAPI
-
-        init?(_ s: [String]) {
-            if let route = WebhookRoute(path: "/" + s.joined(separator: "/")) {
-                self = .webhook(route)
-                return
-            }
-            switch s.count {
-            case 1 where s[0] == "healthz": self = .healthz
-            case 1 where s[0] == "readyz": self = .readyz
-            case 1 where s[0] == "metrics": self = .metrics
-            case 2 where s[0] == "api" && s[1] == "calls": self = .calls
-            case 3 where s[0] == "api" && s[1] == "calls": self = .call(s[2])
-            case 4 where s[0] == "api" && s[1] == "calls" && s[3] == "sync": self = .sync(s[2])
-            default:
-                guard s.first == "api" || s.first == "webhooks" else { return nil }
-                self = .unknownAPI
-            }
+    /// A JSON write: content type, drain state, body parse, input errors → 422.
+    func writable(_ req: HTTPRequest, _ apply: (JSONValue) throws(InputError) -> HTTPResponse) -> HTTPResponse {
+        if let type = req.headers["content-type"], !type.lowercased().hasPrefix("application/json") {
+            return .error(415, "unsupported_media_type", "send application/json")
         }
+        guard !hub.draining else { return .error(503, "draining", "hub is shutting down", headers: [("Retry-After", "5")]) }
+        let body: JSONValue
+        do { body = try JSONCodec.parse(req.body) } catch { return .error(400, "invalid_json", "body is not valid JSON") }
+        guard case .object = body else { return .error(400, "invalid_json", "body must be a JSON object") }
+        do { return try apply(body) } catch { return .error(422, error.code, error.message) }
     }
 
-    func only(_ method: String, _ req: HTTPRequest, _ body: () -> HTTPResponse) -> HTTPResponse {
-        guard req.method == method || (method == "GET" && req.method == "HEAD") else {
-            return .error(405, "method_not_allowed", "\(req.path) accepts \(method)", headers: [("Allow", method)])
-        }
-        return body()
+    func ackResponse(_ id: String, _ outcome: ApplyOutcome) -> HTTPResponse {
+        .json(200, [
+            "ok": true,
+            "sessionId": .string(id),
+            "version": .int(outcome.version),
+            "applied": .array(outcome.applied.map { .string($0.name) }),
+            "ignored": .array(outcome.ignored.map(\.json)),
+            "duplicate": .bool(outcome.duplicate),
+        ])
     }
 
-    /// `GET /api/calls/{id}`: the document with its ETag; `If-None-Match` → 304;
-    /// `?since=V&wait=S` holds the request until the version passes V or S
-    /// seconds (at most 30) elapse, then answers 304.
+    // MARK: - GET /api/calls/{id}
+
+    /// The document with its ETag; `If-None-Match` → 304; `?since=V&wait=S`
+    /// holds the request until the version passes V or S seconds (at most 30)
+    /// elapse, then answers 304.
     func getCall(_ id: String, _ req: HTTPRequest, exchangeId: Int, now: Int64) -> Routed {
-        guard SessionID.isValid(id) else { return .response(.error(400, "invalid_session_id", "session id must be 1-128 of [A-Za-z0-9._:-]")) }
         guard let doc = hub.document(id) else { return .response(.error(404, "not_found", "no session \(id)")) }
         var since: Int64?
         if let text = req.query["since"] {
@@ -130,28 +181,34 @@ public struct APIRouter {
         return .response(Hub.documentResponse(doc))
     }
 
-    func sync(_ id: String, _ req: HTTPRequest, now: Int64) -> HTTPResponse {
-        guard SessionID.isValid(id) else { return .error(400, "invalid_session_id", "session id must be 1-128 of [A-Za-z0-9._:-]") }
-        if let type = req.headers["content-type"], !type.lowercased().hasPrefix("application/json") {
-            return .error(415, "unsupported_media_type", "send application/json")
-        }
-        guard !hub.draining else { return .error(503, "draining", "hub is shutting down", headers: [("Retry-After", "5")]) }
-        let body: JSONValue
-        do { body = try JSONCodec.parse(req.body) } catch { return .error(400, "invalid_json", "body is not valid JSON") }
-        let identity = ClientIdentity(sub: "anonymous", role: "client")
-        do {
-            let decoded = try InputDecoder.sync(body, identity: identity, receivedAt: now)
-            let outcome = hub.submit(decoded, to: id, now: now)
-            return .json(200, [
-                "ok": .bool(true),
-                "sessionId": .string(id),
-                "version": .int(outcome.version),
-                "applied": .array(outcome.applied.map { .string($0.name) }),
-                "ignored": .array(outcome.ignored.map { .object(["field": .string($0.field), "reason": .string($0.reason)]) }),
-                "duplicate": .bool(outcome.duplicate),
-            ])
-        } catch {
-            return .error(422, error.code, error.message)
+    // MARK: - Paths
+
+    /// The API paths, matched on decoded path segments.
+    enum Route {
+        case healthz, readyz, metrics, calls, initiate, unknown
+        case call(String), sync(String), events(String), timeline(String)
+        case webhook(WebhookRoute)
+
+        init?(_ path: String) {
+            if let route = WebhookRoute(path: path) {
+                self = .webhook(route)
+                return
+            }
+            let s = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
+            switch s.count {
+            case 1 where s[0] == "healthz": self = .healthz
+            case 1 where s[0] == "readyz": self = .readyz
+            case 1 where s[0] == "metrics": self = .metrics
+            case 2 where s[0] == "api" && s[1] == "calls": self = .calls
+            case 3 where s[0] == "api" && s[1] == "calls" && s[2] == "initiate": self = .initiate
+            case 3 where s[0] == "api" && s[1] == "calls": self = .call(s[2])
+            case 4 where s[0] == "api" && s[1] == "calls" && s[3] == "sync": self = .sync(s[2])
+            case 4 where s[0] == "api" && s[1] == "calls" && s[3] == "events": self = .events(s[2])
+            case 4 where s[0] == "api" && s[1] == "calls" && s[3] == "timeline": self = .timeline(s[2])
+            default:
+                guard s.first == "api" || s.first == "webhooks" else { return nil }
+                self = .unknown
+            }
         }
     }
 }

@@ -1,3 +1,4 @@
+import Auth
 import CallState
 import JSONCodec
 import Logging
@@ -18,6 +19,8 @@ public final class Hub {
     /// Provider call ids (CallSid, conversation_id, channelName, …) → session.
     var sessionsByProviderCallId: [String: String] = [:]
     let webhooks: Webhooks
+    /// Verifies every bearer token (§5).
+    public let verifier: TokenVerifier
     let dashboard: DashboardFeed
     /// Sessions holding a quality frame back for `quality.intervalMs`.
     var qualityPending: Set<String> = []
@@ -36,7 +39,11 @@ public final class Hub {
 
     /// - Parameters:
     ///   - frameHeadroom: spare bytes the transport needs before each payload (`LWS_PRE`).
-    public init(config: HubConfig, frameHeadroom: Int, logger: Logger) {
+    /// - Throws: `KeyError` naming the `auth.*` key that cannot be used.
+    public init(config: HubConfig, frameHeadroom: Int, logger: Logger) throws(KeyError) {
+        self.verifier = try TokenVerifier(hs256Secret: config.auth.hs256Secret.map { Array($0.utf8) },
+                                          publicKeysPEM: config.auth.publicKeys, audience: config.auth.audience,
+                                          maxTtlSec: config.auth.maxTtlSec)
         self.config = config
         self.logger = logger
         self.frames = FrameBuilder(headroom: frameHeadroom)
@@ -216,7 +223,7 @@ public final class Hub {
             case "ping":
                 return MessageResult(replies: [frames.pong(id: id)], isError: false)
             case "report", "quality":
-                guard identity.role == "client" || identity.role == "admin" else {
+                guard identity.role.canReport else {
                     throw InputError(code: "forbidden", message: "\(type) needs role client")
                 }
                 guard let sessionId else { throw InputError(code: "forbidden", message: "\(type) needs a session channel") }
@@ -238,6 +245,17 @@ public final class Hub {
 
     func failure(_ id: JSONValue?, _ error: InputError) -> MessageResult {
         MessageResult(replies: [frames.error(id: id, code: error.code, message: error.message)], isError: true)
+    }
+
+    // MARK: - Auth
+
+    /// The verified identity behind `Authorization: Bearer` or `?token=`.
+    public func authenticate(headers: [String: String], query: [String: String],
+                             now: Int64 = WallClock.nowMs()) throws(AuthError) -> ClientIdentity {
+        guard let token = BearerToken.extract(authorization: headers["authorization"], query: query) else {
+            throw .missing
+        }
+        return ClientIdentity(claims: try verifier.verify(token, nowMs: now))
     }
 
     // MARK: - Reads
