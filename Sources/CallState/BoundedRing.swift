@@ -19,18 +19,32 @@ struct BoundedRing<Element> {
 
     /// Appends `element`; returns the element dropped to make room, if any
     /// (with capacity 0, `element` itself).
-    @discardableResult
-    mutating func append(_ element: Element) -> Element? {
+    mutating func appendEvicting(_ element: consuming Element) -> Element? {
         guard capacity > 0 else { return element }
         if storage.count < capacity {
             storage.append(element)
             return nil
         }
         let dropped = storage[head]
+        overwriteOldest(with: element)
+        return dropped
+    }
+
+    /// Appends `element`, dropping the oldest when full. Cheaper than
+    /// `appendEvicting` when the caller does not need the dropped element.
+    mutating func append(_ element: consuming Element) {
+        guard capacity > 0 else { return }
+        if storage.count < capacity {
+            storage.append(element)
+        } else {
+            overwriteOldest(with: element)
+        }
+    }
+
+    private mutating func overwriteOldest(with element: consuming Element) {
         storage[head] = element
         head += 1
         if head == capacity { head = 0 }
-        return dropped
     }
 
     /// The `i`-th element, oldest first.

@@ -28,6 +28,8 @@ public struct CallSession: Sendable {
     private var dedupe: DedupeMemory
     private var timelineRing: BoundedRing<TimelineEntry>
     private var lastSync: Int64?
+    /// The `callState` register's value, cached because every input reads it.
+    private var callState: CallStateValue?
 
     /// Creates an empty session at version 0.
     public init(sessionId: String, epoch: String, config: MergeConfig = MergeConfig()) {
@@ -64,7 +66,7 @@ public struct CallSession: Sendable {
         doc.twilioCallSid = text(.twilioCallSid)
         doc.sipCallId = text(.sipCallId)
         doc.deviceStatus = text(.deviceStatus)
-        doc.callState = callStateRegister?.state
+        doc.callState = callState
         doc.logStatus = doc.callState?.logStatus
         doc.recording = Recording(
             active: winner(.recordingActive)?.value.boolValue,
@@ -125,27 +127,26 @@ public struct CallSession: Sendable {
     /// timeline, and bumps `version` once if the document or quality changed.
     public mutating func apply(_ input: Input, now: Int64) -> ApplyOutcome {
         var outcome = ApplyOutcome(version: version)
-        if let eventId = input.eventId, dedupe.contains(source: input.source, eventId: eventId) {
+        // Remembered up front: the input is applied below whatever its updates do.
+        if let eventId = input.eventId, !dedupe.remember(source: input.source, eventId: eventId) {
             outcome.duplicate = true
             outcome.ignored = input.updates.map { IgnoredUpdate(field: $0.field.name, reason: .duplicate) }
-            let records = input.updates.map {
-                TimelineUpdate(field: $0.field, value: $0.value, ts: $0.ts, fate: .duplicate)
-            }
-            record(input, now: now, updates: records, conflicts: [])
+            var fates = FateList()
+            for _ in input.updates { fates.append(.duplicate) }
+            record(input, now: now, fates: fates, conflicts: [])
             return outcome
         }
 
         var changes = DocumentKeySet()
         let timesBefore = lifecycle.times
-        let logStatusBefore = callStateRegister?.state?.logStatus
-        var records: [TimelineUpdate] = []
-        records.reserveCapacity(input.updates.count)
+        let logStatusBefore = callState?.logStatus
+        var fates = FateList()
         for update in input.updates {
-            records.append(merge(update, from: input, now: now, outcome: &outcome, changes: &changes))
+            fates.append(merge(update, from: input, now: now, outcome: &outcome, changes: &changes))
         }
-        rememberEventIds(of: input, fates: records)
+        rememberUpdateEventIds(of: input, fates: fates)
 
-        if callStateRegister?.state?.logStatus != logStatusBefore { changes.insert(.logStatus) }
+        if callState?.logStatus != logStatusBefore { changes.insert(.logStatus) }
         let timesAfter = lifecycle.times
         if timesAfter != timesBefore {
             if timesAfter.startedAt != timesBefore.startedAt { changes.insert(.startedAt) }
@@ -162,7 +163,7 @@ public struct CallSession: Sendable {
 
         finish(&outcome, changes: changes, qualityChanged: qualityChanged)
         if outcome.stateChanged || qualityChanged { lastSync = now }
-        record(input, now: now, updates: records, conflicts: outcome.conflicts)
+        record(input, now: now, fates: fates, conflicts: outcome.conflicts)
         return outcome
     }
 
@@ -192,26 +193,15 @@ public struct CallSession: Sendable {
 
     // MARK: - Internals
 
-    private var callStateRegister: FieldRegister? { scalars[Field.callStateSlot] }
-
     private func register(_ field: Field) -> FieldRegister? {
         if let slot = field.slot { return scalars[slot] }
         if case .metadata(let key) = field { return metadata[key] }
         return nil
     }
 
-    private mutating func setRegister(_ register: FieldRegister) {
-        let field = register.update.field
-        if let slot = field.slot {
-            scalars[slot] = register
-        } else if case .metadata(let key) = field {
-            metadata[key] = register
-        }
-    }
-
-    /// Merges one update; returns its timeline record.
+    /// Merges one update; returns its fate.
     private mutating func merge(_ incoming: Update, from input: Input, now: Int64,
-                                outcome: inout ApplyOutcome, changes: inout DocumentKeySet) -> TimelineUpdate {
+                                outcome: inout ApplyOutcome, changes: inout DocumentKeySet) -> UpdateFate {
         var update = incoming
         let field = update.field
         // The input's own key was checked above; an update can carry another one
@@ -219,7 +209,7 @@ public struct CallSession: Sendable {
         if let eventId = update.eventId, eventId != input.eventId || update.source != input.source,
            dedupe.contains(source: update.source, eventId: eventId) {
             outcome.ignored.append(IgnoredUpdate(field: field.name, reason: .duplicate))
-            return TimelineUpdate(field: field, value: update.value, ts: update.ts, fate: .duplicate)
+            return .duplicate
         }
         var state: CallStateValue?
         if field == .callState {
@@ -227,55 +217,72 @@ public struct CallSession: Sendable {
         }
         guard state != nil || (field != .callState && field.accepts(update.value)) else {
             outcome.ignored.append(IgnoredUpdate(field: field.name, reason: .invalid))
-            return TimelineUpdate(field: field, value: update.value, ts: update.ts, fate: .invalid)
+            return .invalid
         }
-        var clampedFrom: Int64?
-        if update.ts > now.saturatingAdd(config.maxFutureSkewMs) {
-            clampedFrom = update.ts
+        let clamped = update.ts > now.saturatingAdd(config.maxFutureSkewMs)
+        if clamped {
             update.ts = now
             outcome.clamped.append(field)
         }
 
         let candidate = FieldRegister(update: update, state: state)
-        var fate = UpdateFate.applied
-        if let current = register(field) {
-            let comparison = candidate.compare(with: current)
-            if comparison.order > 0 {
-                setRegister(candidate)
-                outcome.applied.append(field)
-                if !update.value.sameJSON(as: current.update.value) { changes.insert(field.documentKey) }
-                if let rule = MergeOrder.conflictRule(winner: update, loser: current.update,
-                                                      decidedBy: comparison.rule, windowMs: config.conflictWindowMs) {
-                    outcome.conflicts.append(Conflict(field: field, kept: Conflict.Side(update),
-                                                      discarded: Conflict.Side(current.update), rule: rule))
-                }
-            } else if let rule = MergeOrder.conflictRule(winner: current.update, loser: update,
-                                                         decidedBy: comparison.rule, windowMs: config.conflictWindowMs) {
-                fate = .conflict
-                outcome.ignored.append(IgnoredUpdate(field: field.name, reason: .conflict))
-                outcome.conflicts.append(Conflict(field: field, kept: Conflict.Side(current.update),
-                                                  discarded: Conflict.Side(update), rule: rule))
-            } else {
-                fate = .stale
-                outcome.ignored.append(IgnoredUpdate(field: field.name, reason: .stale))
-            }
+        var fate: UpdateFate
+        // Resolved in place: one array index or one hash lookup, no register copy.
+        if let slot = field.slot {
+            fate = CallSession.resolve(candidate, into: &scalars[slot], config: config,
+                                       outcome: &outcome, changes: &changes)
+            if slot == Field.callStateSlot { callState = scalars[slot]?.state }
+        } else if case .metadata(let key) = field {
+            fate = CallSession.resolve(candidate, into: &metadata[key], config: config,
+                                       outcome: &outcome, changes: &changes)
         } else {
-            setRegister(candidate)
+            fate = .invalid
+        }
+        if state != nil { lifecycle.observe(candidate) }
+        return clamped ? .clamped : fate
+    }
+
+    /// The LWW step (§2.2) and conflict classification (§2.4) for one register.
+    private static func resolve(_ candidate: FieldRegister, into register: inout FieldRegister?,
+                                config: MergeConfig, outcome: inout ApplyOutcome,
+                                changes: inout DocumentKeySet) -> UpdateFate {
+        let update = candidate.update
+        let field = update.field
+        guard let current = register else {
+            register = candidate
             outcome.applied.append(field)
             // An absent field and a null one look the same in the document.
             if update.value != .null { changes.insert(field.documentKey) }
+            return .applied
         }
-        if state != nil { lifecycle.observe(candidate) }
-        if clampedFrom != nil { fate = .clamped }
-        return TimelineUpdate(field: field, value: update.value, ts: update.ts, fate: fate, clampedFrom: clampedFrom)
+        let comparison = candidate.compare(with: current)
+        if comparison.order > 0 {
+            if !update.value.sameJSON(as: current.update.value) { changes.insert(field.documentKey) }
+            if let rule = MergeOrder.conflictRule(winner: update, loser: current.update,
+                                                  decidedBy: comparison.rule, windowMs: config.conflictWindowMs) {
+                outcome.conflicts.append(Conflict(field: field, kept: Conflict.Side(update),
+                                                  discarded: Conflict.Side(current.update), rule: rule))
+            }
+            register = candidate
+            outcome.applied.append(field)
+            return .applied
+        }
+        if let rule = MergeOrder.conflictRule(winner: current.update, loser: update,
+                                              decidedBy: comparison.rule, windowMs: config.conflictWindowMs) {
+            outcome.ignored.append(IgnoredUpdate(field: field.name, reason: .conflict))
+            outcome.conflicts.append(Conflict(field: field, kept: Conflict.Side(current.update),
+                                              discarded: Conflict.Side(update), rule: rule))
+            return .conflict
+        }
+        outcome.ignored.append(IgnoredUpdate(field: field.name, reason: .stale))
+        return .stale
     }
 
-    /// Remembers the input's `(source, eventId)` and any other key its applied
-    /// updates carried. Done after the loop so updates of one input, which
-    /// usually share its key, do not count as each other's duplicates.
-    private mutating func rememberEventIds(of input: Input, fates: [TimelineUpdate]) {
-        if let eventId = input.eventId { dedupe.remember(source: input.source, eventId: eventId) }
-        for (update, record) in zip(input.updates, fates) where record.fate != .duplicate {
+    /// Remembers the keys updates carried besides the input's own (a merge's
+    /// replica winners). Done after the loop so updates of one input that share
+    /// a key do not count as each other's duplicates.
+    private mutating func rememberUpdateEventIds(of input: Input, fates: FateList) {
+        for (i, update) in input.updates.enumerated() where fates[i] != .duplicate {
             if let eventId = update.eventId, eventId != input.eventId || update.source != input.source {
                 dedupe.remember(source: update.source, eventId: eventId)
             }
@@ -283,7 +290,7 @@ public struct CallSession: Sendable {
     }
 
     private mutating func updateSyncStatus(now: Int64) -> Bool {
-        sync.update(client: lifecycle.latestClient?.state, provider: lifecycle.latestProvider?.state,
+        sync.update(client: lifecycle.clientState, provider: lifecycle.providerState,
                     now: now, windowMs: config.pendingWindowMs)
     }
 
@@ -296,11 +303,11 @@ public struct CallSession: Sendable {
         outcome.version = version
     }
 
-    private mutating func record(_ input: Input, now: Int64, updates: [TimelineUpdate], conflicts: [Conflict]) {
+    private mutating func record(_ input: Input, now: Int64, fates: FateList, conflicts: [Conflict]) {
         guard timelineRing.capacity > 0 else { return }
         timelineRing.append(TimelineEntry(
             at: now, kind: input.kind, source: input.source, sourceKind: input.sourceKind,
-            eventId: input.eventId, updates: updates, conflicts: conflicts,
+            eventId: input.eventId, inputUpdates: input.updates, fates: fates, conflicts: conflicts,
             qualitySamples: input.quality.count, version: version))
     }
 }

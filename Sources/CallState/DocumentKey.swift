@@ -52,6 +52,14 @@ struct DocumentKeySet: Sendable, Equatable {
     /// The wire names, in document order.
     var names: [String] {
         guard !isEmpty else { return [] }
-        return DocumentKey.allCases.filter(contains).map(\.name)
+        var result: [String] = []
+        result.reserveCapacity(bits.nonzeroBitCount)
+        var rest = bits
+        while rest != 0 {
+            let index = rest.trailingZeroBitCount
+            rest &= rest - 1
+            if let key = DocumentKey(rawValue: index) { result.append(key.name) }
+        }
+        return result
     }
 }

@@ -17,34 +17,38 @@ struct Lifecycle: Sendable {
     /// The same among provider updates.
     private(set) var latestProvider: FieldRegister?
 
+    // What the hot path reads, kept beside the witnesses so reading it copies
+    // no register.
+    /// The derived times as the document shows them.
+    private(set) var times = Times()
+    /// `latestClient`'s state.
+    private(set) var clientState: CallStateValue?
+    /// `latestProvider`'s state.
+    private(set) var providerState: CallStateValue?
+
     /// The derived values as the document shows them.
-    struct Times: Equatable {
+    struct Times: Equatable, Sendable {
         var startedAt: Int64?
         var answeredAt: Int64?
         var endedAt: Int64?
-        var duration: Int64?
-    }
-
-    var times: Times {
-        let answeredAt = answered?.update.ts
-        let endedAt = ended?.update.ts
-        var duration: Int64?
-        if let answeredAt, let endedAt {
-            // A `connected` observed after the end (clock skew) must not give a negative length.
-            duration = Swift.max(0, endedAt.saturatingSubtract(answeredAt) / 1000)
+        /// Whole seconds from answer to end, never negative: a `connected`
+        /// observed after the end (clock skew) must not give a negative length.
+        var duration: Int64? {
+            guard let answeredAt, let endedAt else { return nil }
+            return Swift.max(0, endedAt.saturatingSubtract(answeredAt) / 1000)
         }
-        return Times(startedAt: started?.update.ts, answeredAt: answeredAt, endedAt: endedAt, duration: duration)
     }
 
     /// Folds in one `callState` observation (`register.state` is non-nil).
     mutating func observe(_ register: FieldRegister) {
         guard let state = register.state else { return }
-        if state.lifecycleRank >= 1 { Lifecycle.keepEarliest(register, in: &started) }
-        if state.lifecycleRank == 4 { Lifecycle.keepEarliest(register, in: &answered) }
-        if state.isTerminal { Lifecycle.keepEarliest(register, in: &ended) }
+        let ts = register.update.ts
+        if state.lifecycleRank >= 1 && Lifecycle.keepEarliest(register, in: &started) { times.startedAt = ts }
+        if state.lifecycleRank == 4 && Lifecycle.keepEarliest(register, in: &answered) { times.answeredAt = ts }
+        if state.isTerminal && Lifecycle.keepEarliest(register, in: &ended) { times.endedAt = ts }
         switch register.update.sourceKind {
-        case .client: Lifecycle.keepGreatest(register, in: &latestClient)
-        case .provider: Lifecycle.keepGreatest(register, in: &latestProvider)
+        case .client: if Lifecycle.keepGreatest(register, in: &latestClient) { clientState = state }
+        case .provider: if Lifecycle.keepGreatest(register, in: &latestProvider) { providerState = state }
         case .backend: break
         }
     }
@@ -54,19 +58,20 @@ struct Lifecycle: Sendable {
         [started, answered, ended, latestClient, latestProvider].compactMap { $0?.update }
     }
 
-    private static func keepEarliest(_ candidate: FieldRegister, in slot: inout FieldRegister?) {
-        guard let current = slot else {
-            slot = candidate
-            return
+    /// Replaces the witness if `candidate` is earlier; true if it did.
+    private static func keepEarliest(_ candidate: FieldRegister, in slot: inout FieldRegister?) -> Bool {
+        if let current = slot?.key, candidate.key.ts > current.ts { return false }
+        if let current = slot, candidate.key.ts == current.key.ts, candidate.compare(with: current).order <= 0 {
+            return false
         }
-        if candidate.update.ts < current.update.ts
-            || (candidate.update.ts == current.update.ts && candidate.compare(with: current).order > 0) {
-            slot = candidate
-        }
+        slot = candidate
+        return true
     }
 
-    private static func keepGreatest(_ candidate: FieldRegister, in slot: inout FieldRegister?) {
-        if let current = slot, candidate.compare(with: current).order <= 0 { return }
+    /// Replaces the witness if `candidate` is greater in the merge order; true if it did.
+    private static func keepGreatest(_ candidate: FieldRegister, in slot: inout FieldRegister?) -> Bool {
+        if let current = slot, candidate.compare(with: current).order <= 0 { return false }
         slot = candidate
+        return true
     }
 }

@@ -30,7 +30,7 @@ public struct ReplayLog<Element> {
     /// dropping the oldest when full.
     public mutating func append(version: Int64, element: Element) {
         precondition(version > newest, "ReplayLog versions must increase")
-        if let dropped = ring.append((version, element)) { floor = dropped.version }
+        if let dropped = ring.appendEvicting((version, element)) { floor = dropped.version }
         newest = version
     }
 
