@@ -26,7 +26,9 @@ let package = Package(
             providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]),
 
         // Pure Swift core: the document and the merge rule. No C, no I/O.
-        .target(name: "CallState"),
+        // Double.rounded() lowers to libm's round/trunc: link it explicitly, since
+        // a consumer without Foundation (EngineBench) would not pull it in.
+        .target(name: "CallState", linkerSettings: [.linkedLibrary("m", .when(platforms: [.linux]))]),
         // JSON at the edge (jansson) <-> CallState.JSONValue.
         .target(name: "JSONCodec", dependencies: ["CallState", "CJansson"]),
         // HMAC, SHA, Ed25519, base64 over OpenSSL.
@@ -52,6 +54,8 @@ let package = Package(
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         .testTarget(name: "CallStateTests", dependencies: ["CallState"]),
+        // Merge engine throughput: `swift run -c release EngineBench`.
+        .executableTarget(name: "EngineBench", dependencies: ["CallState"], path: "Benchmarks/EngineBench"),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
         .testTarget(name: "AuthTests", dependencies: ["Auth", "Crypto"]),
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "Crypto", "JSONCodec", "CallState"]),

@@ -49,7 +49,7 @@ public struct APIRouter {
         case .initiate:
             return only("POST", req) {
                 guarded(req, now) { $0.role.isAdmin ? nil : "creating calls needs role admin" } then: { _ in
-                    writable(req) { body in hub.initiate(body, now: now) }
+                    writable(req) { (body: JSONValue) throws(InputError) in try hub.initiate(body, now: now) }
                 }
             }
         case .call(let id):
@@ -64,7 +64,7 @@ public struct APIRouter {
         case .sync(let id):
             guard req.method == "POST" else { return .response(notAllowed(req, "POST")) }
             return session(id, req, now, reading: false) { identity in
-                .response(writable(req) { body in
+                .response(writable(req) { (body: JSONValue) throws(InputError) in
                     let decoded = try InputDecoder.sync(body, identity: identity, receivedAt: now)
                     return ackResponse(id, hub.submit(decoded, to: id, now: now))
                 })
@@ -73,7 +73,7 @@ public struct APIRouter {
             guard req.method == "POST" else { return .response(notAllowed(req, "POST")) }
             guard SessionID.isValid(id) else { return .response(invalidSession) }
             return .response(guarded(req, now) { $0.role.isAdmin ? nil : "backend events need role admin" } then: { identity in
-                writable(req) { body in
+                writable(req) { (body: JSONValue) throws(InputError) in
                     let decoded = try InputDecoder.report(body, identity: identity, receivedAt: now, kind: "backend.event",
                                                           sourceKind: .backend, source: "backend")
                     return ackResponse(id, hub.submit(decoded, to: id, now: now))

@@ -19,7 +19,14 @@ struct FrameBuilder {
             "version": .int(engine.version),
             "recovered": .bool(recovered),
             "call": engine.document.json,
-            "presence": .array([]),
+            "presence": channel.presence.json,
+        ])
+    }
+
+    /// `presence` frame (§3.2): who joined or left, deduplicated per `sub`.
+    func presence(_ sessionId: String, joined: [JSONValue], left: [JSONValue]) -> Frame {
+        make(.presence, version: 0, [
+            "type": "presence", "sessionId": .string(sessionId), "joined": .array(joined), "left": .array(left),
         ])
     }
 
@@ -63,7 +70,7 @@ struct FrameBuilder {
             "id": id,
             "version": .int(outcome.version),
             "applied": .array(outcome.applied.map { .string($0.name) }),
-            "ignored": .array(outcome.ignored.map { .object(["field": .string($0.field), "reason": .string($0.reason)]) }),
+            "ignored": .array(outcome.ignored.map(\.json)),
             "duplicate": .bool(outcome.duplicate),
         ])
     }
@@ -72,6 +79,10 @@ struct FrameBuilder {
         var members: [String: JSONValue] = ["type": "error", "code": .string(code), "message": .string(message)]
         if let id { members["id"] = id }
         return make(.reply, version: 0, members)
+    }
+
+    func tokenExpiring(inMs: Int64) -> Frame {
+        make(.reply, version: 0, ["type": "token_expiring", "inMs": .int(inMs)])
     }
 
     func pong(id: JSONValue?) -> Frame {

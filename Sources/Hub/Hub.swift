@@ -19,6 +19,8 @@ public final class Hub {
     /// Provider call ids (CallSid, conversation_id, channelName, …) → session.
     var sessionsByProviderCallId: [String: String] = [:]
     let webhooks: Webhooks
+    /// `server.trustedProxies`, parsed.
+    let trustedProxies: [CIDR]
     /// Verifies every bearer token (§5).
     public let verifier: TokenVerifier
     let dashboard: DashboardFeed
@@ -45,6 +47,7 @@ public final class Hub {
                                           publicKeysPEM: config.auth.publicKeys, audience: config.auth.audience,
                                           maxTtlSec: config.auth.maxTtlSec)
         self.config = config
+        self.trustedProxies = config.server.trustedProxies.compactMap(CIDR.init)
         self.logger = logger
         self.frames = FrameBuilder(headroom: frameHeadroom)
         var merge = MergeConfig()
@@ -116,8 +119,12 @@ public final class Hub {
     /// change can fall between the snapshot and the subscription (§3.2).
     /// - Parameters:
     ///   - resume: the `(epoch, since)` the client holds, if it is resuming.
-    public func subscribe(_ subscriber: Subscriber, to sessionId: String, resume: (epoch: String, since: Int64)? = nil) {
+    public func subscribe(_ subscriber: Subscriber, to sessionId: String, identity: ClientIdentity,
+                          resume: (epoch: String, since: Int64)? = nil, now: Int64 = WallClock.nowMs()) {
         let channel = channel(sessionId)
+        if let joined = channel.presence.join(identity, at: now) {
+            channel.sendOutOfBand(frames.presence(sessionId, joined: [joined], left: []))
+        }
         channel.add(subscriber)
         if let resume, resume.epoch == channel.engine.epoch,
            let missed = channel.replay.since(resume.since) {
@@ -127,7 +134,7 @@ public final class Hub {
                 "epoch": .string(channel.engine.epoch),
                 "version": .int(resume.since),
                 "recovered": true,
-                "presence": .array([]),
+                "presence": channel.presence.json,
             ]))
             for frame in missed { subscriber.deliver(frame) }
             return
@@ -135,9 +142,15 @@ public final class Hub {
         subscriber.deliver(frames.snapshot(channel, recovered: false))
     }
 
-    /// Removes a subscriber (connection closed).
-    public func unsubscribe(_ subscriber: Subscriber, from sessionId: String) {
-        sessions[sessionId]?.remove(subscriber)
+    /// Removes a subscriber (connection closed); announces the leave when it
+    /// was that user's last connection to the session.
+    public func unsubscribe(_ subscriber: Subscriber, from sessionId: String, identity: ClientIdentity,
+                            now: Int64 = WallClock.nowMs()) {
+        guard let channel = sessions[sessionId] else { return }
+        channel.remove(subscriber)
+        if let left = channel.presence.leave(identity, at: now) {
+            channel.sendOutOfBand(frames.presence(sessionId, joined: [], left: [left]))
+        }
     }
 
     // MARK: - Inputs
@@ -201,6 +214,8 @@ public final class Hub {
         public var replies: [Frame]
         /// Whether the message counts against `limits.maxErrorsPerMinute`.
         public var isError: Bool
+        /// Set by a successful `auth` message: the connection's new identity.
+        public var refreshed: ClientIdentity?
     }
 
     /// Handles one client message (§3.3). `sessionId` is nil on the dashboard
@@ -222,6 +237,22 @@ public final class Hub {
             switch type {
             case "ping":
                 return MessageResult(replies: [frames.pong(id: id)], isError: false)
+            case "auth":
+                guard let token = message["token"]?.stringValue else { throw InputError.invalid("auth needs a token") }
+                let fresh: ClientIdentity
+                do { fresh = ClientIdentity(claims: try verifier.verify(token, nowMs: now)) } catch {
+                    throw InputError(code: error.code, message: error.message)
+                }
+                guard fresh.sub == identity.sub, fresh.role == identity.role,
+                      sessionId.map(fresh.canRead) ?? fresh.role.canWatchDashboard else {
+                    throw InputError(code: "forbidden", message: "a refreshed token must keep the same sub, role and grant")
+                }
+                var result = MessageResult(replies: id.map { [frames.make(.reply, version: 0, [
+                    "type": "ack", "id": $0, "version": .int(sessionId.flatMap { sessions[$0]?.engine.version } ?? 0),
+                    "applied": .array([]), "ignored": .array([]), "duplicate": false,
+                ])] } ?? [], isError: false)
+                result.refreshed = fresh
+                return result
             case "report", "quality":
                 guard identity.role.canReport else {
                     throw InputError(code: "forbidden", message: "\(type) needs role client")
@@ -249,6 +280,9 @@ public final class Hub {
 
     // MARK: - Auth
 
+    /// The `token_expiring` frame (§5), sent 60 s before `exp`.
+    public func tokenExpiring(inMs: Int64) -> Frame { frames.tokenExpiring(inMs: inMs) }
+
     /// The verified identity behind `Authorization: Bearer` or `?token=`.
     public func authenticate(headers: [String: String], query: [String: String],
                              now: Int64 = WallClock.nowMs()) throws(AuthError) -> ClientIdentity {
@@ -261,9 +295,15 @@ public final class Hub {
     // MARK: - Reads
 
     /// The merged document of a session, or nil if the hub has never seen it.
+    /// The document includes `presence`: who is watching right now (§3.2).
     public func document(_ sessionId: String) -> (json: JSONValue, epoch: String, version: Int64)? {
         guard let channel = sessions[sessionId] else { return nil }
-        return (channel.engine.document.json, channel.engine.epoch, channel.engine.version)
+        var json = channel.engine.document.json
+        if case .object(var members) = json {
+            members["presence"] = channel.presence.json
+            json = .object(members)
+        }
+        return (json, channel.engine.epoch, channel.engine.version)
     }
 
     // MARK: - Timers

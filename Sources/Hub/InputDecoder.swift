@@ -166,7 +166,7 @@ struct UpdateBuilder {
 
     mutating func add(_ name: String, _ value: JSONValue) throws(InputError) {
         if Field.readOnlyNames.contains(name) {
-            ignored.append(IgnoredUpdate(field: name, reason: "read_only"))
+            ignored.append(IgnoredUpdate(field: name, reason: .readOnly))
             return
         }
         switch name {
@@ -201,7 +201,7 @@ struct UpdateBuilder {
             append(.recordingDuration, value)
         default:
             guard let field = Field(name: name) else {
-                ignored.append(IgnoredUpdate(field: name, reason: "unknown_field"))
+                ignored.append(IgnoredUpdate(field: name, reason: .unknownField))
                 return
             }
             guard value.stringValue != nil || value == .null else { throw .invalid("\(name) must be a string or null") }

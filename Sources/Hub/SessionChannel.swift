@@ -9,6 +9,8 @@ final class SessionChannel {
     var subscribers: [ObjectIdentifier: Subscriber] = [:]
     var order: [ObjectIdentifier] = []
     var replay: ReplayLog<Frame>
+    /// Who watches this session (§3.2 presence).
+    var presence = Presence()
     /// Who is in the Agora channel, to turn joins and leaves into call states.
     var agora = AgoraChannelPresence()
     /// When the last `quality` (or `state_change`, which carries quality) went out.
@@ -27,6 +29,12 @@ final class SessionChannel {
     func remove(_ s: Subscriber) {
         let id = ObjectIdentifier(s)
         if subscribers.removeValue(forKey: id) != nil { order.removeAll { $0 == id } }
+    }
+
+    /// Sends a frame that is not part of the versioned stream (presence): not
+    /// recorded for resume, since it describes the present, not the document.
+    func sendOutOfBand(_ frame: Frame) {
+        for id in order { subscribers[id]?.deliver(frame) }
     }
 
     /// Hands one shared frame to every subscriber and records it for resume.

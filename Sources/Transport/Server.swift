@@ -1,3 +1,4 @@
+import Auth
 import CLibWebSockets
 import CallState
 import Hub
@@ -27,6 +28,10 @@ public final class Server: @unchecked Sendable {
     private var nextId = 1
     var sockets: [Int: WebSocketConnection] = [:]
     var exchanges: [Int: HTTPExchange] = [:]
+    /// Upgrades that passed the handshake checks, waiting for ESTABLISHED.
+    private var admitted: [Int: (identity: ClientIdentity, address: String)] = [:]
+    /// Open WebSockets per client address (`limits.maxConnectionsPerIp`).
+    private var connectionsByAddress: [String: Int] = [:]
 
     private let shutdownRequested = Atomic<Bool>(false)
     private var drainDeadline: Int64?
@@ -38,10 +43,11 @@ public final class Server: @unchecked Sendable {
     /// How often timed work runs: syncStatus flips, drain progress.
     static let tickMicroseconds: Int64 = 100_000
 
-    public init(config: HubConfig, logger: Logger) {
+    /// - Throws: `KeyError` when an `auth.*` key cannot be used.
+    public init(config: HubConfig, logger: Logger) throws(KeyError) {
         self.config = config
         self.logger = logger
-        self.hub = Hub(config: config, frameHeadroom: LWS.pre, logger: logger)
+        self.hub = try Hub(config: config, frameHeadroom: LWS.pre, logger: logger)
         self.router = APIRouter(hub: hub)
         self.staticFiles = StaticFiles(directory: config.publicDir)
 
@@ -178,7 +184,10 @@ public final class Server: @unchecked Sendable {
             if let slot { finishExchange(slot) }
             return 0
         case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-            return filterUpgrade(wsi)
+            return filterUpgrade(wsi, slot)
+        case LWS_CALLBACK_TIMER:
+            guard let slot, let socket = sockets[slot.pointee] else { return 0 }
+            return tokenTimer(socket)
         case LWS_CALLBACK_ESTABLISHED:
             return established(wsi, slot)
         case LWS_CALLBACK_RECEIVE:
@@ -189,6 +198,10 @@ public final class Server: @unchecked Sendable {
         case LWS_CALLBACK_CLOSED:
             if let slot { closed(slot) }
             return 0
+        case LWS_CALLBACK_WSI_DESTROY:
+            // An upgrade admitted by the filter but never established.
+            if let slot, slot.pointee != 0 { admitted[slot.pointee] = nil }
+            return lws_callback_http_dummy(wsi, reason, user, input, len)
         case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
             beginDrainIfRequested()
             return 0
@@ -314,24 +327,65 @@ public final class Server: @unchecked Sendable {
 
     // MARK: - WebSocket
 
-    /// Upgrade checks, answered with a real HTTP status before any 101.
-    private func filterUpgrade(_ wsi: OpaquePointer) -> Int32 {
+    /// Upgrade checks, answered with a real HTTP status before any 101:
+    /// draining (503), path and session id (404/400), Origin (403), the
+    /// per-address cap (429), the token (401) and what it grants (403).
+    private func filterUpgrade(_ wsi: OpaquePointer, _ slot: UnsafeMutablePointer<Int>?) -> Int32 {
         let path = LWS.header(wsi, WSI_TOKEN_GET_URI) ?? ""
-        let refusal: HTTPResponse?
-        if hub.draining {
-            refusal = .error(503, "draining", "hub is shutting down", headers: [("Retry-After", "5")])
-        } else if path == "/ws/dashboard" {
-            refusal = nil
-        } else if let id = Server.sessionId(inPath: path) {
-            refusal = SessionID.isValid(id) ? nil : .error(400, "invalid_session_id", "session id must be 1-128 of [A-Za-z0-9._:-]")
-        } else {
-            refusal = .error(404, "not_found", "no WebSocket endpoint at \(path)")
+        let headers = LWS.requestHeaders(wsi)
+        let query = Dictionary(LWS.queryArguments(wsi), uniquingKeysWith: { first, _ in first })
+        let address = hub.clientAddress(peer: LWS.peer(wsi), headers: headers)
+        let now = WallClock.nowMs()
+        var identity: ClientIdentity?
+        let refusal: HTTPResponse? = {
+            if hub.draining { return .error(503, "draining", "hub is shutting down", headers: [("Retry-After", "5")]) }
+            let sessionId = Server.sessionId(inPath: path)
+            guard sessionId != nil || path == "/ws/dashboard" else {
+                return .error(404, "not_found", "no WebSocket endpoint at \(path)")
+            }
+            if let sessionId, !SessionID.isValid(sessionId) {
+                return .error(400, "invalid_session_id", "session id must be 1-128 of [A-Za-z0-9._:-]")
+            }
+            if let origin = headers["origin"], !originAllowed(origin, host: headers["host"]) {
+                return .error(403, "origin_not_allowed", "origin \(origin) is not in security.allowedOrigins")
+            }
+            if connectionsByAddress[address, default: 0] >= config.limits.maxConnectionsPerIp {
+                return .error(429, "too_many_connections", "limits.maxConnectionsPerIp reached", headers: [("Retry-After", "10")])
+            }
+            do { identity = try hub.authenticate(headers: headers, query: query, now: now) } catch let error as AuthError {
+                return .error(error.httpStatus, error.code, error.message,
+                              headers: error.httpStatus == 401 ? [("WWW-Authenticate", "Bearer")] : [])
+            } catch {
+                return .error(401, "invalid_token", "\(error)")
+            }
+            if let sessionId, identity?.canRead(sessionId) != true {
+                return .error(403, "forbidden", "token does not grant session \(sessionId)")
+            }
+            if sessionId == nil, identity?.role.canWatchDashboard != true {
+                return .error(403, "forbidden", "/ws/dashboard needs role dashboard")
+            }
+            return nil
+        }()
+        if let refusal {
+            // The path only: query strings may carry tokens and are never logged.
+            logger.notice("rejected upgrade", metadata: ["status": "\(refusal.status)", "path": "\(path)", "peer": "\(address)"])
+            _ = LWS.writeResponse(wsi, HTTPResponseBytes(status: refusal.status, contentType: refusal.contentType ?? "text/plain",
+                                                         headers: refusal.headers, body: refusal.body))
+            return 1
         }
-        guard let refusal else { return 0 }
-        logger.notice("rejected upgrade", metadata: ["status": "\(refusal.status)", "path": "\(path)", "peer": "\(LWS.peer(wsi))"])
-        _ = LWS.writeResponse(wsi, HTTPResponseBytes(status: refusal.status, contentType: refusal.contentType ?? "text/plain",
-                                                     headers: refusal.headers, body: refusal.body))
-        return 1
+        guard let slot, let identity else { return 1 }
+        let id = allocateId()
+        slot.pointee = id
+        admitted[id] = (identity, address)
+        return 0
+    }
+
+    /// Exact match against `security.allowedOrigins`; with an empty list only
+    /// the page's own host may connect from a browser (§5).
+    func originAllowed(_ origin: String, host: String?) -> Bool {
+        if config.security.allowedOrigins.contains(origin) { return true }
+        guard config.security.allowedOrigins.isEmpty, let host else { return false }
+        return origin == "http://" + host || origin == "https://" + host
     }
 
     /// `/ws/calls/{sessionId}` → the id (unvalidated), else nil.
@@ -347,13 +401,16 @@ public final class Server: @unchecked Sendable {
         let sessionId = Server.sessionId(inPath: path)
         guard sessionId != nil || path == "/ws/dashboard" else { return -1 }
         let args = Dictionary(LWS.queryArguments(wsi), uniquingKeysWith: { first, _ in first })
-        let id = allocateId()
-        slot.pointee = id
-        let socket = WebSocketConnection(id: id, wsi: wsi, sessionId: sessionId,
-                                         identity: ClientIdentity(sub: "anonymous", role: "client"),
-                                         peer: LWS.peer(wsi), sendQueueLimit: config.limits.sendQueueBytes,
-                                         openedAt: WallClock.nowMs(), metrics: hub.metrics)
+        let id = slot.pointee
+        guard let admission = admitted.removeValue(forKey: id) else { return -1 }
+        let now = WallClock.nowMs()
+        let socket = WebSocketConnection(id: id, wsi: wsi, sessionId: sessionId, identity: admission.identity,
+                                         peer: admission.address, sendQueueLimit: config.limits.sendQueueBytes,
+                                         openedAt: now, metrics: hub.metrics,
+                                         messagesPerSecond: config.limits.messagesPerSecond)
         sockets[id] = socket
+        connectionsByAddress[admission.address, default: 0] += 1
+        armTokenTimer(socket, now: now)
         logger.info("ws open", metadata: ["conn": "\(id)", "session": "\(sessionId ?? "(dashboard)")", "peer": "\(socket.peer)"])
         guard let sessionId else {
             hub.subscribeDashboard(socket)
@@ -361,7 +418,7 @@ public final class Server: @unchecked Sendable {
         }
         var resume: (epoch: String, since: Int64)?
         if let epoch = args["epoch"], let since = args["since"].flatMap({ Int64($0) }) { resume = (epoch, since) }
-        hub.subscribe(socket, to: sessionId, resume: resume)
+        hub.subscribe(socket, to: sessionId, identity: socket.identity, resume: resume, now: now)
         return 0
     }
 
@@ -381,19 +438,60 @@ public final class Server: @unchecked Sendable {
         let message = socket.rx
         socket.rx = []
         let now = WallClock.nowMs()
+        if !socket.takeMessageToken(now: now) {
+            socket.close(4029, "over limits.messagesPerSecond")
+            return 0
+        }
         let result = hub.handleMessage(message, sessionId: socket.sessionId, identity: socket.identity, now: now)
         for reply in result.replies { socket.deliver(reply) }
+        if let refreshed = result.refreshed {
+            socket.identity = refreshed
+            armTokenTimer(socket, now: now)
+        }
         if result.isError, socket.countError(now: now, limit: config.limits.maxErrorsPerMinute) {
             socket.close(4400, "too many protocol errors")
         }
         return 0
     }
 
+    // MARK: - Token lifetime
+
+    /// Wakes the connection 60 s before its token expires (or at expiry).
+    private func armTokenTimer(_ socket: WebSocketConnection, now: Int64) {
+        let expires = socket.identity.expiresAtMs
+        guard expires < Int64.max / 2 else { return }
+        socket.warnedExpiry = false
+        let warnAt = expires - 60_000
+        let due = warnAt > now ? warnAt : expires
+        lws_set_timer_usecs(socket.wsi, lws_usec_t(max(0, due - now)) * 1000)
+    }
+
+    /// `token_expiring` once, then close 4004 at `exp` unless `auth` refreshed it.
+    private func tokenTimer(_ socket: WebSocketConnection) -> Int32 {
+        let now = WallClock.nowMs()
+        let expires = socket.identity.expiresAtMs
+        if now >= expires {
+            socket.close(4004, "token expired")
+            return 0
+        }
+        if !socket.warnedExpiry {
+            socket.warnedExpiry = true
+            socket.deliver(hub.tokenExpiring(inMs: expires - now))
+        }
+        lws_set_timer_usecs(socket.wsi, lws_usec_t(expires - now) * 1000)
+        return 0
+    }
+
     private func closed(_ slot: UnsafeMutablePointer<Int>) {
         guard let socket = sockets.removeValue(forKey: slot.pointee) else { return }
         slot.pointee = 0
+        if let count = connectionsByAddress[socket.peer], count > 1 {
+            connectionsByAddress[socket.peer] = count - 1
+        } else {
+            connectionsByAddress[socket.peer] = nil
+        }
         if let sessionId = socket.sessionId {
-            hub.unsubscribe(socket, from: sessionId)
+            hub.unsubscribe(socket, from: sessionId, identity: socket.identity)
         } else {
             hub.unsubscribeDashboard(socket)
         }
@@ -408,6 +506,7 @@ public final class Server: @unchecked Sendable {
 /// Startup failure (port in use, bad interface).
 public struct StartError: Error, CustomStringConvertible {
     public let message: String
+    public init(message: String) { self.message = message }
     public var description: String { message }
 }
 

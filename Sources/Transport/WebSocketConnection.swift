@@ -13,7 +13,14 @@ final class WebSocketConnection: Subscriber {
     let wsi: OpaquePointer
     /// `nil` for a `/ws/dashboard` connection.
     let sessionId: String?
-    let identity: ClientIdentity
+    /// Replaced when the client refreshes its token with an `auth` message.
+    var identity: ClientIdentity
+    /// Whether `token_expiring` was sent for the current token.
+    var warnedExpiry = false
+    /// Token bucket for `limits.messagesPerSecond`.
+    private var messageTokens: Double
+    private var lastRefill: Int64
+    private let messagesPerSecond: Double
     let peer: String
     let openedAt: Int64
     private let sendQueueLimit: Int
@@ -27,8 +34,11 @@ final class WebSocketConnection: Subscriber {
     var recentErrors: [Int64] = []
 
     init(id: Int, wsi: OpaquePointer, sessionId: String?, identity: ClientIdentity, peer: String,
-         sendQueueLimit: Int, openedAt: Int64, metrics: Metrics) {
+         sendQueueLimit: Int, openedAt: Int64, metrics: Metrics, messagesPerSecond: Int) {
         self.metrics = metrics
+        self.messagesPerSecond = Double(messagesPerSecond)
+        self.messageTokens = Double(messagesPerSecond)
+        self.lastRefill = openedAt
         self.id = id
         self.wsi = wsi
         self.sessionId = sessionId
@@ -76,6 +86,15 @@ final class WebSocketConnection: Subscriber {
         metrics.increment("switchboard_bytes_sent_total", by: Double(frame.count))
         if !queue.isEmpty { lws_callback_on_writable(wsi) }
         return 0
+    }
+
+    /// Takes one message from the bucket (burst = one second's worth).
+    func takeMessageToken(now: Int64) -> Bool {
+        messageTokens = min(messagesPerSecond, messageTokens + Double(now - lastRefill) * messagesPerSecond / 1000)
+        lastRefill = now
+        guard messageTokens >= 1 else { return false }
+        messageTokens -= 1
+        return true
     }
 
     /// Records one protocol error; true when the connection passed its budget.

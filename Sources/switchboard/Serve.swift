@@ -38,7 +38,7 @@ struct Serve: ParsableCommand {
         var overrides: [String: String] = [:]
         if let port { overrides["server.port"] = String(port) }
         if let dataDir { overrides["dataDir"] = dataDir }
-        let hubConfig: HubConfig
+        var hubConfig: HubConfig
         do {
             hubConfig = try ConfigLoader.load(fileBytes: try configBytes(), environment: environment(),
                                               overrides: overrides)
@@ -46,9 +46,14 @@ struct Serve: ParsableCommand {
             logger.critical("\(error.description)")
             throw ExitCode(78)  // EX_CONFIG
         }
+        let generatedSecret = try SecretFile.resolve(&hubConfig)
 
         signal(SIGPIPE, SIG_IGN)
-        let server = Server(config: hubConfig, logger: logger)
+        let server: Server
+        do { server = try Server(config: hubConfig, logger: logger) } catch {
+            logger.critical("invalid config key \(error.key): \(error.message)")
+            throw ExitCode(78)
+        }
         let bound: Int
         do { bound = try server.start() } catch {
             logger.critical("\(error)")
@@ -56,7 +61,14 @@ struct Serve: ParsableCommand {
         }
         let shownHost = hubConfig.server.host == "0.0.0.0" ? "127.0.0.1" : hubConfig.server.host
         logger.info("listening on http://\(shownHost):\(bound)")
-        logger.info("dashboard: http://\(shownHost):\(bound)/")
+        logger.info("dashboard: http://\(shownHost):\(bound)/ (add ?token=… from `switchboard token --role dashboard --sub you`)")
+        if generatedSecret {
+            // Shown once, on the terminal only: the log never carries tokens.
+            let token = TokenCommand.mint(config: hubConfig, sub: "operator", sid: nil, role: .dashboard,
+                                          ttl: hubConfig.auth.maxTtlSec)
+            logger.notice("generated auth.hs256Secret into \(SecretFile.path(hubConfig.dataDir)) (mode 0600)")
+            print("dashboard (token shown once): http://\(shownHost):\(bound)/#token=\(token)")
+        }
 
         // Signals arrive on a Dispatch queue, never inside the service loop;
         // the handler only flips a flag and wakes the loop.
@@ -74,6 +86,10 @@ struct Serve: ParsableCommand {
 
     /// The file named by --config, else Config/switchboard.json if present.
     func configBytes() throws -> [UInt8]? {
+        try Self.configBytes(config)
+    }
+
+    static func configBytes(_ config: String?) throws -> [UInt8]? {
         let path = config ?? "Config/switchboard.json"
         guard let bytes = ConfigLoader.readFile(path) else {
             if config != nil {
@@ -84,7 +100,9 @@ struct Serve: ParsableCommand {
         return bytes
     }
 
-    func environment() -> [String: String] {
+    func environment() -> [String: String] { Self.environment() }
+
+    static func environment() -> [String: String] {
         var out: [String: String] = [:]
         var entry = environ
         while let pointer = entry.pointee {

@@ -5,7 +5,7 @@ import Testing
 /// `limits.sendQueueBytes`; the others keep receiving (issue 2 §5).
 @Suite struct BackpressureTests {
     @Test func aSlowConsumerIsClosedWith4008WhileAFastOneGetsEverything() throws {
-        let hub = try HubProcess(config: ["limits": ["sendQueueBytes": 64 * 1024, "maxMessageBytes": 65536]])
+        let hub = try HubProcess(config: ["limits": ["sendQueueBytes": 64 * 1024, "maxMessageBytes": 65536, "messagesPerSecond": 100_000]])
         // A tiny receive buffer makes the kernel stop accepting quickly.
         let slow = try hub.connect("/ws/calls/fanout", receiveBuffer: 4096)
         let fast = try hub.connect("/ws/calls/fanout")

@@ -18,7 +18,8 @@ import Testing
         // An upload in flight: headers and half the body sent.
         let upload = try TestSocket(port: hub.port)
         let body = #"{"event":"ringing","timestamp":1000}"#
-        try upload.write("POST /api/calls/drain/sync HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n")
+        let token = HubProcess.token(role: .client, sid: "drain")
+        try upload.write("POST /api/calls/drain/sync HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n")
         try upload.write(String(body.prefix(10)))
         usleep(200_000)
 

@@ -15,11 +15,17 @@ struct HTTPClient {
     }
 
     let port: Int
+    /// Sent as `Authorization: Bearer` unless the request sets its own.
+    var token: String? = nil
 
     func request(_ method: String, _ path: String, headers: [String: String] = [:], body: [UInt8] = [],
                  timeout: TimeInterval = 5) throws -> Response {
         let socket = try TestSocket(port: port)
         var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
+        var headers = headers
+        if let token, !headers.keys.contains(where: { $0.lowercased() == "authorization" }) {
+            headers["Authorization"] = "Bearer " + token
+        }
         for (k, v) in headers { head += "\(k): \(v)\r\n" }
         if !body.isEmpty || method == "POST" { head += "Content-Length: \(body.count)\r\n" }
         head += "\r\n"

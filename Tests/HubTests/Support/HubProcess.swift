@@ -1,3 +1,4 @@
+import Auth
 import Foundation
 
 /// The real `switchboard` binary, started on port 0 as a child process.
@@ -38,6 +39,7 @@ final class HubProcess {
         try FileManager.default.createDirectory(at: dataDir, withIntermediateDirectories: true)
         var merged: [String: Any] = [
             "server": ["host": "127.0.0.1", "port": 0],
+            "auth": ["hs256Secret": HubProcess.secret],
             "store": ["kind": "memory"],
             "publicDir": HubProcess.repoRoot.appendingPathComponent("public").path,
         ]
@@ -94,10 +96,29 @@ final class HubProcess {
     /// Everything the hub printed so far.
     var log: String { output.text }
 
-    var http: HTTPClient { HTTPClient(port: port) }
+    /// The HS256 secret every test hub is configured with.
+    static let secret = "switchboard-test-secret-0123456789abcdef"
 
-    func connect(_ path: String, headers: [String: String] = [:], receiveBuffer: Int? = nil) throws -> WSClient {
-        try WSClient(port: port, path: path, headers: headers, receiveBuffer: receiveBuffer)
+    /// A token signed with the test secret.
+    static func token(role: Role, sub: String = "tester", sid: String? = nil, ttl: Int64 = 600,
+                      audience: String = "switchboard", now: Int64 = Int64(Date().timeIntervalSince1970)) -> String {
+        TokenMinter.hs256(Claims(sub: sub, sid: sid, role: role, exp: now + ttl, iat: now, aud: audience),
+                          secret: Array(secret.utf8))
+    }
+
+    /// HTTP as an admin (every route allowed); `anonymous` sends no token.
+    var http: HTTPClient { HTTPClient(port: port, token: HubProcess.token(role: .admin, sub: "admin")) }
+    var anonymous: HTTPClient { HTTPClient(port: port, token: nil) }
+
+    /// A WebSocket with a token: dashboard role for `/ws/dashboard`, else a
+    /// client granted every session. Pass `token: nil` to send none.
+    func connect(_ path: String, token: String?? = .none, headers: [String: String] = [:],
+                 receiveBuffer: Int? = nil) throws -> WSClient {
+        let chosen: String? = token ?? HubProcess.token(role: path == "/ws/dashboard" ? .dashboard : .client,
+                                                        sid: path == "/ws/dashboard" ? nil : "*")
+        var target = path
+        if let chosen { target += (path.contains("?") ? "&" : "?") + "token=" + chosen }
+        return try WSClient(port: port, path: target, headers: headers, receiveBuffer: receiveBuffer)
     }
 
     /// Sends `signal` and waits for exit; returns the exit status.

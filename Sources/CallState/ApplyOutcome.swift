@@ -1,0 +1,63 @@
+/// Why an update did not become its field's winner, as `ack.ignored` reports it.
+public enum IgnoreReason: String, Sendable, Hashable, CaseIterable {
+    /// Older than the winner (or agreeing with it).
+    case stale
+    /// Lost a conflict (§2.4).
+    case conflict
+    /// Already applied (§2.3).
+    case duplicate
+    /// Wrong type for the field.
+    case invalid
+    /// A derived field no input may write; set by the edge, never by the engine.
+    case readOnly = "read_only"
+    /// Not a field of the document (answered by the edge, never merged).
+    case unknownField = "unknown_field"
+}
+
+/// One ignored update: `{field, reason}` in an `ack`.
+public struct IgnoredUpdate: Sendable, Hashable {
+    /// The wire name of the field.
+    public var field: String
+    /// Why.
+    public var reason: IgnoreReason
+
+    /// Creates a record.
+    public init(field: String, reason: IgnoreReason) {
+        self.field = field
+        self.reason = reason
+    }
+
+    /// `{"field","reason"}`.
+    public var json: JSONValue { .object(["field": .string(field), "reason": .string(reason.rawValue)]) }
+}
+
+/// What one `apply` or `tick` did: the material for the `ack`, the
+/// `state_change` and `quality` frames, metrics and logs.
+public struct ApplyOutcome: Sendable, Hashable {
+    /// The whole input was already applied (§2.3); nothing changed.
+    public var duplicate: Bool = false
+    /// Fields whose winner this input set (even when the value did not change).
+    public var applied: [Field] = []
+    /// Updates that did not win, with the reason.
+    public var ignored: [IgnoredUpdate] = []
+    /// Fields whose update had its `ts` clamped (§2.1); they were still merged.
+    public var clamped: [Field] = []
+    /// Conflicts this input caused (§2.4).
+    public var conflicts: [Conflict] = []
+    /// Top-level document keys whose value changed, in document order
+    /// (`["callState","logStatus","answeredAt"]`). Never lists `version` and
+    /// `lastSync` (they change with every change) nor `quality` (see `qualityChanged`).
+    public var changed: [String] = []
+    /// The document changed (any key but `version`, `lastSync`, `quality`).
+    public var stateChanged: Bool = false
+    /// The quality state (latest sample, aggregate or warnings) changed.
+    public var qualityChanged: Bool = false
+    /// The session's version after this input: one more than before iff
+    /// `stateChanged || qualityChanged`.
+    public var version: Int64
+
+    /// Creates an outcome that changed nothing.
+    public init(version: Int64) {
+        self.version = version
+    }
+}

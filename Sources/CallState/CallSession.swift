@@ -1,0 +1,318 @@
+/// One session's merge engine (PROTOCOL.md §2): a value type the hub's reactor
+/// owns and mutates with `apply(_:now:)` and `tick(now:)`.
+///
+/// The merged state is a set of last-writer-wins registers (one per field, one
+/// per metadata key; the order is `MergeOrder`) plus the `callState` witnesses
+/// of the derived fields (`Lifecycle`). All of it is a pure function of the set
+/// of updates applied, so replaying a journal, or merging another replica with
+/// `merge(_:now:)`, gives the same document in any order. Only `lastSync`,
+/// `syncStatus`, `version` and quality depend on arrival.
+///
+/// No clock is read here: every time comes in as `now` (hub ms).
+public struct CallSession: Sendable {
+    /// The session's id.
+    public let sessionId: String
+    /// Changes only when the hub loses the session's history (§2.6).
+    public internal(set) var epoch: String
+    /// +1 per accepted change of the document or quality (§2.6); starts at 0.
+    public internal(set) var version: Int64
+    /// The tunables this session was created with.
+    public let config: MergeConfig
+
+    /// Registers of `Field.scalarFields`, indexed by `Field.slot`.
+    private var scalars: [FieldRegister?]
+    private var metadata: [String: FieldRegister] = [:]
+    private var lifecycle = Lifecycle()
+    private var sync = SyncTracker()
+    private var qualityTracker: QualityTracker
+    private var dedupe: DedupeMemory
+    private var timelineRing: BoundedRing<TimelineEntry>
+    private var lastSync: Int64?
+    /// The `callState` register's value, cached because every input reads it.
+    private var callState: CallStateValue?
+
+    /// Creates an empty session at version 0.
+    public init(sessionId: String, epoch: String, config: MergeConfig = MergeConfig()) {
+        self.sessionId = sessionId
+        self.epoch = epoch
+        self.version = 0
+        self.config = config
+        scalars = Array(repeating: nil, count: Field.scalarFields.count)
+        qualityTracker = QualityTracker(config: config)
+        dedupe = DedupeMemory(capacity: config.dedupeWindow)
+        timelineRing = BoundedRing(capacity: config.timelineEntries)
+    }
+
+    // MARK: - Reading
+
+    /// The quality state: latest sample, aggregate, warnings.
+    public var quality: QualityState { qualityTracker.state }
+
+    /// The timeline (§2.7), oldest first, at most `config.timelineEntries`.
+    public var timeline: [TimelineEntry] { timelineRing.elements }
+
+    /// The merged document, derived fields included.
+    public var document: CallDocument {
+        func text(_ field: Field) -> String? { winner(field)?.value.stringValue }
+        var doc = CallDocument(sessionId: sessionId)
+        doc.callId = text(.callId)
+        doc.callUUID = text(.callUUID)
+        doc.direction = text(.direction)
+        doc.from = text(.from)
+        doc.to = text(.to)
+        doc.phoneNumber = text(.phoneNumber)
+        doc.provider = text(.provider)
+        doc.providerCallId = text(.providerCallId)
+        doc.twilioCallSid = text(.twilioCallSid)
+        doc.sipCallId = text(.sipCallId)
+        doc.deviceStatus = text(.deviceStatus)
+        doc.callState = callState
+        doc.logStatus = doc.callState?.logStatus
+        doc.recording = Recording(
+            active: winner(.recordingActive)?.value.boolValue,
+            recordingId: text(.recordingId),
+            format: text(.recordingFormat),
+            duration: winner(.recordingDuration)?.value.doubleValue.map { Int64($0.rounded()) })
+        doc.quality = qualityTracker.state.latest
+        for (key, register) in metadata where register.update.value != .null {
+            doc.metadata[key] = register.update.value
+        }
+        let times = lifecycle.times
+        doc.startedAt = times.startedAt
+        doc.answeredAt = times.answeredAt
+        doc.endedAt = times.endedAt
+        doc.duration = times.duration
+        doc.lastSync = lastSync
+        doc.syncStatus = sync.status
+        doc.version = version
+        return doc
+    }
+
+    /// The winning update of a field, if any was applied.
+    public func winner(_ field: Field) -> Update? {
+        register(field)?.update
+    }
+
+    /// A set of updates whose merge reproduces this session's merged state:
+    /// every field winner plus the witnesses of the derived fields. Applying
+    /// them to another session (see `merge(_:now:)`) joins the two states.
+    public var stateUpdates: [Update] {
+        var result: [Update] = scalars.compactMap { $0?.update }
+        result += metadata.values.map(\.update)
+        for witness in lifecycle.witnesses where !result.contains(witness) {
+            result.append(witness)
+        }
+        return result
+    }
+
+    /// The earliest hub time at which `tick(now:)` may change something: the
+    /// `pending` → `conflict` flip of `syncStatus`, or a quality warning whose
+    /// clear delay runs out. Nil when nothing is scheduled.
+    public func nextDeadline() -> Int64? {
+        let syncAt = sync.deadline(windowMs: config.pendingWindowMs)
+        let qualityAt = qualityTracker.clearDeadline(config: config)
+        switch (syncAt, qualityAt) {
+        case let (a?, b?): return min(a, b)
+        case let (a?, nil): return a
+        case let (nil, b?): return b
+        case (nil, nil): return nil
+        }
+    }
+
+    // MARK: - Changing
+
+    /// Applies one input at hub time `now` (§2.1-§2.7): dedupes it, clamps
+    /// future timestamps, merges each update, recomputes the derived fields,
+    /// folds in quality samples, re-evaluates `syncStatus`, records the
+    /// timeline, and bumps `version` once if the document or quality changed.
+    public mutating func apply(_ input: Input, now: Int64) -> ApplyOutcome {
+        var outcome = ApplyOutcome(version: version)
+        // Remembered up front: the input is applied below whatever its updates do.
+        if let eventId = input.eventId, !dedupe.remember(source: input.source, eventId: eventId) {
+            outcome.duplicate = true
+            outcome.ignored = input.updates.map { IgnoredUpdate(field: $0.field.name, reason: .duplicate) }
+            var fates = FateList()
+            for _ in input.updates { fates.append(.duplicate) }
+            record(input, now: now, fates: fates, conflicts: [])
+            return outcome
+        }
+
+        var changes = DocumentKeySet()
+        let timesBefore = lifecycle.times
+        let logStatusBefore = callState?.logStatus
+        var fates = FateList()
+        for update in input.updates {
+            fates.append(merge(update, from: input, now: now, outcome: &outcome, changes: &changes))
+        }
+        rememberUpdateEventIds(of: input, fates: fates)
+
+        if callState?.logStatus != logStatusBefore { changes.insert(.logStatus) }
+        let timesAfter = lifecycle.times
+        if timesAfter != timesBefore {
+            if timesAfter.startedAt != timesBefore.startedAt { changes.insert(.startedAt) }
+            if timesAfter.answeredAt != timesBefore.answeredAt { changes.insert(.answeredAt) }
+            if timesAfter.endedAt != timesBefore.endedAt { changes.insert(.endedAt) }
+            if timesAfter.duration != timesBefore.duration { changes.insert(.duration) }
+        }
+
+        var qualityChanged = false
+        for sample in input.quality where qualityTracker.add(sample, now: now, config: config) {
+            qualityChanged = true
+        }
+        if updateSyncStatus(now: now) { changes.insert(.syncStatus) }
+
+        finish(&outcome, changes: changes, qualityChanged: qualityChanged)
+        if outcome.stateChanged || qualityChanged { lastSync = now }
+        record(input, now: now, fates: fates, conflicts: outcome.conflicts)
+        return outcome
+    }
+
+    /// Applies the changes that are due by time alone (`syncStatus` turning
+    /// `conflict`, quality warnings clearing). Returns nil, and leaves
+    /// `version` alone, when nothing changed; call it at `nextDeadline()`.
+    public mutating func tick(now: Int64) -> ApplyOutcome? {
+        var changes = DocumentKeySet()
+        if updateSyncStatus(now: now) { changes.insert(.syncStatus) }
+        let qualityChanged = qualityTracker.tick(now: now, config: config)
+        guard !changes.isEmpty || qualityChanged else { return nil }
+        var outcome = ApplyOutcome(version: version)
+        finish(&outcome, changes: changes, qualityChanged: qualityChanged)
+        return outcome
+    }
+
+    /// Joins another replica's merged state into this one by applying its
+    /// `stateUpdates` as one input (kind `merge`, source `hub`). Afterwards the
+    /// document's convergent part (`CallDocument.convergentJSON`) equals that of
+    /// a session that saw both sets of inputs. Quality samples, the timeline and
+    /// the idempotency memory are per replica and are not merged.
+    public mutating func merge(_ other: CallSession, now: Int64) -> ApplyOutcome {
+        let input = Input(kind: "merge", source: "hub", sourceKind: .backend, receivedAt: now,
+                          updates: other.stateUpdates)
+        return apply(input, now: now)
+    }
+
+    // MARK: - Internals
+
+    private func register(_ field: Field) -> FieldRegister? {
+        if let slot = field.slot { return scalars[slot] }
+        if case .metadata(let key) = field { return metadata[key] }
+        return nil
+    }
+
+    /// Merges one update; returns its fate.
+    private mutating func merge(_ incoming: Update, from input: Input, now: Int64,
+                                outcome: inout ApplyOutcome, changes: inout DocumentKeySet) -> UpdateFate {
+        var update = incoming
+        let field = update.field
+        // The input's own key was checked above; an update can carry another one
+        // (a merged replica's winners keep their original sources and ids).
+        if let eventId = update.eventId, eventId != input.eventId || update.source != input.source,
+           dedupe.contains(source: update.source, eventId: eventId) {
+            outcome.ignored.append(IgnoredUpdate(field: field.name, reason: .duplicate))
+            return .duplicate
+        }
+        var state: CallStateValue?
+        if field == .callState {
+            state = update.value.stringValue.flatMap(CallStateValue.init(rawValue:))
+        }
+        guard state != nil || (field != .callState && field.accepts(update.value)) else {
+            outcome.ignored.append(IgnoredUpdate(field: field.name, reason: .invalid))
+            return .invalid
+        }
+        let clamped = update.ts > now.saturatingAdd(config.maxFutureSkewMs)
+        if clamped {
+            update.ts = now
+            outcome.clamped.append(field)
+        }
+
+        let candidate = FieldRegister(update: update, state: state)
+        var fate: UpdateFate
+        // Resolved in place: one array index or one hash lookup, no register copy.
+        if let slot = field.slot {
+            fate = CallSession.resolve(candidate, into: &scalars[slot], config: config,
+                                       outcome: &outcome, changes: &changes)
+            if slot == Field.callStateSlot { callState = scalars[slot]?.state }
+        } else if case .metadata(let key) = field {
+            fate = CallSession.resolve(candidate, into: &metadata[key], config: config,
+                                       outcome: &outcome, changes: &changes)
+        } else {
+            fate = .invalid
+        }
+        if state != nil { lifecycle.observe(candidate) }
+        return clamped ? .clamped : fate
+    }
+
+    /// The LWW step (§2.2) and conflict classification (§2.4) for one register.
+    private static func resolve(_ candidate: FieldRegister, into register: inout FieldRegister?,
+                                config: MergeConfig, outcome: inout ApplyOutcome,
+                                changes: inout DocumentKeySet) -> UpdateFate {
+        let update = candidate.update
+        let field = update.field
+        guard let current = register else {
+            register = candidate
+            outcome.applied.append(field)
+            // An absent field and a null one look the same in the document.
+            if update.value != .null { changes.insert(field.documentKey) }
+            return .applied
+        }
+        let comparison = candidate.compare(with: current)
+        if comparison.order > 0 {
+            if !update.value.sameJSON(as: current.update.value) { changes.insert(field.documentKey) }
+            if let rule = MergeOrder.conflictRule(winner: update, loser: current.update,
+                                                  decidedBy: comparison.rule, windowMs: config.conflictWindowMs) {
+                outcome.conflicts.append(Conflict(field: field, kept: Conflict.Side(update),
+                                                  discarded: Conflict.Side(current.update), rule: rule))
+            }
+            register = candidate
+            outcome.applied.append(field)
+            return .applied
+        }
+        if let rule = MergeOrder.conflictRule(winner: current.update, loser: update,
+                                              decidedBy: comparison.rule, windowMs: config.conflictWindowMs) {
+            outcome.ignored.append(IgnoredUpdate(field: field.name, reason: .conflict))
+            outcome.conflicts.append(Conflict(field: field, kept: Conflict.Side(current.update),
+                                              discarded: Conflict.Side(update), rule: rule))
+            return .conflict
+        }
+        outcome.ignored.append(IgnoredUpdate(field: field.name, reason: .stale))
+        return .stale
+    }
+
+    /// Remembers the keys updates carried besides the input's own (a merge's
+    /// replica winners). Done after the loop so updates of one input that share
+    /// a key do not count as each other's duplicates.
+    private mutating func rememberUpdateEventIds(of input: Input, fates: FateList) {
+        for (i, update) in input.updates.enumerated() where fates[i] != .duplicate {
+            if let eventId = update.eventId, eventId != input.eventId || update.source != input.source {
+                dedupe.remember(source: update.source, eventId: eventId)
+            }
+        }
+    }
+
+    private mutating func updateSyncStatus(now: Int64) -> Bool {
+        sync.update(client: lifecycle.clientState, provider: lifecycle.providerState,
+                    now: now, windowMs: config.pendingWindowMs)
+    }
+
+    /// Fills the change summary and bumps the version once if anything changed.
+    private mutating func finish(_ outcome: inout ApplyOutcome, changes: DocumentKeySet, qualityChanged: Bool) {
+        outcome.stateChanged = !changes.isEmpty
+        outcome.qualityChanged = qualityChanged
+        outcome.changed = changes.names
+        if outcome.stateChanged || qualityChanged { version += 1 }
+        outcome.version = version
+    }
+
+    private mutating func record(_ input: Input, now: Int64, fates: FateList, conflicts: [Conflict]) {
+        guard timelineRing.capacity > 0 else { return }
+        timelineRing.append(TimelineEntry(
+            at: now, kind: input.kind, source: input.source, sourceKind: input.sourceKind,
+            eventId: input.eventId, inputUpdates: input.updates, fates: fates, conflicts: conflicts,
+            qualitySamples: input.quality.count, version: version))
+    }
+}
+
+extension Field {
+    /// `callState`'s register index, looked up once.
+    static let callStateSlot = Field.callState.slot ?? 11
+}

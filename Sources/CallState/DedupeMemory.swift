@@ -1,0 +1,117 @@
+/// The bounded set of `(source, eventId)` pairs a session has applied (§2.3).
+///
+/// FIFO eviction keeps memory flat on long calls; forgetting is safe because
+/// merging the same update again cannot change the document.
+///
+/// Why not `Set` plus a ring: this runs once per input on the hot path, and a
+/// `Set` of string pairs re-hashes every string each time it grows and needs a
+/// second hash to evict. Here each pair is hashed once (with the standard
+/// library's seeded `Hasher`, so crafted ids cannot force collisions), the hash
+/// is kept beside the pair in the FIFO, and an open-addressing table of FIFO
+/// positions (linear probing, backward-shift deletion) grows and evicts from
+/// the stored hashes alone.
+struct DedupeMemory: Sendable {
+    struct Key: Hashable, Sendable {
+        var source: String
+        var eventId: String
+    }
+
+    /// The most pairs remembered.
+    let capacity: Int
+    /// Remembered pairs in arrival order, a ring once full.
+    private var keys: [Key] = []
+    /// `hashes[i]` is the hash of `keys[i]`.
+    private var hashes: [Int] = []
+    /// Position of the oldest pair once the ring is full.
+    private var head = 0
+    /// Open-addressing table of positions in `keys`; `empty` marks a free bucket.
+    private var table: [Int32] = []
+    private static let empty: Int32 = -1
+
+    init(capacity: Int) {
+        self.capacity = max(0, min(capacity, Int(Int32.max)))
+    }
+
+    func contains(source: String, eventId: String) -> Bool {
+        let key = Key(source: source, eventId: eventId)
+        return find(key, hash: key.hashValue) != nil
+    }
+
+    /// Remembers a pair; false if it was already remembered (a duplicate).
+    @discardableResult
+    mutating func remember(source: String, eventId: String) -> Bool {
+        let key = Key(source: source, eventId: eventId)
+        let hash = key.hashValue
+        if find(key, hash: hash) != nil { return false }
+        guard capacity > 0 else { return true }
+
+        let position: Int
+        if keys.count < capacity {
+            if (keys.count + 1) * 2 > table.count { grow() }
+            keys.append(key)
+            hashes.append(hash)
+            position = keys.count - 1
+        } else {
+            // Full: forget the oldest and reuse its place in the ring.
+            removeFromTable(position: head)
+            keys[head] = key
+            hashes[head] = hash
+            position = head
+            head = head + 1 == capacity ? 0 : head + 1
+        }
+        var bucket = hash & (table.count - 1)
+        while table[bucket] != DedupeMemory.empty { bucket = (bucket + 1) & (table.count - 1) }
+        table[bucket] = Int32(position)
+        return true
+    }
+
+    /// The table bucket holding `key`, if remembered.
+    private func find(_ key: Key, hash: Int) -> Int? {
+        guard !table.isEmpty else { return nil }
+        let mask = table.count - 1
+        var bucket = hash & mask
+        while true {
+            let position = table[bucket]
+            if position == DedupeMemory.empty { return nil }
+            let p = Int(position)
+            if hashes[p] == hash && keys[p] == key { return bucket }
+            bucket = (bucket + 1) & mask
+        }
+    }
+
+    /// Doubles the table (power of two, at most half full) and re-inserts the
+    /// positions by their stored hashes.
+    private mutating func grow() {
+        let size = max(16, table.count * 2)
+        table = Array(repeating: DedupeMemory.empty, count: size)
+        let mask = size - 1
+        for (position, hash) in hashes.enumerated() {
+            var bucket = hash & mask
+            while table[bucket] != DedupeMemory.empty { bucket = (bucket + 1) & mask }
+            table[bucket] = Int32(position)
+        }
+    }
+
+    /// Removes the bucket pointing at `position`, shifting later entries of its
+    /// probe run back so lookups never stop early at the hole.
+    private mutating func removeFromTable(position: Int) {
+        let mask = table.count - 1
+        var hole = hashes[position] & mask
+        while Int(table[hole]) != position { hole = (hole + 1) & mask }
+        var next = hole
+        while true {
+            next = (next + 1) & mask
+            let occupant = table[next]
+            if occupant == DedupeMemory.empty { break }
+            let home = hashes[Int(occupant)] & mask
+            // Move the occupant into the hole unless its home lies cyclically
+            // in (hole, next]: then it is already as close to home as it can be.
+            let homeInRange = hole <= next ? (home > hole && home <= next) : (home > hole || home <= next)
+            if !homeInRange {
+                table[hole] = occupant
+                hole = next
+            }
+        }
+        table[hole] = DedupeMemory.empty
+    }
+}

@@ -1,0 +1,65 @@
+/// The top-level keys of the document (PROTOCOL.md §1), in document order.
+///
+/// Internal: it lets the engine track what an input changed as a bit set and
+/// spell `changed` only once per input.
+enum DocumentKey: Int, CaseIterable, Sendable {
+    case sessionId, callId, callUUID, direction, from, to, phoneNumber
+    case provider, providerCallId, twilioCallSid, sipCallId
+    case deviceStatus, callState, logStatus, recording, quality, metadata
+    case startedAt, answeredAt, endedAt, duration, lastSync, syncStatus, version
+
+    /// The wire name.
+    var name: String {
+        switch self {
+        case .sessionId: return "sessionId"
+        case .callId: return "callId"
+        case .callUUID: return "callUUID"
+        case .direction: return "direction"
+        case .from: return "from"
+        case .to: return "to"
+        case .phoneNumber: return "phoneNumber"
+        case .provider: return "provider"
+        case .providerCallId: return "providerCallId"
+        case .twilioCallSid: return "twilioCallSid"
+        case .sipCallId: return "sipCallId"
+        case .deviceStatus: return "deviceStatus"
+        case .callState: return "callState"
+        case .logStatus: return "logStatus"
+        case .recording: return "recording"
+        case .quality: return "quality"
+        case .metadata: return "metadata"
+        case .startedAt: return "startedAt"
+        case .answeredAt: return "answeredAt"
+        case .endedAt: return "endedAt"
+        case .duration: return "duration"
+        case .lastSync: return "lastSync"
+        case .syncStatus: return "syncStatus"
+        case .version: return "version"
+        }
+    }
+}
+
+/// A set of `DocumentKey`s, one bit each.
+struct DocumentKeySet: Sendable, Equatable {
+    private(set) var bits: UInt32 = 0
+
+    var isEmpty: Bool { bits == 0 }
+
+    mutating func insert(_ key: DocumentKey) { bits |= 1 << UInt32(key.rawValue) }
+
+    func contains(_ key: DocumentKey) -> Bool { bits & (1 << UInt32(key.rawValue)) != 0 }
+
+    /// The wire names, in document order.
+    var names: [String] {
+        guard !isEmpty else { return [] }
+        var result: [String] = []
+        result.reserveCapacity(bits.nonzeroBitCount)
+        var rest = bits
+        while rest != 0 {
+            let index = rest.trailingZeroBitCount
+            rest &= rest - 1
+            if let key = DocumentKey(rawValue: index) { result.append(key.name) }
+        }
+        return result
+    }
+}

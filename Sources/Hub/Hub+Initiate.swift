@@ -1,0 +1,57 @@
+import Auth
+import CallState
+import Crypto
+
+/// `POST /api/calls/initiate` (PROTOCOL.md §6): the backend creates a call
+/// and gets back what the app and Twilio need to join it.
+extension Hub {
+    /// Creates a session from `{phoneNumber, direction?, leadId?, recordingEnabled?, identity?, callerId?}`.
+    /// - Returns: 201 with `{sessionId, callId, token, webhookUrls:{voice,status,recording}}`.
+    func initiate(_ body: JSONValue, now: Int64) throws(InputError) -> HTTPResponse {
+        guard let phone = body["phoneNumber"]?.stringValue, !phone.isEmpty else {
+            throw .invalid("phoneNumber is required")
+        }
+        let direction = body["direction"]?.stringValue ?? "outbound"
+        guard direction == "inbound" || direction == "outbound" else { throw .invalid("direction must be inbound or outbound") }
+        if let r = body["recordingEnabled"], r.boolValue == nil { throw .invalid("recordingEnabled must be a boolean") }
+        for key in ["leadId", "identity", "callerId"] {
+            if let v = body[key], v.stringValue == nil, v != .null { throw .invalid("\(key) must be a string") }
+        }
+        let sessionId = "call-" + Crypto.hex(Crypto.randomBytes(8))
+        let callId = sessionId
+        var metadata: [String: JSONValue] = ["recordingEnabled": .bool(body["recordingEnabled"]?.boolValue ?? false)]
+        for key in ["leadId", "identity", "callerId"] { if let v = body[key]?.stringValue { metadata[key] = .string(v) } }
+        let request: JSONValue = .object([
+            "id": .string("initiate:" + sessionId),
+            "ts": .int(now),
+            "state": .object(["phoneNumber": .string(phone), "direction": .string(direction),
+                              "callId": .string(callId), "callState": "initiated"]),
+            "metadata": .object(metadata),
+        ])
+        let decoded = try InputDecoder.report(request, identity: ClientIdentity(sub: "backend", role: .admin),
+                                              receivedAt: now, kind: "backend.initiate", sourceKind: .backend,
+                                              source: "backend")
+        submit(decoded, to: sessionId, now: now)
+
+        var token: JSONValue = .null
+        if let secret = config.auth.hs256Secret {
+            let claims = Claims(sub: body["identity"]?.stringValue ?? "caller-" + sessionId, sid: sessionId,
+                                role: .client, exp: now / 1000 + Int64(config.auth.maxTtlSec), iat: now / 1000,
+                                aud: config.auth.audience)
+            token = .string(TokenMinter.hs256(claims, secret: Array(secret.utf8)))
+        }
+        let base = config.server.publicUrl.hasSuffix("/") ? String(config.server.publicUrl.dropLast()) : config.server.publicUrl
+        func url(_ kind: String) -> JSONValue { .string("\(base)/api/twilio/\(kind)?session=\(sessionId)") }
+        return .json(201, [
+            "sessionId": .string(sessionId),
+            "callId": .string(callId),
+            "token": token,
+            "webhookUrls": .object(["voice": url("voice"), "status": url("status"), "recording": url("recording")]),
+        ])
+    }
+
+    /// The session's timeline (§2.7), oldest first; nil for an unknown session.
+    func timeline(_ sessionId: String) -> JSONValue? {
+        sessions[sessionId].map { .array($0.engine.timeline.map(\.json)) }
+    }
+}
