@@ -1,0 +1,187 @@
+import Auth
+import Crypto
+import Foundation
+import Testing
+
+/// PROTOCOL.md §5 and the limits of §3.3/§3.4 against the real hub (issue 6).
+@Suite struct SecurityTests {
+    static let now = Int64(Date().timeIntervalSince1970)
+
+    /// Tokens nobody should get through with.
+    static let badTokens: [(String, String?)] = [
+        ("missing", nil),
+        ("garbage", "not.a.token"),
+        ("forged", TokenMinter.hs256(Claims(sub: "x", sid: "*", role: .admin, exp: now + 600, iat: now, aud: "switchboard"),
+                                     secret: Array("another-secret-another-secret-0123".utf8))),
+        ("expired", HubProcess.token(role: .admin, ttl: -10, now: now - 100)),
+        ("wrong audience", HubProcess.token(role: .admin, audience: "someone-else")),
+        ("lifetime over maxTtlSec", HubProcess.token(role: .admin, ttl: 86_400)),
+        ("alg none", "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0." + Crypto.base64URLEncode(Array(
+            #"{"sub":"x","sid":"*","role":"admin","exp":\#(now + 600),"aud":"switchboard"}"#.utf8)) + "."),
+    ]
+
+    @Test(arguments: badTokens.map(\.0))
+    func badTokensAreRefusedOnEveryRouteAndHandshake(name: String) throws {
+        let token = Self.badTokens.first { $0.0 == name }!.1
+        let hub = try HubProcess()
+        let http = HTTPClient(port: hub.port, token: token)
+        let routes: [(String, String, String?)] = [
+            ("GET", "/api/calls", nil), ("GET", "/api/calls/s1", nil), ("GET", "/api/calls/s1/timeline", nil),
+            ("POST", "/api/calls/s1/sync", #"{"event":"ringing"}"#), ("POST", "/api/calls/s1/events", #"{"state":{}}"#),
+            ("POST", "/api/calls/initiate", #"{"phoneNumber":"+15550100"}"#),
+        ]
+        for (method, path, body) in routes {
+            let response = try http.request(method, path, headers: ["Content-Type": "application/json"],
+                                            body: Array((body ?? "").utf8))
+            #expect(response.status == 401, "\(name): \(method) \(path) → \(response.status)")
+        }
+        for path in ["/ws/calls/s1", "/ws/dashboard"] {
+            do {
+                _ = try hub.connect(path, token: .some(token))
+                Issue.record("\(name): \(path) upgraded")
+            } catch let rejected as WSClient.Rejected {
+                #expect(rejected.status == 401, "\(name): \(path) → \(rejected.status)")
+            }
+        }
+        #expect(!hub.log.contains(token ?? "\u{0}"), "tokens never appear in logs")
+    }
+
+    @Test func rolesAndSessionScopeAreEnforced() throws {
+        let hub = try HubProcess()
+        _ = try hub.http.postJSON("/api/calls/a/sync", #"{"event":"ringing"}"#)
+        _ = try hub.http.postJSON("/api/calls/b/sync", #"{"event":"ringing"}"#)
+        func http(_ role: Role, sid: String?) -> HTTPClient { HTTPClient(port: hub.port, token: HubProcess.token(role: role, sid: sid)) }
+
+        // a client of session A cannot read or write B
+        #expect(try http(.client, sid: "a").get("/api/calls/a").status == 200)
+        #expect(try http(.client, sid: "a").get("/api/calls/b").status == 403)
+        #expect(try http(.client, sid: "a").postJSON("/api/calls/b/sync", #"{"event":"connected"}"#).status == 403)
+        #expect(throws: WSClient.Rejected.self) { _ = try hub.connect("/ws/calls/b", token: .some(HubProcess.token(role: .client, sid: "a"))) }
+        // a viewer reads but cannot report
+        #expect(try http(.viewer, sid: "a").get("/api/calls/a").status == 200)
+        #expect(try http(.viewer, sid: "a").postJSON("/api/calls/a/sync", #"{"event":"connected"}"#).status == 403)
+        let viewer = try hub.connect("/ws/calls/a", token: .some(HubProcess.token(role: .viewer, sid: "a")))
+        _ = try viewer.nextJSON()
+        try viewer.send(#"{"type":"report","id":"v1","state":{"callState":"ended"}}"#)
+        let refused = try viewer.nextJSON()
+        #expect(refused["type"] as? String == "error")
+        #expect(refused["code"] as? String == "forbidden")
+        // only dashboard/admin list calls and open the dashboard stream
+        #expect(try http(.client, sid: "*").get("/api/calls").status == 403)
+        #expect(try http(.dashboard, sid: nil).get("/api/calls").status == 200)
+        #expect(throws: WSClient.Rejected.self) { _ = try hub.connect("/ws/dashboard", token: .some(HubProcess.token(role: .viewer, sid: "*"))) }
+        // only admin creates sessions
+        #expect(try http(.dashboard, sid: nil).postJSON("/api/calls/initiate", #"{"phoneNumber":"+15550100"}"#).status == 403)
+        let created = try hub.http.postJSON("/api/calls/initiate", #"{"phoneNumber":"+15550100","identity":"agent-7","recordingEnabled":true}"#)
+        #expect(created.status == 201)
+        let urls = created.json["webhookUrls"] as? [String: String]
+        #expect(urls?["status"]?.hasSuffix("/api/twilio/status?session=\(created.json["sessionId"] as? String ?? "")") == true)
+        // the returned client token works for exactly that session
+        let sessionToken = try #require(created.json["token"] as? String)
+        let sid = try #require(created.json["sessionId"] as? String)
+        #expect(try HTTPClient(port: hub.port, token: sessionToken).get("/api/calls/\(sid)").status == 200)
+        #expect(try HTTPClient(port: hub.port, token: sessionToken).get("/api/calls/a").status == 403)
+    }
+
+    @Test func browserOriginsMustBeAllowedBeforeTheUpgrade() throws {
+        let hub = try HubProcess(config: ["security": ["allowedOrigins": ["https://app.example.com"]]])
+        _ = try hub.connect("/ws/calls/o", headers: ["Origin": "https://app.example.com"])
+        do {
+            _ = try hub.connect("/ws/calls/o", headers: ["Origin": "https://evil.example.com"])
+            Issue.record("foreign origin upgraded")
+        } catch let rejected as WSClient.Rejected {
+            #expect(rejected.status == 403)
+        }
+        _ = try hub.connect("/ws/calls/o")  // no Origin: not a browser
+        let sameHost = try HubProcess()
+        _ = try sameHost.connect("/ws/calls/o", headers: ["Origin": "http://127.0.0.1:\(sameHost.port)"])
+        #expect(throws: WSClient.Rejected.self) {
+            _ = try sameHost.connect("/ws/calls/o", headers: ["Origin": "https://app.example.com"])
+        }
+    }
+
+    @Test func theConnectionCapPerAddressHonoursOnlyTrustedProxies() throws {
+        let hub = try HubProcess(config: ["limits": ["maxConnectionsPerIp": 2]])
+        let a = try hub.connect("/ws/calls/cap")
+        let b = try hub.connect("/ws/calls/cap")
+        // X-Forwarded-For from an untrusted peer changes nothing: still 127.0.0.1
+        do {
+            _ = try hub.connect("/ws/calls/cap", headers: ["X-Forwarded-For": "203.0.113.9"])
+            Issue.record("third connection from one address upgraded")
+        } catch let rejected as WSClient.Rejected {
+            #expect(rejected.status == 429)
+        }
+        _ = (a, b)
+
+        let proxied = try HubProcess(config: ["limits": ["maxConnectionsPerIp": 2], "server": ["trustedProxies": ["127.0.0.0/8"]]])
+        // behind a trusted proxy each forwarded client has its own budget
+        let c1 = try proxied.connect("/ws/calls/cap", headers: ["X-Forwarded-For": "203.0.113.1"])
+        let c2 = try proxied.connect("/ws/calls/cap", headers: ["X-Forwarded-For": "203.0.113.1"])
+        let d1 = try proxied.connect("/ws/calls/cap", headers: ["X-Forwarded-For": "203.0.113.2"])
+        #expect(throws: WSClient.Rejected.self) {
+            _ = try proxied.connect("/ws/calls/cap", headers: ["X-Forwarded-For": "203.0.113.1"])
+        }
+        _ = (c1, c2, d1)
+    }
+
+    @Test func aFloodFromOneConnectionIsCutWhileAnotherKeepsItsLatency() throws {
+        let hub = try HubProcess(config: ["limits": ["messagesPerSecond": 20]])
+        let flooder = try hub.connect("/ws/calls/flood-a")
+        let calm = try hub.connect("/ws/calls/flood-b")
+        _ = try flooder.nextJSON()
+        _ = try calm.nextJSON()
+        for i in 0..<200 { try? flooder.send(#"{"type":"ping","id":"f\#(i)"}"#) }
+        var code: Int?
+        while code == nil { if case .close(let c, _) = try flooder.next() { code = c } }
+        #expect(code == 4029)
+        let started = Date()
+        try calm.send(#"{"type":"ping","id":"calm"}"#)
+        #expect(try calm.nextJSON()["id"] as? String == "calm")
+        #expect(Date().timeIntervalSince(started) < 1.0)
+    }
+
+    @Test func refreshingTheTokenKeepsTheConnectionPastTheOriginalExp() throws {
+        let hub = try HubProcess()
+        // Expires in 62 s: token_expiring is due at once (60 s before exp).
+        let short = HubProcess.token(role: .client, sub: "phone", sid: "r", ttl: 62)
+        let ws = try hub.connect("/ws/calls/r", token: .some(short))
+        _ = try ws.nextJSON()
+        let warning = try ws.nextJSON(timeout: 5)
+        #expect(warning["type"] as? String == "token_expiring")
+        #expect((warning["inMs"] as? Int ?? 0) > 55_000)
+        try ws.send(#"{"type":"auth","id":"a1","token":"\#(HubProcess.token(role: .client, sub: "phone", sid: "r", ttl: 600))"}"#)
+        #expect(try ws.nextJSON()["type"] as? String == "ack")
+        // a token for somebody else is not a refresh
+        try ws.send(#"{"type":"auth","id":"a2","token":"\#(HubProcess.token(role: .client, sub: "intruder", sid: "r", ttl: 600))"}"#)
+        let refused = try ws.nextJSON()
+        #expect(refused["code"] as? String == "forbidden")
+    }
+
+    @Test func anExpiredTokenClosesTheConnectionWith4004() throws {
+        let hub = try HubProcess()
+        let ws = try hub.connect("/ws/calls/x", token: .some(HubProcess.token(role: .client, sid: "x", ttl: 2)))
+        _ = try ws.nextJSON()
+        #expect(try ws.closeCode(timeout: 8) == 4004)
+    }
+
+    @Test func presenceCountsUsersNotTabs() throws {
+        let hub = try HubProcess()
+        let alice1 = try hub.connect("/ws/calls/p", token: .some(HubProcess.token(role: .client, sub: "alice", sid: "p")))
+        _ = try alice1.nextJSON()
+        let alice2 = try hub.connect("/ws/calls/p", token: .some(HubProcess.token(role: .client, sub: "alice", sid: "p")))
+        let snap = try alice2.nextJSON()
+        #expect((snap["presence"] as? [[String: Any]])?.compactMap { $0["sub"] as? String } == ["alice"])
+        let bob = try hub.connect("/ws/calls/p", token: .some(HubProcess.token(role: .viewer, sub: "bob", sid: "p")))
+        _ = try bob.nextJSON()
+        let joined = try alice1.nextJSON()
+        #expect(joined["type"] as? String == "presence")
+        #expect((joined["joined"] as? [[String: Any]])?.first?["sub"] as? String == "bob")
+        let doc = try hub.http.get("/api/calls/p").json
+        #expect((doc["presence"] as? [[String: Any]])?.count == 2)
+        try alice2.send("x")  // keep alice2 busy, then drop it: alice still has a tab
+        _ = try alice2.nextJSON()
+        try alice2.sendFrame([0x03, 0xE8], opcode: 0x8)
+        usleep(300_000)
+        #expect(try hub.http.get("/api/calls/p").json["presence"].map { ($0 as? [Any])?.count } == 2)
+    }
+}
