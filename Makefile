@@ -14,6 +14,7 @@ build: deps
 	$(SWIFT) build -c release --product switchboard
 
 run: build
+	@echo "dashboard: http://127.0.0.1:8080/#token=$$(.build/release/switchboard token --role dashboard --sub operator --config $(CONFIG))"
 	.build/release/switchboard serve --config $(CONFIG) $(ARGS)
 
 test: deps
