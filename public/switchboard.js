@@ -136,7 +136,8 @@
     opts = opts || {};
     this.kind = kind;
     this.base = opts.url ? wsBase(opts.url) : defaultWsBase();
-    this.token = opts.token || null;
+    // null: none yet (getToken is asked first); '' : connect without one.
+    this.token = opts.token === undefined || opts.token === null ? null : String(opts.token);
     this.getToken = typeof opts.getToken === 'function' ? opts.getToken : null;
     this.WS = opts.WebSocket || (typeof WebSocket !== 'undefined' ? WebSocket : null);
     if (!this.WS) throw new Error('Switchboard: no WebSocket implementation (pass options.WebSocket)');
@@ -185,7 +186,7 @@
 
   Connection.prototype.start = function () {
     var self = this;
-    if (!this.token && this.getToken) {
+    if (this.token === null && this.getToken) {
       this._setStatus('connecting', { attempt: this.attempt });
       this._refreshToken().then(function () { self._open(); }, function (e) { self._retry(null, e); });
     } else {

@@ -479,3 +479,15 @@ test('url defaults to the page location', () => {
     delete global.location;
   }
 });
+
+test("token '' connects without a token, and getToken is still used after 4001", async () => {
+  const WS = makeFakeWebSocket();
+  const clock = new FakeClock();
+  const call = Switchboard.connect({ url: URL_BASE, sessionId: 's', token: '', WebSocket: WS, heartbeatMs: 0,
+    timers: clock.timers, getToken: async () => 'pasted' });
+  assert.equal(WS.last().url, 'ws://hub.test/switchboard/ws/calls/s');
+  WS.last().serverClose(4001, 'missing token');
+  await flush();
+  clock.advance(call.nextDelayMs);
+  assert.equal(WS.last().query.get('token'), 'pasted');
+});
