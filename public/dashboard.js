@@ -149,6 +149,8 @@
       if (!ev.sessionId) return;
       if (Array.isArray(ev.warnings) && ev.warnings.length) warningsBySession.set(ev.sessionId, ev.warnings);
       else warningsBySession.delete(ev.sessionId);
+      var tr = trs.get(ev.sessionId);
+      if (tr) tr._row = null;   // refill: the warning flag changed
       scheduleRender();
     });
     dash.on('error', function (e) { if (window.console) console.warn('dashboard:', e.message || e); });
@@ -304,6 +306,7 @@
     };
     try { history.replaceState(null, '', M.urlWithCall(location.href, id)); } catch (e) { /* ignore */ }
     $('detail').hidden = false;
+    $('layout').classList.add('with-detail');
     setText($('d-title'), id);
     $('d-fields').textContent = '';
     $('d-warnings').textContent = '';
@@ -356,6 +359,7 @@
     if (detail.timelineTimer) clearTimeout(detail.timelineTimer);
     detail = null;
     $('detail').hidden = true;
+    $('layout').classList.remove('with-detail');
     if (!keepHash) { try { history.replaceState(null, '', M.urlWithCall(location.href, null)); } catch (e) { /* ignore */ } }
     scheduleRender();
   }
@@ -556,7 +560,7 @@
       var edges = [scale.max].concat(spec.bands).concat([scale.min]);
       for (var b = 0; b < edges.length - 1; b++) {
         ctx.fillStyle = M.gradeColor(M.GRADES[b]);
-        ctx.globalAlpha = 0.07;
+        ctx.globalAlpha = 0.06;
         ctx.fillRect(padL, y(edges[b]), pw, y(edges[b + 1]) - y(edges[b]));
       }
       ctx.globalAlpha = 1;
