@@ -53,7 +53,9 @@
 
   /** getToken for the client library: asks the user, resolves on submit. */
   function askToken() {
-    showLogin('The hub rejected the token or it expired. Paste a new one to continue.', true);
+    showLogin(dash && dash.status === 'open'
+      ? 'The access token is about to expire. Paste a new one to stay connected.'
+      : 'The hub rejected the access token, or it expired. Paste a new one to continue.', true);
     return new Promise(function (resolve) { tokenWaiters.push(resolve); });
   }
 
@@ -332,8 +334,10 @@
     });
     call.on('state', function (doc) {
       if (detail !== d) return;
+      var wasEmpty = !d.doc;
       d.doc = doc;
       renderDocument(doc);
+      if (wasEmpty) drawAllCharts();
       scheduleTimeline(d, 300);
     });
     call.on('quality', function (q, frame) {
@@ -587,7 +591,8 @@
     if (!points.length) {
       ctx.fillStyle = muted;
       ctx.textAlign = 'center';
-      ctx.fillText('waiting for quality samples', padL + pw / 2, padT + ph / 2);
+      var ended = detail && detail.doc && M.isTerminal(detail.doc.callState);
+      ctx.fillText(ended ? 'no samples since opening (call ended)' : 'waiting for quality samples', padL + pw / 2, padT + ph / 2);
       return;
     }
     var t0 = points[0].t, t1 = points[points.length - 1].t;
