@@ -52,9 +52,9 @@ function grade(mos) {
   return mos >= 4.3 ? 'excellent' : mos >= 4.0 ? 'good' : mos >= 3.6 ? 'fair' : mos >= 3.1 ? 'poor' : 'bad';
 }
 
-function newSession(now) {
+function newSession(now, wantedId) {
   const n = ++seq;
-  const id = `sim-${String(n).padStart(3, '0')}`;
+  const id = wantedId || `sim-${String(n).padStart(3, '0')}`;
   const provider = PROVIDERS[n % PROVIDERS.length];
   const s = {
     epoch: crypto.randomBytes(4).toString('hex'), version: 1, subscribers: new Set(), timeline: [], samples: [], warnings: [],
@@ -230,7 +230,7 @@ function upgrade(req, sock) {
   }
   const match = /^ws\/calls\/([A-Za-z0-9._:-]{1,128})$/.exec(decodeURIComponent(rest));
   if (!match) { wsClose(sock, 4400, 'bad path'); return; }
-  const s = sessions.get(match[1]) || newSession(Date.now());
+  const s = sessions.get(match[1]) || newSession(Date.now(), match[1]);
   s.subscribers.add(sock);
   sock.on('close', () => s.subscribers.delete(sock));
   wsSend(sock, { type: 'snapshot', sessionId: s.doc.sessionId, epoch: s.epoch, version: s.version, recovered: false, call: s.doc, presence: [] });
