@@ -20,6 +20,7 @@ run: build
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	node --test Tests/js/
 
 clean:
 	rm -rf .build

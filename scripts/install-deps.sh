@@ -23,6 +23,7 @@ fi
 
 apt_packages="pkg-config libwebsockets-dev libjansson-dev libssl-dev libsqlite3-dev"
 extra=()
+command -v node >/dev/null 2>&1 || extra+=("nodejs")
 for p in "$@"; do
   dpkg -s "$p" >/dev/null 2>&1 || extra+=("$p")
 done

@@ -62,6 +62,7 @@ final class DashboardFeed {
             "answeredAt": doc["answeredAt"] ?? .null,
             "endedAt": doc["endedAt"] ?? .null,
             "quality": .object(["mos": quality["mos"] ?? .null, "grade": quality["grade"] ?? .null]),
+            "warnings": engine.quality.json["warnings"] ?? .array([]),
             "lastSync": doc["lastSync"] ?? .null,
             "version": .int(engine.version),
         ])

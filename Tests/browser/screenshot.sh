@@ -12,7 +12,6 @@
 #
 # Console messages (CSP violations, script errors) are written to OUT.log;
 # the script exits 1 if any of them is an error. Needs `apt-get install -y chromium`.
-# Without a hub at hand: node Tests/browser/mock-hub.js --prefix /switchboard/ --token dev
 set -euo pipefail
 
 url=${1:?usage: screenshot.sh URL [OUT.png] [BUDGET_MS] [WIDTHxHEIGHT]}
