@@ -62,7 +62,7 @@ final class DashboardFeed {
             "answeredAt": doc["answeredAt"] ?? .null,
             "endedAt": doc["endedAt"] ?? .null,
             "quality": .object(["mos": quality["mos"] ?? .null, "grade": quality["grade"] ?? .null]),
-            "warnings": engine.quality.json["warnings"] ?? .array([]),
+            "warnings": .array(engine.quality.warnings.map { .string($0.rawValue) }),
             "lastSync": doc["lastSync"] ?? .null,
             "version": .int(engine.version),
         ])

@@ -41,21 +41,21 @@ struct FrameBuilder {
             "epoch": .string(engine.epoch),
             "changed": .array(outcome.changed.map { .string($0) }),
             "call": doc.json,
-            "quality": engine.quality.json,
+            "quality": engine.quality.latest?.json ?? .null,
             "conflicts": .array(outcome.conflicts.map(\.json)),
         ])
     }
 
     /// `quality` frame (§3.2): latest values, the call's aggregate, active warnings.
     func quality(_ engine: CallSession) -> Frame {
-        let q = engine.quality.json
+        let quality = engine.quality
         return make(.quality, version: engine.version, [
             "type": "quality",
             "sessionId": .string(engine.sessionId),
             "version": .int(engine.version),
-            "quality": q["latest"] ?? q,
-            "aggregate": q["aggregate"] ?? .null,
-            "warnings": q["warnings"] ?? .array([]),
+            "quality": quality.latest?.json ?? .null,
+            "aggregate": quality.aggregate.json,
+            "warnings": .array(quality.warnings.map { .string($0.rawValue) }),
         ])
     }
 

@@ -190,7 +190,7 @@ public final class Hub {
             wakeLongPolls(sessionId)
         }
         if outcome.changed.contains("answeredAt") { metrics.increment("switchboard_calls_answered_total") }
-        if outcome.qualityChanged, let mos = channel.engine.quality.json["latest"]?["mos"]?.doubleValue {
+        if outcome.qualityChanged, let mos = channel.engine.quality.latest?.mos {
             metrics.observe("switchboard_quality_mos", mos, bounds: [1, 2, 2.5, 3, 3.1, 3.6, 4, 4.3, 4.5])
         }
         for conflict in outcome.conflicts {

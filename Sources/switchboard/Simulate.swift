@@ -24,8 +24,9 @@ struct Simulate: AsyncParsableCommand {
 
     func run() async throws {
         let path = config ?? "Config/switchboard.json"
-        let settings = try ConfigLoader.load(fileBytes: ConfigLoader.readFile(path),
+        var settings = try ConfigLoader.load(fileBytes: ConfigLoader.readFile(path),
                                              environment: ProcessInfo.processInfo.environment)
+        _ = try SecretFile.resolve(&settings)
         let driver = SimulationDriver(base: url.hasSuffix("/") ? String(url.dropLast()) : url, config: settings)
         if settings.providers.twilioAuthToken == nil {
             print("providers.twilio.authToken is not set: simulating client reports only")
@@ -122,7 +123,11 @@ actor SimulationDriver {
         var body: [String: Any] = ["timestamp": ts, "data": data]
         if let event { body["event"] = event }
         guard let json = try? JSONSerialization.data(withJSONObject: body) else { return }
-        await send(path: "/api/calls/\(plan.sessionId)/sync", contentType: "application/json", body: json, headers: [:])
+        // Each simulated app holds a client token for its own call only.
+        let token = TokenCommand.mint(config: config, sub: "sim-app-" + plan.sessionId, sid: plan.sessionId,
+                                      role: .client, ttl: min(600, config.auth.maxTtlSec))
+        await send(path: "/api/calls/\(plan.sessionId)/sync", contentType: "application/json", body: json,
+                   headers: ["Authorization": "Bearer " + token])
     }
 
     /// A Twilio status callback, signed the way Twilio signs it.

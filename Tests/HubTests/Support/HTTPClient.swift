@@ -30,7 +30,16 @@ struct HTTPClient {
         if !body.isEmpty || method == "POST" { head += "Content-Length: \(body.count)\r\n" }
         head += "\r\n"
         try socket.write(Array(head.utf8) + body)
-        return try Self.parse(socket.readToEnd(deadline: Date(timeIntervalSinceNow: timeout)))
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        // Read the head, then exactly Content-Length bytes when the peer says
+        // how many (some servers keep the connection open regardless).
+        let responseHead = try socket.read(until: Array("\r\n\r\n".utf8), deadline: deadline)
+        let headText = String(decoding: responseHead, as: UTF8.self).lowercased()
+        if let line = headText.components(separatedBy: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
+           let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) {
+            return try Self.parse(responseHead + socket.read(length, deadline: deadline))
+        }
+        return try Self.parse(responseHead + socket.readToEnd(deadline: deadline))
     }
 
     func get(_ path: String, headers: [String: String] = [:]) throws -> Response {

@@ -1,0 +1,96 @@
+import Foundation
+
+/// Headless Chromium driven over the DevTools protocol, through the same
+/// raw WebSocket client the hub tests use. Real browser, real page.
+final class Chromium {
+    let process = Process()
+    let profile: URL
+    private let page: WSClient
+    private var nextId = 0
+
+    struct Unavailable: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    static var executable: String? {
+        ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].first {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }
+    }
+
+    init(url: String, width: Int = 1400, height: Int = 900) throws {
+        guard let exe = Chromium.executable else {
+            throw Unavailable(description: "chromium is not installed (make test installs it)")
+        }
+        profile = FileManager.default.temporaryDirectory.appendingPathComponent("sb-chromium-\(UUID().uuidString)")
+        process.executableURL = URL(fileURLWithPath: exe)
+        process.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
+                             "--remote-debugging-port=0", "--user-data-dir=\(profile.path)",
+                             "--window-size=\(width),\(height)", "about:blank"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Chromium writes its port to DevToolsActivePort once it listens.
+        let portFile = profile.appendingPathComponent("DevToolsActivePort")
+        var port: Int?
+        let deadline = Date(timeIntervalSinceNow: 20)
+        while port == nil, Date() < deadline {
+            if let text = try? String(contentsOf: portFile, encoding: .utf8), let first = text.split(separator: "\n").first {
+                port = Int(first)
+            } else {
+                usleep(100_000)
+            }
+        }
+        guard let port else { throw Unavailable(description: "chromium did not open its DevTools port") }
+        let target = try HTTPClient(port: port).request("PUT", "/json/new?\(url)")
+        guard let ws = target.json["webSocketDebuggerUrl"] as? String,
+              let path = URL(string: ws)?.path else { throw Unavailable(description: "no page target: \(target.text)") }
+        page = try WSClient(port: port, path: path)
+    }
+
+    deinit {
+        process.terminate()
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(at: profile)
+    }
+
+    /// Sends one DevTools command and returns its `result`.
+    @discardableResult
+    func call(_ method: String, _ params: [String: Any] = [:]) throws -> [String: Any] {
+        nextId += 1
+        let id = nextId
+        let data = try JSONSerialization.data(withJSONObject: ["id": id, "method": method, "params": params])
+        try page.send(String(decoding: data, as: UTF8.self))
+        while true {
+            let message = try page.nextJSON(timeout: 30)
+            guard message["id"] as? Int == id else { continue }  // events
+            if let error = message["error"] { throw Unavailable(description: "\(method): \(error)") }
+            return message["result"] as? [String: Any] ?? [:]
+        }
+    }
+
+    /// Evaluates JavaScript in the page and returns its JSON value.
+    func evaluate(_ expression: String) throws -> Any? {
+        let result = try call("Runtime.evaluate", ["expression": expression, "returnByValue": true])
+        return (result["result"] as? [String: Any])?["value"]
+    }
+
+    /// Polls `expression` until it is true; returns the seconds it took.
+    @discardableResult
+    func waitUntil(_ expression: String, timeout: TimeInterval, every: TimeInterval = 0.05) throws -> TimeInterval? {
+        let started = Date()
+        while Date().timeIntervalSince(started) < timeout {
+            if try evaluate(expression) as? Bool == true { return Date().timeIntervalSince(started) }
+            usleep(UInt32(every * 1_000_000))
+        }
+        return nil
+    }
+
+    /// Saves a PNG of the viewport.
+    func screenshot(to file: URL) throws {
+        let result = try call("Page.captureScreenshot", ["format": "png"])
+        guard let base64 = result["data"] as? String, let png = Data(base64Encoded: base64) else { return }
+        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try png.write(to: file)
+    }
+}
