@@ -24,6 +24,9 @@ let package = Package(
         .systemLibrary(
             name: "COpenSSL", pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]),
+        .systemLibrary(
+            name: "CSQLite", pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
 
         // Pure Swift core: the document and the merge rule. No C, no I/O.
         .target(name: "CallState"),
@@ -33,6 +36,8 @@ let package = Package(
         .target(name: "Crypto", dependencies: ["COpenSSL"]),
         // One file per provider: verify signature, parse raw bytes -> Input.
         .target(name: "Providers", dependencies: ["CallState", "JSONCodec", "Crypto"]),
+        // The durable journal: SQLite WAL, group commit on its own thread.
+        .target(name: "Store", dependencies: ["CallState", "JSONCodec", "Crypto", "CSQLite"]),
         // Sessions, subscriptions, fan-out: the reactor's state.
         .target(
             name: "Hub",
@@ -49,9 +54,13 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
+        .executableTarget(
+            name: "StoreBench", dependencies: ["Store", "CallState"], path: "Benchmarks/StoreBench"),
+
         .testTarget(name: "CallStateTests", dependencies: ["CallState"]),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "Crypto", "JSONCodec", "CallState"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "CallState", "Crypto"]),
         .testTarget(name: "HubTests", dependencies: ["Hub", "Transport", "JSONCodec", "CallState", "Crypto"]),
     ]
 )
