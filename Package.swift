@@ -60,7 +60,7 @@ let package = Package(
         .testTarget(name: "CallStateTests", dependencies: ["CallState"]),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "Crypto", "JSONCodec", "CallState"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "CallState", "Crypto"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "CallState", "Crypto", "JSONCodec"]),
         .testTarget(name: "HubTests", dependencies: ["Hub", "Transport", "JSONCodec", "CallState", "Crypto"]),
     ]
 )

@@ -17,6 +17,7 @@ struct Options {
     var runs = 3
     var inflight = [1, 16, 64, 256]
     var encrypt = false
+    var direct = false
     var dir = NSTemporaryDirectory()
 
     init(_ arguments: [String]) {
@@ -28,6 +29,7 @@ struct Options {
             case "--inflight":
                 inflight = iterator.next().map { $0.split(separator: ",").compactMap { Int($0) } } ?? inflight
             case "--encrypt": encrypt = true
+            case "--direct": direct = true
             case "--dir": dir = iterator.next() ?? dir
             default:
                 FileHandle.standardError.write(Data("unknown argument \(argument)\n".utf8))
@@ -132,6 +134,21 @@ func perInput(_ options: Options, run: Int) throws -> Result {
     return Result(rate: Double(n) / elapsed, commits: journal.commitCount, inputs: n)
 }
 
+/// The store's own ceiling: batches of `size` appended directly, no writer thread.
+func batched(_ options: Options, size: Int, run: Int) throws -> Result {
+    let (journal, path) = try freshJournal(options, "batch-\(size)-\(run)")
+    defer { removeJournal(path) }
+    var n = 0
+    let start = Date()
+    let deadline = start.addingTimeInterval(options.seconds)
+    while Date() < deadline {
+        try journal.append((n..<n + size).map(makeEntry))
+        n += size
+    }
+    let elapsed = Date().timeIntervalSince(start)
+    return Result(rate: Double(n) / elapsed, commits: journal.commitCount, inputs: n)
+}
+
 func summary(_ results: [Result]) -> (min: Double, median: Double, max: Double, perCommit: Double) {
     let rates = results.map(\.rate).sorted()
     let inputs = results.reduce(0) { $0 + $1.inputs }
@@ -142,19 +159,44 @@ func summary(_ results: [Result]) -> (min: Double, median: Double, max: Double, 
 func format(_ value: Double) -> String { String(Int(value.rounded())) }
 
 let options = Options(CommandLine.arguments)
-print("StoreBench: \(options.runs) runs x \(options.seconds) s each, dir \(options.dir), encryption \(options.encrypt ? "on" : "off")")
+print("StoreBench: \(options.runs) rounds x \(options.seconds) s per measurement, dir \(options.dir), encryption \(options.encrypt ? "on" : "off")")
+print("(rounds interleave the modes so each sees the same disk conditions; ratios are paired per round)")
 
+// fsync latency on a shared or virtual disk drifts by an order of magnitude
+// from minute to minute: measure the modes side by side, round by round.
 var single: [Result] = []
-for run in 0..<options.runs { single.append(try perInput(options, run: run)) }
-let one = summary(single)
-print("one fsync per input    inputs/s min \(format(one.min))  median \(format(one.median))  max \(format(one.max))")
+var direct: [Result] = []
+var group: [Int: [Result]] = [:]
+for run in 0..<options.runs {
+    single.append(try perInput(options, run: run))
+    var line = "round \(run + 1): one fsync per input \(format(single[run].rate))/s"
+    if options.direct {
+        direct.append(try batched(options, size: 256, run: run))
+        line += ", direct 256-batches \(format(direct[run].rate))/s"
+    }
+    for k in options.inflight {
+        let result = try groupCommit(options, inflight: k, run: run)
+        group[k, default: []].append(result)
+        line += ", K=\(k) \(format(result.rate))/s"
+    }
+    print(line)
+}
 
+let one = summary(single)
+print("one fsync per input".padding(toLength: 32, withPad: " ", startingAt: 0)
+      + " inputs/s min \(format(one.min))  median \(format(one.median))  max \(format(one.max))")
+if options.direct {
+    let s = summary(direct)
+    print("direct append([256]), no writer".padding(toLength: 32, withPad: " ", startingAt: 0)
+          + " inputs/s min \(format(s.min))  median \(format(s.median))  max \(format(s.max))")
+}
 for k in options.inflight {
-    var results: [Result] = []
-    for run in 0..<options.runs { results.append(try groupCommit(options, inflight: k, run: run)) }
+    let results = group[k] ?? []
     let s = summary(results)
-    print("group commit, \(k) in flight".padding(toLength: 30, withPad: " ", startingAt: 0)
+    let ratios = zip(results, single).map { $0.rate / max($1.rate, 1) }.sorted()
+    print("group commit, \(k) in flight".padding(toLength: 32, withPad: " ", startingAt: 0)
           + " inputs/s min \(format(s.min))  median \(format(s.median))  max \(format(s.max))"
           + "  inputs/commit \(String(format: "%.1f", s.perCommit))"
-          + "  x\(String(format: "%.1f", s.median / max(one.median, 1))) vs one fsync per input")
+          + "  ratio vs one fsync per input (paired) median x\(String(format: "%.1f", ratios[ratios.count / 2]))"
+          + " [x\(String(format: "%.1f", ratios.first ?? 0))-x\(String(format: "%.1f", ratios.last ?? 0))]")
 }

@@ -1,4 +1,5 @@
 import CallState
+import JSONCodec
 import Store
 import Testing
 
@@ -85,6 +86,22 @@ struct InputCodecTests {
         #expect(throws: StoreError.self) { try InputCodec.decode(Array("{\"v\":1,\"kind\":1}".utf8)) }
         #expect(throws: StoreError.self) {
             try InputCodec.decode(Array(#"{"v":1,"kind":"k","src":"s","sk":"alien","at":1,"u":[]}"#.utf8))
+        }
+    }
+}
+
+@Suite("InputCodec bytes")
+struct InputCodecBytesTests {
+    /// The fast writer must produce exactly the canonical JSONCodec bytes of the tree.
+    @Test func directEncodingEqualsTheCanonicalTreeEncoding() {
+        var inputs = (0..<6).map { Fixtures.input($0) }
+        inputs.append(Input(kind: "k\u{0}", source: "s\"\\", sourceKind: .backend, eventId: nil, receivedAt: -1,
+                            updates: [Update(field: .metadata(""), value: .object(["b": .int(1), "a": .array([.null])]),
+                                             ts: 0, source: "\u{1}", sourceKind: .backend)],
+                            quality: [QualitySample(ts: 1, latency: .nan, rtt: 2, mos: 4.5, source: "x"),
+                                      QualitySample(ts: 2, source: "y")]))
+        for input in inputs {
+            #expect(InputCodec.encode(input) == JSONCodec.encode(InputCodec.jsonValue(input)))
         }
     }
 }
