@@ -51,12 +51,16 @@ public final class JournalWriter: @unchecked Sendable {
     ///   - token: opaque to the writer; handed back in the completion so the
     ///     reactor can find the request waiting for it.
     ///
-    /// After `close()` the entry completes at once with an error.
+    /// After `close()`, and for an entry the journal's schema would refuse
+    /// (see `JournalWriter.check`), the entry completes at once with an error.
     public func submit(_ entry: JournalEntry, token: Int) {
+        // Checked here, not left to the database: one bad row fails its whole
+        // transaction, and with it every other client's input in the batch.
+        let invalid = JournalWriter.check(entry)
         let rejected: Bool = lock.withLock {
-            if closing {
+            if closing || invalid != nil {
                 completed.append(JournalCompletion(
-                    token: token, entry: entry, error: StoreError(message: "journal writer is closed")))
+                    token: token, entry: entry, error: invalid ?? StoreError(message: "journal writer is closed")))
                 return true
             }
             queue.append(.append(token: token, entry: entry))
@@ -67,8 +71,23 @@ public final class JournalWriter: @unchecked Sendable {
         if rejected { wake() }
     }
 
+    /// Why the journal would refuse `entry`, or nil: session ids of 1-128
+    /// characters (PROTOCOL.md §1, counted as SQLite counts them: Unicode
+    /// scalars) and a non-empty epoch. The hub validates ids before this;
+    /// the check keeps a bug there from failing other clients' inputs.
+    public static func check(_ entry: JournalEntry) -> StoreError? {
+        let length = entry.sessionId.unicodeScalars.count
+        guard length >= 1 && length <= 128 else {
+            return StoreError(message: "sessionId must be 1-128 characters, got \(length)")
+        }
+        guard !entry.epoch.isEmpty else { return StoreError(message: "epoch must not be empty") }
+        return nil
+    }
+
     /// The finished entries since the last call, in submission order, each
-    /// with its token and, when its batch failed, the error. Call on the
+    /// with its token and, when its batch failed, the error. Entries refused
+    /// by `submit` itself (closed writer, invalid entry) complete at once,
+    /// possibly ahead of earlier ones still being committed. Call on the
     /// reactor thread after a wake (extra calls return an empty list).
     public func takeCompleted() -> [JournalCompletion] {
         lock.withLock {

@@ -109,6 +109,21 @@ struct JournalWriterTests {
         #expect(wakes.value >= 1)
     }
 
+    @Test func anInvalidEntryIsRefusedAloneWithoutFailingItsBatch() throws {
+        let dir = TempDir()
+        let journal = try SQLiteJournal(path: dir.file("journal.db"), encryptionKey: nil)
+        let writer = JournalWriter(store: journal, wake: {})
+        writer.submit(Fixtures.entry(0), token: 0)
+        writer.submit(JournalEntry(sessionId: String(repeating: "x", count: 129), epoch: "e", input: Fixtures.input(1)), token: 1)
+        writer.submit(JournalEntry(sessionId: "s1", epoch: "", input: Fixtures.input(2)), token: 2)
+        writer.submit(Fixtures.entry(3), token: 3)
+        let done = collect(writer, count: 4)
+        writer.close()
+        #expect(Set(done.map(\.token)) == [0, 1, 2, 3])
+        #expect(done.filter { $0.error != nil }.map(\.token).sorted() == [1, 2])
+        #expect(try journal.loadAll() == [Fixtures.entry(0), Fixtures.entry(3)])
+    }
+
     @Test func dropErrorsAreReported() throws {
         let writer = JournalWriter(store: FailingStore(), wake: {})
         writer.drop(sessions: ["s1"])
