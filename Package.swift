@@ -24,6 +24,9 @@ let package = Package(
         .systemLibrary(
             name: "COpenSSL", pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]),
+        .systemLibrary(
+            name: "CSQLite", pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
 
         // Pure Swift core: the document and the merge rule. No C, no I/O.
         // Double.rounded() lowers to libm's round/trunc: link it explicitly, since
@@ -37,10 +40,12 @@ let package = Package(
         .target(name: "Auth", dependencies: ["Crypto", "JSONCodec", "CallState"]),
         // One file per provider: verify signature, parse raw bytes -> Input.
         .target(name: "Providers", dependencies: ["CallState", "JSONCodec", "Crypto"]),
+        // The durable journal: SQLite WAL, group commit on its own thread.
+        .target(name: "Store", dependencies: ["CallState", "JSONCodec", "Crypto", "CSQLite"]),
         // Sessions, subscriptions, fan-out: the reactor's state.
         .target(
             name: "Hub",
-            dependencies: ["CallState", "JSONCodec", "Providers", "Crypto", "Auth",
+            dependencies: ["CallState", "JSONCodec", "Providers", "Crypto", "Auth", "Store",
                            .product(name: "Logging", package: "swift-log")]),
         // libwebsockets: HTTP routing, WS upgrade, send queues, keepalive, drain.
         .target(
@@ -53,12 +58,16 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
+        .executableTarget(
+            name: "StoreBench", dependencies: ["Store", "CallState"], path: "Benchmarks/StoreBench"),
+
         .testTarget(name: "CallStateTests", dependencies: ["CallState"]),
         // Merge engine throughput: `swift run -c release EngineBench`.
         .executableTarget(name: "EngineBench", dependencies: ["CallState"], path: "Benchmarks/EngineBench"),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
         .testTarget(name: "AuthTests", dependencies: ["Auth", "Crypto"]),
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "Crypto", "JSONCodec", "CallState"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "CallState", "Crypto", "JSONCodec"]),
         .testTarget(name: "HubTests", dependencies: ["Hub", "Transport", "JSONCodec", "CallState", "Crypto", "Auth"]),
     ]
 )

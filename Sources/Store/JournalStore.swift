@@ -1,0 +1,20 @@
+/// The storage behind the journal.
+///
+/// Implementations are used from one thread at a time: the `JournalWriter`'s
+/// thread while the hub serves, and the starting thread for `loadAll()`
+/// before it does. They need no locking of their own.
+public protocol JournalStore: AnyObject {
+    /// Appends all entries in one transaction (one fsync for a durable store).
+    ///
+    /// Throws on any failure; then nothing of the batch is stored.
+    func append(_ entries: [JournalEntry]) throws
+
+    /// Every entry of every session still stored, in append order (for restart).
+    func loadAll() throws -> [JournalEntry]
+
+    /// Deletes everything of these sessions (retention compaction).
+    func drop(sessions: [String]) throws
+
+    /// Number of append transactions committed so far (group-commit tests and metrics).
+    var commitCount: Int { get }
+}

@@ -1,0 +1,215 @@
+/// Group commit on its own thread.
+///
+/// The reactor `submit`s entries and never blocks on I/O. The writer thread
+/// sleeps until something is queued, takes everything queued at that moment,
+/// appends it in one transaction (one fsync), moves the entries to the
+/// completed list and calls `wake`. Whatever arrives while a commit is in
+/// progress forms the next batch: under load one fsync serves many inputs,
+/// and when idle a lone input is committed at once, with no timer to wait for.
+///
+/// Drops (retention compaction) travel in the same queue, so a drop is
+/// executed after every append submitted before it and before every append
+/// submitted after it.
+///
+/// ## Lock discipline (why `@unchecked Sendable` is sound)
+/// - `queue`, `completed`, `dropErrors`, `closing` and `thread` are read and
+///   written only while holding `lock`.
+/// - `store` is used only by the writer thread, from `init` until `close()`
+///   has joined it; callers must not touch the store in that interval.
+/// - `wake` is `@Sendable` and is called without holding `lock`.
+public final class JournalWriter: @unchecked Sendable {
+    private enum Operation {
+        case append(token: Int, entry: JournalEntry)
+        case drop([String])
+    }
+
+    private let store: JournalStore
+    private let wake: @Sendable () -> Void
+    private let lock = ConditionLock()
+    private var queue: [Operation] = []
+    private var completed: [JournalCompletion] = []
+    private var dropErrors: [StoreError] = []
+    private var closing = false
+    private var thread: PosixThread?
+
+    /// Starts the writer thread. From now on the writer owns `store`.
+    /// - Parameters:
+    ///   - store: where batches go (`SQLiteJournal`, or `MemoryJournal` in tests).
+    ///   - wake: called on the writer thread after each batch is finished
+    ///     (committed or failed); the hub passes a closure calling
+    ///     `lws_cancel_service`, whose wake-up then calls `takeCompleted()`.
+    public init(store: JournalStore, wake: @escaping @Sendable () -> Void) {
+        self.store = store
+        self.wake = wake
+        let thread = PosixThread(name: "sb-journal") { [self] in self.run() }
+        lock.withLock { self.thread = thread }
+    }
+
+    /// Enqueues one entry; returns at once (only a lock, never I/O).
+    /// - Parameters:
+    ///   - entry: what to journal.
+    ///   - token: opaque to the writer; handed back in the completion so the
+    ///     reactor can find the request waiting for it.
+    ///
+    /// After `close()`, and for an entry the journal's schema would refuse
+    /// (see `JournalWriter.check`), the entry completes at once with an error.
+    public func submit(_ entry: JournalEntry, token: Int) {
+        // Checked here, not left to the database: one bad row fails its whole
+        // transaction, and with it every other client's input in the batch.
+        let invalid = JournalWriter.check(entry)
+        let rejected: Bool = lock.withLock {
+            if closing || invalid != nil {
+                completed.append(JournalCompletion(
+                    token: token, entry: entry, error: invalid ?? StoreError(message: "journal writer is closed")))
+                return true
+            }
+            queue.append(.append(token: token, entry: entry))
+            // One waiter (the writer); only it needs to hear about new work.
+            lock.broadcast()
+            return false
+        }
+        if rejected { wake() }
+    }
+
+    /// Why the journal would refuse `entry`, or nil: session ids of 1-128
+    /// characters (PROTOCOL.md §1, counted as SQLite counts them: Unicode
+    /// scalars) and a non-empty epoch. The hub validates ids before this;
+    /// the check keeps a bug there from failing other clients' inputs.
+    public static func check(_ entry: JournalEntry) -> StoreError? {
+        let length = entry.sessionId.unicodeScalars.count
+        guard length >= 1 && length <= 128 else {
+            return StoreError(message: "sessionId must be 1-128 characters, got \(length)")
+        }
+        guard !entry.epoch.isEmpty else { return StoreError(message: "epoch must not be empty") }
+        return nil
+    }
+
+    /// The finished entries since the last call, in submission order, each
+    /// with its token and, when its batch failed, the error. Entries refused
+    /// by `submit` itself (closed writer, invalid entry) complete at once,
+    /// possibly ahead of earlier ones still being committed. Call on the
+    /// reactor thread after a wake (extra calls return an empty list).
+    public func takeCompleted() -> [JournalCompletion] {
+        lock.withLock {
+            guard !completed.isEmpty else { return [] }
+            let done = completed
+            completed.removeAll(keepingCapacity: true)
+            return done
+        }
+    }
+
+    /// Asks the writer to delete these sessions, in order with appends.
+    public func drop(sessions: [String]) {
+        guard !sessions.isEmpty else { return }
+        lock.withLock {
+            guard !closing else { return }
+            queue.append(.drop(sessions))
+            lock.broadcast()
+        }
+    }
+
+    /// Errors of drops since the last call (the sessions then stay in the
+    /// journal and come back on restart, where retention drops them again).
+    /// Also delivered with a `wake`.
+    public func takeDropErrors() -> [StoreError] {
+        lock.withLock {
+            let errors = dropErrors
+            dropErrors.removeAll()
+            return errors
+        }
+    }
+
+    /// Entries submitted and not yet finished (for metrics and back-pressure).
+    public var pendingCount: Int {
+        lock.withLock {
+            queue.reduce(0) { count, operation in
+                if case .append = operation { return count + 1 }
+                return count
+            }
+        }
+    }
+
+    /// Commits everything queued, stops the thread and waits for it (shutdown).
+    /// The last completions remain available through `takeCompleted()`.
+    /// Later `submit`s complete at once with an error. Call from one thread.
+    public func close() {
+        let thread: PosixThread? = lock.withLock {
+            closing = true
+            lock.broadcast()
+            let thread = self.thread
+            self.thread = nil
+            return thread
+        }
+        thread?.join()
+    }
+
+    deinit {
+        // The thread holds `self` strongly, so a writer is only freed after
+        // close() joined it; nothing to stop here.
+    }
+
+    // MARK: Writer thread
+
+    private func run() {
+        var batch: [Operation] = []
+        lock.lock()
+        while true {
+            while queue.isEmpty && !closing { lock.wait() }
+            if queue.isEmpty { break }  // closing, and everything is flushed
+            // Swap instead of copy: both arrays keep their capacity.
+            swap(&batch, &queue)
+            lock.unlock()
+            process(batch)
+            batch.removeAll(keepingCapacity: true)
+            lock.lock()
+        }
+        lock.unlock()
+    }
+
+    /// Runs of appends become one transaction each; runs of drops one drop.
+    private func process(_ operations: [Operation]) {
+        var index = operations.startIndex
+        while index < operations.endIndex {
+            switch operations[index] {
+            case .append:
+                var appends: [(token: Int, entry: JournalEntry)] = []
+                while index < operations.endIndex, case .append(let token, let entry) = operations[index] {
+                    appends.append((token, entry))
+                    index += 1
+                }
+                commit(appends)
+            case .drop:
+                var sessions: [String] = []
+                while index < operations.endIndex, case .drop(let more) = operations[index] {
+                    sessions.append(contentsOf: more)
+                    index += 1
+                }
+                compact(sessions)
+            }
+        }
+    }
+
+    private func commit(_ appends: [(token: Int, entry: JournalEntry)]) {
+        var failure: StoreError?
+        do {
+            try store.append(appends.map(\.entry))
+        } catch {
+            failure = StoreError.wrapping(error)
+        }
+        lock.withLock {
+            for (token, entry) in appends {
+                completed.append(JournalCompletion(token: token, entry: entry, error: failure))
+            }
+        }
+        wake()
+    }
+
+    private func compact(_ sessions: [String]) {
+        do {
+            try store.drop(sessions: sessions)
+        } catch {
+            lock.withLock { dropErrors.append(StoreError.wrapping(error)) }
+            wake()
+        }
+    }
+}

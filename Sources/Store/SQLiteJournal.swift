@@ -1,0 +1,368 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CSQLite
+import CallState
+import Crypto
+
+/// The durable journal: one SQLite database in WAL mode, fsync'd on every commit.
+///
+/// Layout (schema version 1):
+/// ```
+/// meta(key TEXT PRIMARY KEY, value BLOB)          -- schemaVersion, encryption, keyCheck
+/// entries(seq INTEGER PRIMARY KEY, session TEXT, epoch TEXT, payload BLOB)
+/// ```
+/// `payload` is the `InputCodec` JSON of the input; with an encryption key it
+/// is `Crypto.aesGCMSeal(key, json, aad: sessionId)` instead, so the PII in
+/// it (`from`, `to`, `phoneNumber`, metadata) never reaches the disk in
+/// clear, and a payload copied to another session's row fails to open.
+/// Session ids and epochs stay in clear: they are needed to find and drop
+/// rows, and they are not personal data.
+///
+/// Durability: `journal_mode=WAL` with `synchronous=FULL` makes SQLite fsync
+/// the WAL before `COMMIT` returns, so an appended batch survives a power
+/// cut from that moment on. The database is created with
+/// `auto_vacuum=INCREMENTAL`, and `drop(sessions:)` gives freed pages back
+/// and truncates the WAL, so a steady stream of short sessions does not grow
+/// the files without bound.
+///
+/// Used from one thread at a time (see `JournalStore`).
+public final class SQLiteJournal: JournalStore {
+    /// The schema this build writes and reads.
+    public static let schemaVersion: Int64 = 1
+
+    /// Plaintext of the key-check row: its only job is to fail to open under another key.
+    private static let keyCheckPlaintext = Array("switchboard journal key check v1".utf8)
+    private static let keyCheckAAD = Array("keyCheck".utf8)
+    /// After a checkpoint SQLite truncates a larger WAL back to this size.
+    private static let walSizeLimit = 4 * 1024 * 1024
+
+    private var db: OpaquePointer?
+    private let path: String
+    private let key: [UInt8]?
+    private var statements: [SQLiteStatement] = []
+    private let insertEntry: SQLiteStatement
+    private let deleteSession: SQLiteStatement
+    private let selectAll: SQLiteStatement
+
+    /// Number of append transactions committed through this instance.
+    public private(set) var commitCount = 0
+
+    /// Opens or creates the database at `path`.
+    ///
+    /// A new database gets WAL mode, `auto_vacuum=INCREMENTAL`, the schema,
+    /// its version, and, with a key, a key-check row. An existing one is
+    /// checked: schema version, and that the key matches the one it was
+    /// created with (or that both have none).
+    /// - Parameters:
+    ///   - path: the database file (`store.path`); `-wal` and `-shm` files live next to it.
+    ///   - encryptionKey: 32 raw bytes (see `parseKey`), or nil for no encryption.
+    /// - Throws: `StoreError` naming `store.path` (cannot open, not a journal,
+    ///   newer schema) or `store.encryptionKey` (wrong key, key missing, key
+    ///   given for a plain database).
+    public init(path: String, encryptionKey: [UInt8]?) throws(StoreError) {
+        if let encryptionKey, encryptionKey.count != 32 {
+            throw StoreError(message: "store.encryptionKey must be 32 bytes, got \(encryptionKey.count)")
+        }
+        self.path = path
+        self.key = encryptionKey
+        var handle: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX
+        let rc = sqlite3_open_v2(path, &handle, flags, nil)
+        guard rc == SQLITE_OK, let handle else {
+            let error = SQLiteStatement.error(handle, rc, "opening")
+            sqlite3_close_v2(handle)
+            throw StoreError(message: "store.path \(path): cannot open the journal: \(error.message)")
+        }
+        do {
+            try SQLiteJournal.configure(handle, path: path, key: encryptionKey)
+            insertEntry = try SQLiteStatement(
+                db: handle, sql: "INSERT INTO entries(session, epoch, payload) VALUES (?1, ?2, ?3)")
+            deleteSession = try SQLiteStatement(db: handle, sql: "DELETE FROM entries WHERE session = ?1")
+            selectAll = try SQLiteStatement(
+                db: handle, sql: "SELECT session, epoch, payload FROM entries ORDER BY seq")
+        } catch {
+            sqlite3_close_v2(handle)
+            throw error
+        }
+        db = handle
+        statements = [insertEntry, deleteSession, selectAll]
+    }
+
+    deinit { close() }
+
+    /// Closes the database; later calls throw "journal is closed". Safe to call twice.
+    public func close() {
+        for statement in statements { statement.finalize() }
+        statements = []
+        if let db { sqlite3_close_v2(db) }
+        db = nil
+    }
+
+    // MARK: Keys
+
+    /// Parses `store.encryptionKey`: 32 bytes as 64 hex digits, or as base64
+    /// (standard or URL-safe, padding optional). Surrounding whitespace is
+    /// ignored (keys read from `@file` often end with a newline).
+    /// - Throws: `StoreError` naming `store.encryptionKey`.
+    public static func parseKey(_ text: String) throws(StoreError) -> [UInt8] {
+        let trimmed = String(text.unicodeScalars
+            .drop(while: { $0.properties.isWhitespace })
+            .reversed().drop(while: { $0.properties.isWhitespace }).reversed()
+            .map(Character.init))
+        if trimmed.utf8.count == 64, let bytes = Crypto.fromHex(trimmed) { return bytes }
+        if let bytes = Crypto.base64Decode(trimmed) ?? Crypto.base64URLDecode(trimmed) {
+            guard bytes.count == 32 else {
+                throw StoreError(message: "store.encryptionKey must be 32 bytes; the base64 text decodes to \(bytes.count)")
+            }
+            return bytes
+        }
+        throw StoreError(message: "store.encryptionKey must be 32 bytes as 64 hex digits or base64 (e.g. `openssl rand -base64 32`)")
+    }
+
+    // MARK: JournalStore
+
+    /// Appends the batch in one transaction; on return it is on disk.
+    /// - Throws: `StoreError`; the transaction is rolled back, nothing of the batch is stored.
+    public func append(_ entries: [JournalEntry]) throws(StoreError) {
+        guard let db else { throw StoreError(message: "journal is closed") }
+        if entries.isEmpty { return }
+        // Encode (and encrypt) before taking the write lock: it cannot fail,
+        // and the transaction should hold only the inserts.
+        let payloads = entries.map { payload(for: $0) }
+        try SQLiteJournal.exec(db, "BEGIN IMMEDIATE")
+        do {
+            for (entry, payload) in zip(entries, payloads) {
+                try insertEntry.bind(1, text: entry.sessionId)
+                try insertEntry.bind(2, text: entry.epoch)
+                try insertEntry.bind(3, blob: payload)
+                try insertEntry.run()
+            }
+            // The fsync happens here (synchronous=FULL).
+            try SQLiteJournal.exec(db, "COMMIT")
+        } catch {
+            insertEntry.reset()
+            // May fail with "no transaction is active" when SQLite already
+            // rolled back (e.g. after an I/O error in COMMIT): either way none of it stays.
+            sqlite3_exec(db, "ROLLBACK", nil, nil, nil)
+            throw error
+        }
+        commitCount += 1
+    }
+
+    /// Every stored entry, in append order, decrypted and decoded.
+    /// - Throws: `StoreError` for a row that does not decrypt or decode: a
+    ///   journal that cannot be replayed completely must not be served from.
+    public func loadAll() throws(StoreError) -> [JournalEntry] {
+        guard db != nil else { throw StoreError(message: "journal is closed") }
+        defer { selectAll.reset() }
+        var entries: [JournalEntry] = []
+        while try selectAll.step() {
+            let sessionId = selectAll.text(0)
+            let epoch = selectAll.text(1)
+            var bytes = selectAll.blob(2)
+            if let key {
+                do {
+                    bytes = try Crypto.aesGCMOpen(key: key, sealed: bytes, aad: Array(sessionId.utf8))
+                } catch {
+                    throw StoreError(message: "store.path \(path): an entry of session \(sessionId) does not decrypt with store.encryptionKey: \(error)")
+                }
+            }
+            let input: Input
+            do {
+                input = try InputCodec.decode(bytes)
+            } catch {
+                throw StoreError(message: "store.path \(path): an entry of session \(sessionId): \(error.message)")
+            }
+            entries.append(JournalEntry(sessionId: sessionId, epoch: epoch, input: input))
+        }
+        return entries
+    }
+
+    /// Deletes the sessions in one transaction, then compacts: freed pages
+    /// go back to the file system (`incremental_vacuum`) and the WAL is
+    /// checkpointed and truncated, so churn does not grow the files.
+    /// - Throws: `StoreError`; when the delete fails nothing is deleted.
+    public func drop(sessions: [String]) throws(StoreError) {
+        guard let db else { throw StoreError(message: "journal is closed") }
+        if sessions.isEmpty { return }
+        try SQLiteJournal.exec(db, "BEGIN IMMEDIATE")
+        do {
+            for session in sessions {
+                try deleteSession.bind(1, text: session)
+                try deleteSession.run()
+            }
+            try SQLiteJournal.exec(db, "COMMIT")
+        } catch {
+            deleteSession.reset()
+            sqlite3_exec(db, "ROLLBACK", nil, nil, nil)
+            throw error
+        }
+        do {
+            try compact(db)
+        } catch {
+            throw StoreError(message: "sessions dropped, but compaction failed: \(error.message)")
+        }
+    }
+
+    private func compact(_ db: OpaquePointer) throws(StoreError) {
+        // Runs to completion as its own transaction; moves pages down and
+        // shortens the database image (in the WAL until the checkpoint below).
+        try SQLiteJournal.exec(db, "PRAGMA incremental_vacuum")
+        // TRUNCATE: copy the WAL into the database, fsync, and cut the WAL to
+        // zero bytes. A reader (e.g. a running `.backup`) can make it give up
+        // early; that is harmless: the next drop or auto-checkpoint finishes it.
+        try SQLiteJournal.exec(db, "PRAGMA wal_checkpoint(TRUNCATE)")
+    }
+
+    // MARK: Size
+
+    /// Bytes on disk: the database plus its WAL (the `-shm` index is a few
+    /// KiB of shared memory and not counted).
+    public func fileBytes() -> Int {
+        SQLiteJournal.size(of: path) + SQLiteJournal.size(of: path + "-wal")
+    }
+
+    private static func size(of file: String) -> Int {
+        var info = stat()
+        guard stat(file, &info) == 0 else { return 0 }
+        return Int(info.st_size)
+    }
+
+    // MARK: Internals
+
+    private func payload(for entry: JournalEntry) -> [UInt8] {
+        let json = InputCodec.encode(entry.input)
+        guard let key else { return json }
+        return Crypto.aesGCMSeal(key: key, plaintext: json, aad: Array(entry.sessionId.utf8))
+    }
+
+    /// Runs SQL that returns no rows we need (pragmas' rows are discarded).
+    private static func exec(_ db: OpaquePointer, _ sql: String) throws(StoreError) {
+        var message: UnsafeMutablePointer<CChar>?
+        let rc = sqlite3_exec(db, sql, nil, nil, &message)
+        guard rc == SQLITE_OK else {
+            let text = message.map { String(cString: $0) } ?? String(cString: sqlite3_errstr(rc))
+            sqlite3_free(message)
+            throw StoreError(message: "SQLite \(sql): \(text) (code \(rc))")
+        }
+    }
+
+    /// One integer from a single-row query (pragmas, counts).
+    private static func queryInt(_ db: OpaquePointer, _ sql: String) throws(StoreError) -> Int64 {
+        let statement = try SQLiteStatement(db: db, sql: sql)
+        guard try statement.step() else { throw StoreError(message: "SQLite \(sql): no row") }
+        return statement.int(0)
+    }
+
+    private static func queryText(_ db: OpaquePointer, _ sql: String) throws(StoreError) -> String {
+        let statement = try SQLiteStatement(db: db, sql: sql)
+        guard try statement.step() else { throw StoreError(message: "SQLite \(sql): no row") }
+        return statement.text(0)
+    }
+
+    private static func meta(_ db: OpaquePointer, _ key: String) throws(StoreError) -> [UInt8]? {
+        let statement = try SQLiteStatement(db: db, sql: "SELECT value FROM meta WHERE key = ?1")
+        try statement.bind(1, text: key)
+        guard try statement.step() else { return nil }
+        return statement.blob(0)
+    }
+
+    private static func setMeta(_ db: OpaquePointer, _ key: String, _ value: [UInt8]) throws(StoreError) {
+        let statement = try SQLiteStatement(db: db, sql: "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)")
+        try statement.bind(1, text: key)
+        try statement.bind(2, blob: value)
+        try statement.run()
+    }
+
+    /// Pragmas, schema on creation, checks on reopen.
+    private static func configure(_ db: OpaquePointer, path: String, key: [UInt8]?) throws(StoreError) {
+        // A backup or an operator's sqlite3 shell may hold a lock for a moment.
+        sqlite3_busy_timeout(db, 5000)
+        let tables: Int64
+        do {
+            // The first read: fails here for a file that is not a database.
+            tables = try queryInt(db, "SELECT count(*) FROM sqlite_master")
+        } catch {
+            throw StoreError(message: "store.path \(path) is not a usable SQLite database: \(error.message)")
+        }
+        if tables == 0 {
+            // Only possible before the first table exists.
+            try exec(db, "PRAGMA auto_vacuum = INCREMENTAL")
+        }
+        // Persistent in the file; set on every open anyway (cheap, idempotent).
+        let mode = try queryText(db, "PRAGMA journal_mode = WAL")
+        guard mode.lowercased() == "wal" else {
+            throw StoreError(message: "store.path \(path): SQLite refused WAL mode (journal_mode is \(mode))")
+        }
+        // Per connection: fsync the WAL on every commit.
+        try exec(db, "PRAGMA synchronous = FULL")
+        try exec(db, "PRAGMA journal_size_limit = \(walSizeLimit)")
+        if tables == 0 {
+            try create(db, key: key)
+        } else {
+            try check(db, path: path, key: key)
+        }
+    }
+
+    private static func create(_ db: OpaquePointer, key: [UInt8]?) throws(StoreError) {
+        try exec(db, "BEGIN IMMEDIATE")
+        do {
+            try exec(db, """
+                CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID;
+                CREATE TABLE entries(
+                    seq INTEGER PRIMARY KEY,
+                    session TEXT NOT NULL CHECK (length(session) BETWEEN 1 AND 128),
+                    epoch TEXT NOT NULL CHECK (length(epoch) > 0),
+                    payload BLOB NOT NULL);
+                CREATE INDEX entries_session ON entries(session);
+                """)
+            try setMeta(db, "schemaVersion", Array(String(schemaVersion).utf8))
+            if let key {
+                try setMeta(db, "encryption", Array("aes-256-gcm".utf8))
+                try setMeta(db, "keyCheck", Crypto.aesGCMSeal(key: key, plaintext: keyCheckPlaintext, aad: keyCheckAAD))
+            } else {
+                try setMeta(db, "encryption", Array("none".utf8))
+            }
+            try exec(db, "COMMIT")
+        } catch {
+            sqlite3_exec(db, "ROLLBACK", nil, nil, nil)
+            throw error
+        }
+    }
+
+    private static func check(_ db: OpaquePointer, path: String, key: [UInt8]?) throws(StoreError) {
+        let versionBytes: [UInt8]?
+        do {
+            versionBytes = try meta(db, "schemaVersion")
+        } catch {
+            throw StoreError(message: "store.path \(path) is a SQLite database but not a Switchboard journal (\(error.message))")
+        }
+        guard let versionBytes, let version = Int64(String(decoding: versionBytes, as: UTF8.self)) else {
+            throw StoreError(message: "store.path \(path) is a SQLite database but not a Switchboard journal (no schema version)")
+        }
+        guard version == schemaVersion else {
+            throw StoreError(message: "store.path \(path) has journal schema version \(version); this build reads version \(schemaVersion)")
+        }
+        let encryption = try meta(db, "encryption").map { String(decoding: $0, as: UTF8.self) } ?? "none"
+        switch (encryption, key) {
+        case ("none", nil):
+            return
+        case ("none", .some):
+            throw StoreError(message: "store.encryptionKey is set, but the journal at store.path \(path) was created without encryption; unset store.encryptionKey, or point store.path at a new file")
+        case (_, nil):
+            throw StoreError(message: "the journal at store.path \(path) is encrypted: set store.encryptionKey to the key it was created with")
+        case (_, let key?):
+            guard let sealed = try meta(db, "keyCheck") else {
+                throw StoreError(message: "the journal at store.path \(path) is marked encrypted but has no key check row")
+            }
+            do {
+                _ = try Crypto.aesGCMOpen(key: key, sealed: sealed, aad: keyCheckAAD)
+            } catch {
+                throw StoreError(message: "store.encryptionKey does not match the key the journal at store.path \(path) was created with")
+            }
+        }
+    }
+}
