@@ -2,6 +2,7 @@ import Auth
 import CallState
 import JSONCodec
 import Providers
+import Store
 
 /// The HTTP API of PROTOCOL.md §6 that is not static files or a WebSocket.
 ///
@@ -32,9 +33,9 @@ public struct APIRouter {
             return only("GET", req) { .json(200, ["status": "ok"]) }
         case .readyz:
             return only("GET", req) {
-                hub.draining
-                    ? .error(503, "draining", "hub is shutting down", headers: [("Retry-After", "5")])
-                    : .json(200, ["status": "ready"])
+                if hub.draining { return .error(503, "draining", "hub is shutting down", headers: [("Retry-After", "5")]) }
+                if !hub.storeHealthy { return .error(503, "store_unavailable", "the journal is failing", headers: [("Retry-After", "5")]) }
+                return .json(200, ["status": "ready"])
             }
         case .metrics:
             return only("GET", req) {
@@ -47,11 +48,13 @@ public struct APIRouter {
                 }
             }
         case .initiate:
-            return only("POST", req) {
-                guarded(req, now) { $0.role.isAdmin ? nil : "creating calls needs role admin" } then: { _ in
-                    writable(req) { (body: JSONValue) throws(InputError) in try hub.initiate(body, now: now) }
+            guard req.method == "POST" else { return .response(notAllowed(req, "POST")) }
+            return deferred(exchangeId, guarded(req, now) { $0.role.isAdmin ? nil : "creating calls needs role admin" } then: { _ in
+                writable(req) { (body: JSONValue) throws(InputError) in
+                    try hub.initiate(body, now: now) { hub.deliverResponse(exchangeId, $0) }
+                    return HTTPResponse.accepted
                 }
-            }
+            })
         case .call(let id):
             guard req.method == "GET" || req.method == "HEAD" else { return .response(notAllowed(req, "GET")) }
             return session(id, req, now, reading: true) { _ in getCall(id, req, exchangeId: exchangeId, now: now) }
@@ -64,23 +67,26 @@ public struct APIRouter {
         case .sync(let id):
             guard req.method == "POST" else { return .response(notAllowed(req, "POST")) }
             return session(id, req, now, reading: false) { identity in
-                .response(writable(req) { (body: JSONValue) throws(InputError) in
+                deferred(exchangeId, writable(req) { (body: JSONValue) throws(InputError) in
                     let decoded = try InputDecoder.sync(body, identity: identity, receivedAt: now)
-                    return ackResponse(id, hub.submit(decoded, to: id, now: now))
+                    hub.accept(decoded, to: id, now: now) { hub.deliverResponse(exchangeId, ackResponse(id, $0)) }
+                    return HTTPResponse.accepted
                 })
             }
         case .events(let id):
             guard req.method == "POST" else { return .response(notAllowed(req, "POST")) }
             guard SessionID.isValid(id) else { return .response(invalidSession) }
-            return .response(guarded(req, now) { $0.role.isAdmin ? nil : "backend events need role admin" } then: { identity in
+            return deferred(exchangeId, guarded(req, now) { $0.role.isAdmin ? nil : "backend events need role admin" } then: { identity in
                 writable(req) { (body: JSONValue) throws(InputError) in
                     let decoded = try InputDecoder.report(body, identity: identity, receivedAt: now, kind: "backend.event",
                                                           sourceKind: .backend, source: "backend")
-                    return ackResponse(id, hub.submit(decoded, to: id, now: now))
+                    hub.accept(decoded, to: id, now: now) { hub.deliverResponse(exchangeId, ackResponse(id, $0)) }
+                    return HTTPResponse.accepted
                 }
             })
         case .webhook(let route):
-            return only("POST", req) { hub.webhook(route, req, now: now) }
+            guard req.method == "POST" else { return .response(notAllowed(req, "POST")) }
+            return deferred(exchangeId, hub.webhook(route, req, now: now) { hub.deliverResponse(exchangeId, $0) })
         case .unknown:
             return .response(.error(404, "not_found", "no route for \(req.method) \(req.path)"))
         }
@@ -141,8 +147,15 @@ public struct APIRouter {
         do { return try apply(body) } catch { return .error(422, error.code, error.message) }
     }
 
-    func ackResponse(_ id: String, _ outcome: ApplyOutcome) -> HTTPResponse {
-        .json(200, [
+    /// `.accepted` from a handler means "answered later, after the commit";
+    /// anything else is an immediate answer (an error).
+    func deferred(_ exchangeId: Int, _ response: HTTPResponse) -> Routed {
+        response == .accepted ? .pending : .response(response)
+    }
+
+    func ackResponse(_ id: String, _ result: Result<ApplyOutcome, StoreError>) -> HTTPResponse {
+        guard case .success(let outcome) = result else { return Hub.storeUnavailable }
+        return .json(200, [
             "ok": true,
             "sessionId": .string(id),
             "version": .int(outcome.version),

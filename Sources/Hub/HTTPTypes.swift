@@ -57,3 +57,9 @@ public struct HTTPResponse: Sendable, Equatable {
             && a.headers.map { $0.0 + ":" + $0.1 } == b.headers.map { $0.0 + ":" + $0.1 }
     }
 }
+
+extension HTTPResponse {
+    /// Marker a route handler returns when the real answer follows the
+    /// journal commit through `Hub.deliverResponse`. Never sent.
+    static let accepted = HTTPResponse(status: 202, contentType: "switchboard/deferred")
+}

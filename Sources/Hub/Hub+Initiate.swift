@@ -6,8 +6,9 @@ import Crypto
 /// and gets back what the app and Twilio need to join it.
 extension Hub {
     /// Creates a session from `{phoneNumber, direction?, leadId?, recordingEnabled?, identity?, callerId?}`.
-    /// - Returns: 201 with `{sessionId, callId, token, webhookUrls:{voice,status,recording}}`.
-    func initiate(_ body: JSONValue, now: Int64) throws(InputError) -> HTTPResponse {
+    /// Answers through `respond` after the commit: 201 with
+    /// `{sessionId, callId, token, webhookUrls:{voice,status,recording}}`.
+    func initiate(_ body: JSONValue, now: Int64, respond: @escaping (HTTPResponse) -> Void) throws(InputError) {
         guard let phone = body["phoneNumber"]?.stringValue, !phone.isEmpty else {
             throw .invalid("phoneNumber is required")
         }
@@ -31,8 +32,6 @@ extension Hub {
         let decoded = try InputDecoder.report(request, identity: ClientIdentity(sub: "backend", role: .admin),
                                               receivedAt: now, kind: "backend.initiate", sourceKind: .backend,
                                               source: "backend")
-        submit(decoded, to: sessionId, now: now)
-
         var token: JSONValue = .null
         if let secret = config.auth.hs256Secret {
             let claims = Claims(sub: body["identity"]?.stringValue ?? "caller-" + sessionId, sid: sessionId,
@@ -42,12 +41,15 @@ extension Hub {
         }
         let base = config.server.publicUrl.hasSuffix("/") ? String(config.server.publicUrl.dropLast()) : config.server.publicUrl
         func url(_ kind: String) -> JSONValue { .string("\(base)/api/twilio/\(kind)?session=\(sessionId)") }
-        return .json(201, [
+        let created: HTTPResponse = .json(201, [
             "sessionId": .string(sessionId),
             "callId": .string(callId),
             "token": token,
             "webhookUrls": .object(["voice": url("voice"), "status": url("status"), "recording": url("recording")]),
         ])
+        accept(decoded, to: sessionId, now: now) { result in
+            if case .success = result { respond(created) } else { respond(Hub.storeUnavailable) }
+        }
     }
 
     /// The session's timeline (§2.7), oldest first; nil for an unknown session.

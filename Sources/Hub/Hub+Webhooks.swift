@@ -4,8 +4,11 @@ import Providers
 /// Provider webhooks (PROTOCOL.md §6): verify, resolve the session, apply,
 /// answer the way the provider expects.
 extension Hub {
-    /// Handles one webhook request on the reactor thread.
-    func webhook(_ route: WebhookRoute, _ req: HTTPRequest, now: Int64) -> HTTPResponse {
+    /// Handles one webhook request on the reactor thread. Returns an
+    /// immediate answer (refusals), or `.accepted` and answers through
+    /// `respond` once every event of the request is committed and applied.
+    func webhook(_ route: WebhookRoute, _ req: HTTPRequest, now: Int64,
+                 respond: @escaping (HTTPResponse) -> Void) -> HTTPResponse {
         guard !draining else { return .error(503, "draining", "hub is shutting down", headers: [("Retry-After", "5")]) }
         let request = WebhookRequest(path: req.path, query: req.query, rawQuery: req.rawQuery,
                                      headers: req.headers, body: req.body)
@@ -16,21 +19,27 @@ extension Hub {
             return HTTPResponse(error.reply)
         }
         metrics.increment("switchboard_webhook_requests_total", [("provider", route.provider), ("outcome", "ok")])
-        var lastSession: String?
+        var routed: [(String, ProviderEvent)] = []
         for var event in result.events {
-            guard let sessionId = resolveSession(event) else {
-                // Nothing names a session (e.g. an Asterisk device event without ?session=).
-                continue
+            // Nothing names a session (e.g. an Asterisk device event without ?session=): dropped.
+            guard let sessionId = resolveSession(event) else { continue }
+            if event.agoraPresence != nil { channel(sessionId).agora.resolve(&event) }
+            routed.append((sessionId, event))
+        }
+        let finish: () -> HTTPResponse = { [unowned self] in
+            route == .twilioVoice ? HTTPResponse(voiceTwiML(routed.last?.0)) : HTTPResponse(result.reply)
+        }
+        guard !routed.isEmpty else { return finish() }
+        var remaining = routed.count
+        var failed = false
+        for (sessionId, event) in routed {
+            accept(DecodedInput(input: event.input), to: sessionId, now: now) { outcome in
+                if case .failure = outcome { failed = true }
+                remaining -= 1
+                if remaining == 0 { respond(failed ? Hub.storeUnavailable : finish()) }
             }
-            let channel = channel(sessionId)
-            if event.agoraPresence != nil { channel.agora.resolve(&event) }
-            submit(DecodedInput(input: event.input), to: sessionId, now: now)
-            lastSession = sessionId
         }
-        if route == .twilioVoice {
-            return HTTPResponse(voiceTwiML(lastSession))
-        }
-        return HTTPResponse(result.reply)
+        return .accepted
     }
 
     /// `?session=` or the payload's own session id; else a session already

@@ -3,6 +3,7 @@ import CallState
 import JSONCodec
 import Logging
 import Providers
+import Store
 
 /// The reactor's state: every session, its subscribers, and the rules for
 /// turning inputs into frames.
@@ -28,6 +29,13 @@ public final class Hub {
     var qualityPending: Set<String> = []
     /// Everything `GET /metrics` reports.
     public let metrics = Metrics()
+    /// The journal; nil with `store.kind` memory (tests), where inputs apply at once.
+    public var journal: JournalWriter?
+    var pendingInputs: [Int: PendingInput] = [:]
+    var nextJournalToken = 0
+    /// False after a failed commit, until one succeeds: `/readyz` reports it.
+    public internal(set) var storeHealthy = true
+    private var lastRetentionCheck: Int64 = 0
     /// Long-poll waiters by session, and the session of each waiting exchange.
     var longPolls: [String: [LongPoll]] = [:]
     var longPollSessions: [Int: String] = [:]
@@ -97,10 +105,14 @@ public final class Hub {
 
     func channel(_ sessionId: String) -> SessionChannel {
         if let existing = sessions[sessionId] { return existing }
-        let engine = CallSession(sessionId: sessionId, epoch: Hub.newEpoch(), config: mergeConfig)
+        metrics.increment("switchboard_calls_total")
+        return createChannel(sessionId, epoch: Hub.newEpoch())
+    }
+
+    func createChannel(_ sessionId: String, epoch: String) -> SessionChannel {
+        let engine = CallSession(sessionId: sessionId, epoch: epoch, config: mergeConfig)
         let created = SessionChannel(engine: engine, replayFrames: config.retention.replayFrames)
         sessions[sessionId] = created
-        metrics.increment("switchboard_calls_total")
         return created
     }
 
@@ -156,8 +168,9 @@ public final class Hub {
     // MARK: - Inputs
 
     /// Applies one validated input to a session and fans out what changed.
+    /// Callers go through `accept`, which journals first.
     @discardableResult
-    public func submit(_ decoded: DecodedInput, to sessionId: String, now: Int64 = WallClock.nowMs()) -> ApplyOutcome {
+    func submit(_ decoded: DecodedInput, to sessionId: String, now: Int64 = WallClock.nowMs()) -> ApplyOutcome {
         let channel = channel(sessionId)
         var outcome = channel.engine.apply(decoded.input, now: now)
         outcome.ignored = decoded.ignored + outcome.ignored
@@ -220,8 +233,10 @@ public final class Hub {
 
     /// Handles one client message (§3.3). `sessionId` is nil on the dashboard
     /// stream, where only `ping` (and `auth`) make sense.
+    /// - Parameters:
+    ///   - reply: delivers replies that come after the journal commit (`ack`).
     public func handleMessage(_ bytes: [UInt8], sessionId: String?, identity: ClientIdentity,
-                              now: Int64 = WallClock.nowMs()) -> MessageResult {
+                              now: Int64 = WallClock.nowMs(), reply: @escaping (Frame) -> Void) -> MessageResult {
         let message: JSONValue
         do { message = try JSONCodec.parse(bytes) } catch {
             return failure(nil, InputError(code: "invalid_json", message: "message is not valid JSON"))
@@ -262,8 +277,16 @@ public final class Hub {
                 let decoded = type == "report"
                     ? try InputDecoder.report(message, identity: identity, receivedAt: now)
                     : try InputDecoder.quality(message, identity: identity, receivedAt: now)
-                let outcome = submit(decoded, to: sessionId, now: now)
-                return MessageResult(replies: id.map { [frames.ack(id: $0, outcome: outcome)] } ?? [], isError: false)
+                let frames = self.frames
+                accept(decoded, to: sessionId, now: now) { result in
+                    switch result {
+                    case .success(let outcome):
+                        if let id { reply(frames.ack(id: id, outcome: outcome)) }
+                    case .failure:
+                        reply(frames.error(id: id, code: "store_unavailable", message: "could not store the input; retry"))
+                    }
+                }
+                return MessageResult(replies: [], isError: false)
             default:
                 throw InputError(code: "unknown_type", message: "unknown message type \"\(type)\"")
             }
@@ -323,6 +346,10 @@ public final class Hub {
         }
         if dashboard.isDue(now) { flushDashboard(now: now) }
         if !longPolls.isEmpty { expireLongPolls(now: now) }
+        if now - lastRetentionCheck >= 1000 {
+            lastRetentionCheck = now
+            enforceRetention(now: now)
+        }
     }
 
     // MARK: - Dashboard

@@ -3,6 +3,7 @@ import CLibWebSockets
 import CallState
 import Hub
 import Logging
+import Store
 import Synchronization
 
 /// The hub's network face: one libwebsockets context, one service thread.
@@ -110,9 +111,30 @@ public final class Server: @unchecked Sendable {
         }
         context = ctx
         port = Int(lws_get_vhost_listen_port(lws_get_vhost_by_name(ctx, "default")))
+        try openJournal(context: ctx)
         tick.pointee.owner = Unmanaged.passUnretained(self).toOpaque()
         scheduleTick()
         return port
+    }
+
+    /// Opens the journal (`store.kind` sqlite), replays it into the hub, and
+    /// starts the writer thread, whose commits wake this loop.
+    private func openJournal(context: OpaquePointer) throws {
+        guard config.store.kind == "sqlite" else { return }
+        let path = config.store.path ?? config.dataDir + "/switchboard.db"
+        let store: SQLiteJournal
+        do {
+            let key = try config.store.encryptionKey.map { text throws(StoreError) in try SQLiteJournal.parseKey(text) }
+            store = try SQLiteJournal(path: path, encryptionKey: key)
+            let entries = try store.loadAll()
+            hub.restore(entries)
+            logger.info("journal opened", metadata: ["path": "\(path)", "entries": "\(entries.count)", "sessions": "\(hub.sessionCount)"])
+        } catch {
+            throw StartError(message: "store: \(error.message)")
+        }
+        // The context is alive as long as the writer: closed after the loop ends.
+        let wake = ContextWaker(context: context)
+        hub.journal = JournalWriter(store: store) { wake.wake() }
     }
 
     /// Runs the service loop until a requested shutdown has drained.
@@ -121,6 +143,8 @@ public final class Server: @unchecked Sendable {
         while !finished {
             if lws_service(context, 0) < 0 { break }
         }
+        // Everything acknowledged is already committed; this flushes the rest.
+        hub.journal?.close()
         lws_context_destroy(context)
         self.context = nil
         logger.info("stopped")
@@ -203,6 +227,7 @@ public final class Server: @unchecked Sendable {
             if let slot, slot.pointee != 0 { admitted[slot.pointee] = nil }
             return lws_callback_http_dummy(wsi, reason, user, input, len)
         case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+            hub.processCommitted()
             beginDrainIfRequested()
             return 0
         default:
@@ -442,7 +467,9 @@ public final class Server: @unchecked Sendable {
             socket.close(4029, "over limits.messagesPerSecond")
             return 0
         }
-        let result = hub.handleMessage(message, sessionId: socket.sessionId, identity: socket.identity, now: now)
+        let result = hub.handleMessage(message, sessionId: socket.sessionId, identity: socket.identity, now: now) {
+            [weak socket] frame in socket?.deliver(frame)
+        }
         for reply in result.replies { socket.deliver(reply) }
         if let refreshed = result.refreshed {
             socket.identity = refreshed
@@ -501,6 +528,13 @@ public final class Server: @unchecked Sendable {
         ])
         if hub.draining { checkDrain(now: WallClock.nowMs()) }
     }
+}
+
+/// Lets the journal's thread wake the service loop. `lws_cancel_service` is
+/// the one libwebsockets call documented as safe from another thread.
+struct ContextWaker: @unchecked Sendable {
+    let context: OpaquePointer
+    func wake() { lws_cancel_service(context) }
 }
 
 /// Startup failure (port in use, bad interface).

@@ -1,0 +1,96 @@
+import CallState
+import Store
+
+/// Durability (PROTOCOL.md §7): an input is applied and acknowledged only
+/// after its journal commit. The commit happens on the journal's own thread
+/// (group commit); the reactor hears about it through the transport's wake-up
+/// and applies results in commit order, which is submission order.
+extension Hub {
+    /// How an input's result gets back to whoever sent it: an `ack` frame,
+    /// an HTTP response. Called on the reactor thread, exactly once.
+    public typealias Completion = (Result<ApplyOutcome, StoreError>) -> Void
+
+    /// 503 for a write the journal could not store: nothing was applied.
+    static let storeUnavailable = HTTPResponse.error(503, "store_unavailable", "could not store the input; retry",
+                                                     headers: [("Retry-After", "1")])
+
+    struct PendingInput {
+        let decoded: DecodedInput
+        let completion: Completion
+    }
+
+    /// Accepts a validated input: journals it (when a journal is configured),
+    /// then applies it and calls `then`. Without a journal (`store.kind`
+    /// memory) it applies at once.
+    public func accept(_ decoded: DecodedInput, to sessionId: String, now: Int64 = WallClock.nowMs(),
+                       then completion: @escaping Completion) {
+        var decoded = decoded
+        decoded.input.receivedAt = now
+        guard let journal else {
+            completion(.success(submit(decoded, to: sessionId, now: now)))
+            return
+        }
+        let epoch = channel(sessionId).engine.epoch
+        nextJournalToken += 1
+        pendingInputs[nextJournalToken] = PendingInput(decoded: decoded, completion: completion)
+        journal.submit(JournalEntry(sessionId: sessionId, epoch: epoch, input: decoded.input), token: nextJournalToken)
+    }
+
+    /// Applies what the journal committed since the last call (on wake-up).
+    public func processCommitted() {
+        guard let journal else { return }
+        for done in journal.takeCompleted() {
+            guard let pending = pendingInputs.removeValue(forKey: done.token) else { continue }
+            if let error = done.error {
+                storeHealthy = false
+                logger.error("journal commit failed", metadata: ["error": "\(error.message)"])
+                pending.completion(.failure(error))
+                continue
+            }
+            storeHealthy = true
+            let outcome = submit(pending.decoded, to: done.entry.sessionId, now: done.entry.input.receivedAt)
+            pending.completion(.success(outcome))
+        }
+        for error in journal.takeDropErrors() {
+            logger.error("journal compaction failed", metadata: ["error": "\(error.message)"])
+        }
+    }
+
+    /// Rebuilds every session from the journal at start: same epochs, same
+    /// versions (inputs are re-applied with the hub time they arrived at),
+    /// and the last `retention.replayFrames` frames for resume.
+    public func restore(_ entries: [JournalEntry]) {
+        for entry in entries {
+            let channel = sessions[entry.sessionId] ?? createChannel(entry.sessionId, epoch: entry.epoch)
+            let outcome = channel.engine.apply(entry.input, now: entry.input.receivedAt)
+            if outcome.stateChanged {
+                channel.replay.append(version: channel.engine.version, element: frames.stateChange(channel.engine, outcome))
+            }
+        }
+        for (id, channel) in sessions {
+            let doc = channel.engine.document
+            for callId in [doc.providerCallId, doc.twilioCallSid].compactMap({ $0 }) { sessionsByProviderCallId[callId] = id }
+        }
+    }
+
+    /// Drops ended sessions `retention.endedSec` after `endedAt` from memory
+    /// and the journal, unless someone is still watching.
+    func enforceRetention(now: Int64) {
+        let keepMs = Int64(config.retention.endedSec) * 1000
+        var expired: [String] = []
+        for (id, channel) in sessions where channel.order.isEmpty {
+            guard let endedAt = channel.engine.document.endedAt, now - endedAt >= keepMs,
+                  channel.engine.document.lastSync.map({ now - $0 >= keepMs }) ?? true else { continue }
+            expired.append(id)
+        }
+        guard !expired.isEmpty else { return }
+        let gone = Set(expired)
+        for id in expired {
+            sessions[id] = nil
+            qualityPending.remove(id)
+        }
+        sessionsByProviderCallId = sessionsByProviderCallId.filter { !gone.contains($0.value) }
+        journal?.drop(sessions: expired)
+        logger.info("retention dropped sessions", metadata: ["count": "\(expired.count)"])
+    }
+}
