@@ -10,6 +10,7 @@ final class HubProcess {
     let process = Process()
     private(set) var port = 0
     let dataDir: URL
+    private let ownsData: Bool
     private let errPipe = Pipe()
     private let output = LogBuffer()
 
@@ -34,8 +35,12 @@ final class HubProcess {
     /// - Parameters:
     ///   - config: JSON merged over the test defaults (port 0, memory store, repo `public/`).
     ///   - environment: extra `SWITCHBOARD_*` variables.
-    init(config: [String: Any] = [:], environment: [String: String] = [:], arguments: [String] = []) throws {
-        dataDir = FileManager.default.temporaryDirectory.appendingPathComponent("sb-test-\(UUID().uuidString)")
+    ///   - dataDir: reuse another hub's data directory (restart tests); the
+    ///     directory is then left for its owner to delete.
+    init(config: [String: Any] = [:], environment: [String: String] = [:], arguments: [String] = [],
+         dataDir reused: URL? = nil) throws {
+        ownsData = reused == nil
+        dataDir = reused ?? FileManager.default.temporaryDirectory.appendingPathComponent("sb-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dataDir, withIntermediateDirectories: true)
         var merged: [String: Any] = [
             "server": ["host": "127.0.0.1", "port": 0],
@@ -90,7 +95,7 @@ final class HubProcess {
             process.waitUntilExit()
         }
         errPipe.fileHandleForReading.readabilityHandler = nil
-        try? FileManager.default.removeItem(at: dataDir)
+        if ownsData { try? FileManager.default.removeItem(at: dataDir) }
     }
 
     /// Everything the hub printed so far.

@@ -30,6 +30,9 @@ final class TestSocket {
 
     deinit { close(fd) }
 
+    /// Drops the connection without a close frame (a client going away).
+    func shutdownNow() { shutdown(fd, Int32(SHUT_RDWR)) }
+
     func write(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
