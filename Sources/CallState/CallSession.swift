@@ -24,8 +24,8 @@ public struct CallSession: Sendable {
     private var timelineRing: BoundedRing<TimelineEntry>
     /// Registers of `Field.scalarFields`, indexed by `Field.slot`.
     private var scalars: [FieldRegister]
-    /// Registers of metadata keys; every entry is set.
-    private var metadata: [String: FieldRegister] = [:]
+    /// Registers of metadata keys.
+    private var metadata = MetadataRegisters()
     /// The tunables this session was created with.
     public let config: MergeConfig
     /// The session's id.
@@ -77,7 +77,8 @@ public struct CallSession: Sendable {
             format: text(.recordingFormat),
             duration: winner(.recordingDuration)?.value.doubleValue.map { Int64($0.rounded()) })
         doc.quality = qualityTracker.state.latest
-        for (key, register) in metadata where register.update.value != .null {
+        for (key, register) in zip(metadata.keys, metadata.registers)
+        where register.isSet && register.update.value != .null {
             doc.metadata[key] = register.update.value
         }
         let times = lifecycle.times
@@ -103,7 +104,7 @@ public struct CallSession: Sendable {
     /// them to another session (see `merge(_:now:)`) joins the two states.
     public var stateUpdates: [Update] {
         var result: [Update] = scalars.compactMap(\.winner)
-        result += metadata.values.map(\.update)
+        result += metadata.registers.compactMap(\.winner)
         for witness in lifecycle.witnesses where !result.contains(witness) {
             result.append(witness)
         }
@@ -236,7 +237,8 @@ public struct CallSession: Sendable {
                                          conflicts: &outcome.conflicts, changes: &changes)
             if slot == Field.callStateSlot { callState = scalars[slot].state }
         } else if case .metadata(let key) = field {
-            result = CallSession.resolve(consume candidate, into: &metadata[key, default: .unset],
+            let position = metadata.position(of: key)
+            result = CallSession.resolve(consume candidate, into: &metadata.registers[position],
                                          windowMs: config.conflictWindowMs,
                                          conflicts: &outcome.conflicts, changes: &changes)
         } else {

@@ -10,10 +10,32 @@
 /// is kept beside the pair in the FIFO, and an open-addressing table of FIFO
 /// positions (linear probing, backward-shift deletion) grows and evicts from
 /// the stored hashes alone.
+///
+/// Ids are compared and hashed as UTF-8 bytes, not as Unicode-equivalent
+/// strings: an event id is an opaque token, and byte hashing skips the
+/// normalisation work of `String.hash(into:)`.
 struct DedupeMemory: Sendable {
     struct Key: Hashable, Sendable {
         var source: String
         var eventId: String
+
+        static func == (a: Key, b: Key) -> Bool {
+            a.source.utf8.elementsEqual(b.source.utf8) && a.eventId.utf8.elementsEqual(b.eventId.utf8)
+        }
+
+        func hash(into hasher: inout Hasher) {
+            Key.feed(source, into: &hasher)
+            // A byte that never occurs in UTF-8 keeps ("ab","c") apart from ("a","bc").
+            hasher.combine(UInt8(0xFF))
+            Key.feed(eventId, into: &hasher)
+        }
+
+        private static func feed(_ string: String, into hasher: inout Hasher) {
+            let done: Void? = string.utf8.withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+            if done == nil {
+                for byte in string.utf8 { hasher.combine(byte) }
+            }
+        }
     }
 
     /// The most pairs remembered.
