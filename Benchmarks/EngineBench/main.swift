@@ -91,7 +91,7 @@ let total = schedule.count
 /// one long array of prebuilt inputs would instead charge a cache miss per
 /// input to the engine, so runs copy each chunk of the schedule afresh
 /// (untimed) and time its application.
-let chunkSize = 4096
+let chunkSize = 256
 let benchConfig = MergeConfig(timelineEntries: arguments.count > 3 ? arguments[3] : 500, dedupeWindow: arguments.count > 4 ? arguments[4] : 4096)
 
 print("EngineBench: \(sessionCount) sessions x \(perSession) single-field inputs = \(total) per run, \(runs) runs")

@@ -60,6 +60,19 @@ public struct ApplyOutcome: Sendable, Hashable {
         self.version = version
     }
 
+    /// The outcome of an input or tick, assembled once at the end.
+    init(version: Int64, duplicate: Bool = false, updates: [Update] = [], results: UpdateResults = UpdateResults(),
+         conflicts: [Conflict] = [], changedKeys: DocumentKeySet, qualityChanged: Bool) {
+        self.version = version
+        self.duplicate = duplicate
+        self.updates = updates
+        self.results = results
+        self.conflicts = conflicts
+        self.changedKeys = changedKeys
+        self.stateChanged = !changedKeys.isEmpty
+        self.qualityChanged = qualityChanged
+    }
+
     /// Fields whose winner this input set (even when the value did not
     /// change), in input order.
     public var applied: [Field] {

@@ -132,29 +132,29 @@ public struct CallSession: Sendable {
     /// folds in quality samples, re-evaluates `syncStatus`, records the
     /// timeline, and bumps `version` once if the document or quality changed.
     public mutating func apply(_ input: Input, now: Int64) -> ApplyOutcome {
-        var outcome = ApplyOutcome(version: version)
-        outcome.updates = input.updates
         // Remembered up front: the input is applied below whatever its updates do.
         if let eventId = input.eventId, !dedupe.remember(source: input.source, eventId: eventId) {
-            outcome.duplicate = true
-            outcome.results = UpdateResults(repeating: .duplicate, count: input.updates.count)
-            record(input, now: now, results: outcome.results, conflicts: [])
-            return outcome
+            let results = UpdateResults(repeating: .duplicate, count: input.updates.count)
+            record(input, now: now, results: results, conflicts: [])
+            return ApplyOutcome(version: version, duplicate: true, updates: input.updates, results: results,
+                                changedKeys: DocumentKeySet(), qualityChanged: false)
         }
 
         var changes = DocumentKeySet()
+        var results = UpdateResults()
+        var conflicts: [Conflict] = []
         let timesBefore = lifecycle.times
         let logStatusBefore = callState?.logStatus
         var otherEventIds = false
         for i in input.updates.indices {
-            let result = merge(input.updates[i], from: input, now: now, outcome: &outcome, changes: &changes)
-            outcome.results.append(result)
+            let result = merge(input.updates[i], from: input, now: now, conflicts: &conflicts, changes: &changes)
+            results.append(result)
             if result.outcome != .duplicate, let eventId = input.updates[i].eventId,
                eventId != input.eventId || input.updates[i].source != input.source {
                 otherEventIds = true
             }
         }
-        if otherEventIds { rememberUpdateEventIds(of: input, results: outcome.results) }
+        if otherEventIds { rememberUpdateEventIds(of: input, results: results) }
 
         if callState?.logStatus != logStatusBefore { changes.insert(.logStatus) }
         let timesAfter = lifecycle.times
@@ -171,10 +171,13 @@ public struct CallSession: Sendable {
         }
         if updateSyncStatus(now: now) { changes.insert(.syncStatus) }
 
-        finish(&outcome, changes: changes, qualityChanged: qualityChanged)
-        if outcome.stateChanged || qualityChanged { lastSync = now }
-        record(input, now: now, results: outcome.results, conflicts: outcome.conflicts)
-        return outcome
+        if !changes.isEmpty || qualityChanged {
+            version += 1
+            lastSync = now
+        }
+        record(input, now: now, results: results, conflicts: conflicts)
+        return ApplyOutcome(version: version, updates: input.updates, results: results, conflicts: conflicts,
+                            changedKeys: changes, qualityChanged: qualityChanged)
     }
 
     /// Applies the changes that are due by time alone (`syncStatus` turning
@@ -185,9 +188,8 @@ public struct CallSession: Sendable {
         if updateSyncStatus(now: now) { changes.insert(.syncStatus) }
         let qualityChanged = qualityTracker.tick(now: now, config: config)
         guard !changes.isEmpty || qualityChanged else { return nil }
-        var outcome = ApplyOutcome(version: version)
-        finish(&outcome, changes: changes, qualityChanged: qualityChanged)
-        return outcome
+        version += 1
+        return ApplyOutcome(version: version, changedKeys: changes, qualityChanged: qualityChanged)
     }
 
     /// Joins another replica's merged state into this one by applying its
@@ -206,7 +208,7 @@ public struct CallSession: Sendable {
 
     /// Merges one update; returns what became of it.
     private mutating func merge(_ update: Update, from input: Input, now: Int64,
-                                outcome: inout ApplyOutcome, changes: inout DocumentKeySet) -> UpdateResult {
+                                conflicts: inout [Conflict], changes: inout DocumentKeySet) -> UpdateResult {
         let field = update.field
         // The input's own key was checked above; an update can carry another one
         // (a merged replica's winners keep their original sources and ids).
@@ -216,7 +218,7 @@ public struct CallSession: Sendable {
         }
         var state: CallStateValue?
         if field == .callState {
-            state = update.value.stringValue.flatMap(CallStateValue.init(rawValue:))
+            state = update.value.stringValue.flatMap(CallStateValue.parse)
         }
         guard state != nil || (field != .callState && field.accepts(update.value)) else {
             return UpdateResult(outcome: .invalid, clamped: false)
@@ -234,13 +236,13 @@ public struct CallSession: Sendable {
         let result: UpdateFate
         if let slot = field.slot {
             result = CallSession.resolve(consume candidate, into: &scalars[slot], windowMs: config.conflictWindowMs,
-                                         conflicts: &outcome.conflicts, changes: &changes)
+                                         conflicts: &conflicts, changes: &changes)
             if slot == Field.callStateSlot { callState = scalars[slot].state }
         } else if case .metadata(let key) = field {
             let position = metadata.position(of: key)
             result = CallSession.resolve(consume candidate, into: &metadata.registers[position],
                                          windowMs: config.conflictWindowMs,
-                                         conflicts: &outcome.conflicts, changes: &changes)
+                                         conflicts: &conflicts, changes: &changes)
         } else {
             result = .invalid
         }
@@ -292,15 +294,6 @@ public struct CallSession: Sendable {
     private mutating func updateSyncStatus(now: Int64) -> Bool {
         sync.update(client: lifecycle.clientState, provider: lifecycle.providerState,
                     now: now, windowMs: config.pendingWindowMs)
-    }
-
-    /// Fills the change summary and bumps the version once if anything changed.
-    private mutating func finish(_ outcome: inout ApplyOutcome, changes: DocumentKeySet, qualityChanged: Bool) {
-        outcome.stateChanged = !changes.isEmpty
-        outcome.qualityChanged = qualityChanged
-        outcome.changedKeys = changes
-        if outcome.stateChanged || qualityChanged { version += 1 }
-        outcome.version = version
     }
 
     private mutating func record(_ input: Input, now: Int64, results: UpdateResults, conflicts: [Conflict]) {

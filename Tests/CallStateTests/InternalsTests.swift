@@ -77,3 +77,15 @@ struct InternalsTests {
         #expect(none.isEmpty)
     }
 }
+
+@Suite("CallStateValue.parse")
+struct CallStateParseTests {
+    @Test("parse agrees with init(rawValue:) on every raw value and on near misses")
+    func agreesWithRawValue() {
+        var inputs = CallStateValue.allCases.map(\.rawValue)
+        inputs += ["", "i", "idle ", "Idle", "onhold", "on-hold", "connectex", "ringing\u{0}", "canceleD", "bus", "é"]
+        for raw in inputs {
+            #expect(CallStateValue.parse(raw) == CallStateValue(rawValue: raw), "\(raw)")
+        }
+    }
+}
