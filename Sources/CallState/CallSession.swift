@@ -145,16 +145,13 @@ public struct CallSession: Sendable {
         var conflicts: [Conflict] = []
         let timesBefore = lifecycle.times
         let logStatusBefore = callState?.logStatus
-        var otherEventIds = false
+        var carriesOtherKeys = false
         for i in input.updates.indices {
             let result = merge(input.updates[i], from: input, now: now, conflicts: &conflicts, changes: &changes)
             results.append(result)
-            if result.outcome != .duplicate, let eventId = input.updates[i].eventId,
-               eventId != input.eventId || input.updates[i].source != input.source {
-                otherEventIds = true
-            }
+            if CallSession.ownEventId(of: input.updates[i], in: input) != nil { carriesOtherKeys = true }
         }
-        if otherEventIds { rememberUpdateEventIds(of: input, results: results) }
+        if carriesOtherKeys { rememberUpdateEventIds(of: input, results: results) }
 
         if callState?.logStatus != logStatusBefore { changes.insert(.logStatus) }
         let timesAfter = lifecycle.times
@@ -205,14 +202,21 @@ public struct CallSession: Sendable {
 
     // MARK: - Internals
 
+    /// The update's event id when its `(source, eventId)` differs from the
+    /// input's own key (a merged replica's winners keep their original ones).
+    private static func ownEventId(of update: Update, in input: Input) -> String? {
+        guard let eventId = update.eventId, eventId != input.eventId || update.source != input.source else {
+            return nil
+        }
+        return eventId
+    }
 
     /// Merges one update; returns what became of it.
     private mutating func merge(_ update: Update, from input: Input, now: Int64,
                                 conflicts: inout [Conflict], changes: inout DocumentKeySet) -> UpdateResult {
         let field = update.field
-        // The input's own key was checked above; an update can carry another one
-        // (a merged replica's winners keep their original sources and ids).
-        if let eventId = update.eventId, eventId != input.eventId || update.source != input.source,
+        // The input's own key was checked in `apply`; an update may carry another.
+        if let eventId = CallSession.ownEventId(of: update, in: input),
            dedupe.contains(source: update.source, eventId: eventId) {
             return UpdateResult(outcome: .duplicate, clamped: false)
         }
@@ -251,8 +255,9 @@ public struct CallSession: Sendable {
 
     /// The LWW step (§2.2) and conflict classification (§2.4) for one register;
     /// returns `applied`, `stale` or `conflict`.
-    private static func resolve(_ candidate: consuming FieldRegister, into register: inout FieldRegister, windowMs: Int64,
-                                conflicts: inout [Conflict], changes: inout DocumentKeySet) -> UpdateFate {
+    private static func resolve(_ candidate: consuming FieldRegister, into register: inout FieldRegister,
+                                windowMs: Int64, conflicts: inout [Conflict],
+                                changes: inout DocumentKeySet) -> UpdateFate {
         let field = candidate.update.field
         guard register.isSet else {
             register = candidate
@@ -285,7 +290,7 @@ public struct CallSession: Sendable {
     /// a key do not count as each other's duplicates.
     private mutating func rememberUpdateEventIds(of input: Input, results: UpdateResults) {
         for (i, update) in input.updates.enumerated() where results[i].outcome != .duplicate {
-            if let eventId = update.eventId, eventId != input.eventId || update.source != input.source {
+            if let eventId = CallSession.ownEventId(of: update, in: input) {
                 dedupe.remember(source: update.source, eventId: eventId)
             }
         }
