@@ -40,13 +40,17 @@ struct DedupeMemory: Sendable {
 
     /// The most pairs remembered.
     let capacity: Int
+    /// A remembered pair and its hash, side by side: one append per insert.
+    private struct Entry: Sendable {
+        var key: Key
+        var hash: Int
+    }
+
     /// Remembered pairs in arrival order, a ring once full.
-    private var keys: [Key] = []
-    /// `hashes[i]` is the hash of `keys[i]`.
-    private var hashes: [Int] = []
+    private var entries: [Entry] = []
     /// Position of the oldest pair once the ring is full.
     private var head = 0
-    /// Open-addressing table of positions in `keys`; `empty` marks a free bucket.
+    /// Open-addressing table of positions in `entries`; `empty` marks a free bucket.
     private var table: [Int32] = []
     private static let empty: Int32 = -1
 
@@ -68,16 +72,14 @@ struct DedupeMemory: Sendable {
         guard capacity > 0 else { return true }
 
         let position: Int
-        if keys.count < capacity {
-            if (keys.count + 1) * 2 > table.count { grow() }
-            keys.append(key)
-            hashes.append(hash)
-            position = keys.count - 1
+        if entries.count < capacity {
+            if (entries.count + 1) * 2 > table.count { grow() }
+            entries.append(Entry(key: key, hash: hash))
+            position = entries.count - 1
         } else {
             // Full: forget the oldest and reuse its place in the ring.
             removeFromTable(position: head)
-            keys[head] = key
-            hashes[head] = hash
+            entries[head] = Entry(key: key, hash: hash)
             position = head
             head = head + 1 == capacity ? 0 : head + 1
         }
@@ -96,7 +98,7 @@ struct DedupeMemory: Sendable {
             let position = table[bucket]
             if position == DedupeMemory.empty { return nil }
             let p = Int(position)
-            if hashes[p] == hash && keys[p] == key { return bucket }
+            if entries[p].hash == hash && entries[p].key == key { return bucket }
             bucket = (bucket + 1) & mask
         }
     }
@@ -107,8 +109,8 @@ struct DedupeMemory: Sendable {
         let size = max(16, table.count * 2)
         table = Array(repeating: DedupeMemory.empty, count: size)
         let mask = size - 1
-        for (position, hash) in hashes.enumerated() {
-            var bucket = hash & mask
+        for (position, entry) in entries.enumerated() {
+            var bucket = entry.hash & mask
             while table[bucket] != DedupeMemory.empty { bucket = (bucket + 1) & mask }
             table[bucket] = Int32(position)
         }
@@ -118,14 +120,14 @@ struct DedupeMemory: Sendable {
     /// probe run back so lookups never stop early at the hole.
     private mutating func removeFromTable(position: Int) {
         let mask = table.count - 1
-        var hole = hashes[position] & mask
+        var hole = entries[position].hash & mask
         while Int(table[hole]) != position { hole = (hole + 1) & mask }
         var next = hole
         while true {
             next = (next + 1) & mask
             let occupant = table[next]
             if occupant == DedupeMemory.empty { break }
-            let home = hashes[Int(occupant)] & mask
+            let home = entries[Int(occupant)].hash & mask
             // Move the occupant into the hole unless its home lies cyclically
             // in (hole, next]: then it is already as close to home as it can be.
             let homeInRange = hole <= next ? (home > hole && home <= next) : (home > hole || home <= next)
