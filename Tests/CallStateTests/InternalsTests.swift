@@ -59,6 +59,21 @@ struct InternalsTests {
         #expect(session.document.metadata.count == 30)
     }
 
+    @Test("BoundedRing spanning several storage chunks keeps the newest `capacity` in order")
+    func ringAcrossChunks() {
+        for capacity in [31, 32, 33, 100] {
+            var ring = BoundedRing<Int>(capacity: capacity)
+            var dropped: [Int] = []
+            for i in 0..<250 {
+                if let old = ring.appendEvicting(i) { dropped.append(old) }
+            }
+            #expect(ring.elements == Array((250 - capacity)..<250))
+            #expect(dropped == Array(0..<(250 - capacity)))
+            #expect(ring.count == capacity)
+            #expect(ring[0] == 250 - capacity && ring.last == 249)
+        }
+    }
+
     @Test("BoundedRing drops the oldest and reports what it dropped")
     func ring() {
         var ring = BoundedRing<Int>(capacity: 3)
