@@ -37,27 +37,27 @@ public struct IgnoredUpdate: Sendable, Hashable {
 /// `ignored`, `clamped` and `changed` only when read.
 public struct ApplyOutcome: Sendable, Hashable {
     /// The whole input was already applied (§2.3); nothing changed.
-    public var duplicate: Bool = false
+    public var duplicate: Bool
     /// Conflicts this input caused (§2.4).
-    public var conflicts: [Conflict] = []
+    public var conflicts: [Conflict]
     /// The document changed (any key but `version`, `lastSync`, `quality`).
-    public var stateChanged: Bool = false
+    public var stateChanged: Bool
     /// The quality state (latest sample, aggregate or warnings) changed.
-    public var qualityChanged: Bool = false
+    public var qualityChanged: Bool
     /// The session's version after this input: one more than before iff
     /// `stateChanged || qualityChanged`.
     public var version: Int64
 
     /// The input's updates, in order.
-    var updates: [Update] = []
+    var updates: [Update]
     /// What became of each of them.
-    var results = UpdateResults()
+    var results: UpdateResults
     /// The top-level keys that changed.
-    var changedKeys = DocumentKeySet()
+    var changedKeys: DocumentKeySet
 
     /// Creates an outcome that changed nothing.
     public init(version: Int64) {
-        self.version = version
+        self.init(version: version, changedKeys: DocumentKeySet(), qualityChanged: false)
     }
 
     /// The outcome of an input or tick, assembled once at the end.
