@@ -1,7 +1,8 @@
 /// EngineBench: single-field updates applied per second by `CallSession.apply`
 /// on one core.
 ///
-///     swift run -c release --scratch-path .build-engine EngineBench [sessions] [updatesPerSession] [runs]
+///     swift run -c release --scratch-path .build-engine EngineBench \
+///         [sessions] [inputsPerSession] [runs] [timelineEntries] [dedupeWindow]
 ///
 /// Inputs are built before timing (the parser's cost is not the engine's);
 /// each run applies all of them, interleaved across sessions the way a hub
@@ -92,7 +93,9 @@ let total = schedule.count
 /// input to the engine, so runs copy each chunk of the schedule afresh
 /// (untimed) and time its application.
 let chunkSize = 256
-let benchConfig = MergeConfig(timelineEntries: arguments.count > 3 ? arguments[3] : 500, dedupeWindow: arguments.count > 4 ? arguments[4] : 4096)
+/// Optional overrides, to see what the timeline and the idempotency memory cost.
+let benchConfig = MergeConfig(timelineEntries: arguments.count > 3 ? arguments[3] : 500,
+                              dedupeWindow: arguments.count > 4 ? arguments[4] : 4096)
 
 print("EngineBench: \(sessionCount) sessions x \(perSession) single-field inputs = \(total) per run, \(runs) runs")
 var rates: [Double] = []
