@@ -1,12 +1,18 @@
 /// A fixed-capacity FIFO: appending to a full ring drops the oldest element.
 ///
-/// Backs the timeline, the idempotency memory and the replay log, none of which
-/// may grow with the length of a call. Appends are O(1) and, once full, reuse
-/// the storage instead of shifting it.
+/// Backs the timeline, the quality window and the replay log, none of which
+/// may grow with the length of a call. Storage is a list of fixed-size chunks
+/// allocated as the ring fills: appends are O(1), never move earlier elements
+/// (a doubling array would copy the whole timeline at every growth, on the hot
+/// path), and a short-lived session pays for one small chunk only.
 struct BoundedRing<Element> {
-    private var storage: [Element] = []
-    /// Index of the oldest element once the ring is full.
+    /// Elements per chunk.
+    private static var chunkSize: Int { 32 }
+    private var chunks: [[Element]] = []
+    /// Logical position of the oldest element in the storage once full.
     private var head = 0
+    /// How many elements are stored.
+    private(set) var count = 0
     /// The most elements kept.
     let capacity: Int
 
@@ -14,18 +20,17 @@ struct BoundedRing<Element> {
         self.capacity = max(0, capacity)
     }
 
-    var count: Int { storage.count }
-    var isEmpty: Bool { storage.isEmpty }
+    var isEmpty: Bool { count == 0 }
 
     /// Appends `element`; returns the element dropped to make room, if any
     /// (with capacity 0, `element` itself).
     mutating func appendEvicting(_ element: consuming Element) -> Element? {
         guard capacity > 0 else { return element }
-        if storage.count < capacity {
-            storage.append(element)
+        guard count == capacity else {
+            appendToStorage(element)
             return nil
         }
-        let dropped = storage[head]
+        let dropped = self[0]
         overwriteOldest(with: element)
         return dropped
     }
@@ -34,23 +39,34 @@ struct BoundedRing<Element> {
     /// `appendEvicting` when the caller does not need the dropped element.
     mutating func append(_ element: consuming Element) {
         guard capacity > 0 else { return }
-        if storage.count < capacity {
-            storage.append(element)
+        if count < capacity {
+            appendToStorage(element)
         } else {
             overwriteOldest(with: element)
         }
     }
 
+    private mutating func appendToStorage(_ element: consuming Element) {
+        if count % BoundedRing.chunkSize == 0 {
+            var chunk: [Element] = []
+            chunk.reserveCapacity(Swift.min(BoundedRing.chunkSize, capacity - count))
+            chunks.append(chunk)
+        }
+        chunks[chunks.count - 1].append(element)
+        count += 1
+    }
+
     private mutating func overwriteOldest(with element: consuming Element) {
-        storage[head] = element
+        chunks[head / BoundedRing.chunkSize][head % BoundedRing.chunkSize] = element
         head += 1
         if head == capacity { head = 0 }
     }
 
     /// The `i`-th element, oldest first.
     subscript(i: Int) -> Element {
-        let j = head + i
-        return storage[j < storage.count ? j : j - storage.count]
+        var j = head + i
+        if j >= count { j -= count }
+        return chunks[j / BoundedRing.chunkSize][j % BoundedRing.chunkSize]
     }
 
     /// The oldest element.
@@ -59,10 +75,7 @@ struct BoundedRing<Element> {
     var last: Element? { isEmpty ? nil : self[count - 1] }
 
     /// All elements, oldest first.
-    var elements: [Element] {
-        guard head > 0 else { return storage }
-        return Array(storage[head...]) + storage[..<head]
-    }
+    var elements: [Element] { (0..<count).map { self[$0] } }
 }
 
 extension BoundedRing: Sendable where Element: Sendable {}

@@ -10,26 +10,29 @@
 ///
 /// No clock is read here: every time comes in as `now` (hub ms).
 public struct CallSession: Sendable {
+    // Stored properties are laid out in declaration order: what every input
+    // touches comes first, so an apply reads few cache lines of the session.
+
+    /// +1 per accepted change of the document or quality (§2.6); starts at 0.
+    public internal(set) var version: Int64
+    /// The `callState` register's value, cached because every input reads it.
+    private var callState: CallStateValue?
+    private var lastSync: Int64?
+    private var sync = SyncTracker()
+    private var lifecycle = Lifecycle()
+    private var dedupe: DedupeMemory
+    private var timelineRing: BoundedRing<TimelineEntry>
+    /// Registers of `Field.scalarFields`, indexed by `Field.slot`.
+    private var scalars: [FieldRegister]
+    /// Registers of metadata keys.
+    private var metadata = MetadataRegisters()
+    /// The tunables this session was created with.
+    public let config: MergeConfig
     /// The session's id.
     public let sessionId: String
     /// Changes only when the hub loses the session's history (§2.6).
     public internal(set) var epoch: String
-    /// +1 per accepted change of the document or quality (§2.6); starts at 0.
-    public internal(set) var version: Int64
-    /// The tunables this session was created with.
-    public let config: MergeConfig
-
-    /// Registers of `Field.scalarFields`, indexed by `Field.slot`.
-    private var scalars: [FieldRegister?]
-    private var metadata: [String: FieldRegister] = [:]
-    private var lifecycle = Lifecycle()
-    private var sync = SyncTracker()
     private var qualityTracker: QualityTracker
-    private var dedupe: DedupeMemory
-    private var timelineRing: BoundedRing<TimelineEntry>
-    private var lastSync: Int64?
-    /// The `callState` register's value, cached because every input reads it.
-    private var callState: CallStateValue?
 
     /// Creates an empty session at version 0.
     public init(sessionId: String, epoch: String, config: MergeConfig = MergeConfig()) {
@@ -37,7 +40,7 @@ public struct CallSession: Sendable {
         self.epoch = epoch
         self.version = 0
         self.config = config
-        scalars = Array(repeating: nil, count: Field.scalarFields.count)
+        scalars = Array(repeating: .unset, count: Field.scalarFields.count)
         qualityTracker = QualityTracker(config: config)
         dedupe = DedupeMemory(capacity: config.dedupeWindow)
         timelineRing = BoundedRing(capacity: config.timelineEntries)
@@ -74,7 +77,8 @@ public struct CallSession: Sendable {
             format: text(.recordingFormat),
             duration: winner(.recordingDuration)?.value.doubleValue.map { Int64($0.rounded()) })
         doc.quality = qualityTracker.state.latest
-        for (key, register) in metadata where register.update.value != .null {
+        for (key, register) in zip(metadata.keys, metadata.registers)
+        where register.isSet && register.update.value != .null {
             doc.metadata[key] = register.update.value
         }
         let times = lifecycle.times
@@ -90,15 +94,17 @@ public struct CallSession: Sendable {
 
     /// The winning update of a field, if any was applied.
     public func winner(_ field: Field) -> Update? {
-        register(field)?.update
+        if let slot = field.slot { return scalars[slot].winner }
+        if case .metadata(let key) = field { return metadata[key]?.winner }
+        return nil
     }
 
     /// A set of updates whose merge reproduces this session's merged state:
     /// every field winner plus the witnesses of the derived fields. Applying
     /// them to another session (see `merge(_:now:)`) joins the two states.
     public var stateUpdates: [Update] {
-        var result: [Update] = scalars.compactMap { $0?.update }
-        result += metadata.values.map(\.update)
+        var result: [Update] = scalars.compactMap(\.winner)
+        result += metadata.registers.compactMap(\.winner)
         for witness in lifecycle.witnesses where !result.contains(witness) {
             result.append(witness)
         }
@@ -126,25 +132,26 @@ public struct CallSession: Sendable {
     /// folds in quality samples, re-evaluates `syncStatus`, records the
     /// timeline, and bumps `version` once if the document or quality changed.
     public mutating func apply(_ input: Input, now: Int64) -> ApplyOutcome {
-        var outcome = ApplyOutcome(version: version)
         // Remembered up front: the input is applied below whatever its updates do.
         if let eventId = input.eventId, !dedupe.remember(source: input.source, eventId: eventId) {
-            outcome.duplicate = true
-            outcome.ignored = input.updates.map { IgnoredUpdate(field: $0.field.name, reason: .duplicate) }
-            var fates = FateList()
-            for _ in input.updates { fates.append(.duplicate) }
-            record(input, now: now, fates: fates, conflicts: [])
-            return outcome
+            let results = UpdateResults(repeating: .duplicate, count: input.updates.count)
+            record(input, now: now, results: results, conflicts: [])
+            return ApplyOutcome(version: version, duplicate: true, updates: input.updates, results: results,
+                                changedKeys: DocumentKeySet(), qualityChanged: false)
         }
 
         var changes = DocumentKeySet()
+        var results = UpdateResults()
+        var conflicts: [Conflict] = []
         let timesBefore = lifecycle.times
         let logStatusBefore = callState?.logStatus
-        var fates = FateList()
-        for update in input.updates {
-            fates.append(merge(update, from: input, now: now, outcome: &outcome, changes: &changes))
+        var carriesOtherKeys = false
+        for i in input.updates.indices {
+            let result = merge(input.updates[i], from: input, now: now, conflicts: &conflicts, changes: &changes)
+            results.append(result)
+            if CallSession.ownEventId(of: input.updates[i], in: input) != nil { carriesOtherKeys = true }
         }
-        rememberUpdateEventIds(of: input, fates: fates)
+        if carriesOtherKeys { rememberUpdateEventIds(of: input, results: results) }
 
         if callState?.logStatus != logStatusBefore { changes.insert(.logStatus) }
         let timesAfter = lifecycle.times
@@ -161,10 +168,13 @@ public struct CallSession: Sendable {
         }
         if updateSyncStatus(now: now) { changes.insert(.syncStatus) }
 
-        finish(&outcome, changes: changes, qualityChanged: qualityChanged)
-        if outcome.stateChanged || qualityChanged { lastSync = now }
-        record(input, now: now, fates: fates, conflicts: outcome.conflicts)
-        return outcome
+        if !changes.isEmpty || qualityChanged {
+            version += 1
+            lastSync = now
+        }
+        record(input, now: now, results: results, conflicts: conflicts)
+        return ApplyOutcome(version: version, updates: input.updates, results: results, conflicts: conflicts,
+                            changedKeys: changes, qualityChanged: qualityChanged)
     }
 
     /// Applies the changes that are due by time alone (`syncStatus` turning
@@ -175,9 +185,8 @@ public struct CallSession: Sendable {
         if updateSyncStatus(now: now) { changes.insert(.syncStatus) }
         let qualityChanged = qualityTracker.tick(now: now, config: config)
         guard !changes.isEmpty || qualityChanged else { return nil }
-        var outcome = ApplyOutcome(version: version)
-        finish(&outcome, changes: changes, qualityChanged: qualityChanged)
-        return outcome
+        version += 1
+        return ApplyOutcome(version: version, changedKeys: changes, qualityChanged: qualityChanged)
     }
 
     /// Joins another replica's merged state into this one by applying its
@@ -193,97 +202,95 @@ public struct CallSession: Sendable {
 
     // MARK: - Internals
 
-    private func register(_ field: Field) -> FieldRegister? {
-        if let slot = field.slot { return scalars[slot] }
-        if case .metadata(let key) = field { return metadata[key] }
-        return nil
+    /// The update's event id when its `(source, eventId)` differs from the
+    /// input's own key (a merged replica's winners keep their original ones).
+    private static func ownEventId(of update: Update, in input: Input) -> String? {
+        guard let eventId = update.eventId, eventId != input.eventId || update.source != input.source else {
+            return nil
+        }
+        return eventId
     }
 
-    /// Merges one update; returns its fate.
-    private mutating func merge(_ incoming: Update, from input: Input, now: Int64,
-                                outcome: inout ApplyOutcome, changes: inout DocumentKeySet) -> UpdateFate {
-        var update = incoming
+    /// Merges one update; returns what became of it.
+    private mutating func merge(_ update: Update, from input: Input, now: Int64,
+                                conflicts: inout [Conflict], changes: inout DocumentKeySet) -> UpdateResult {
         let field = update.field
-        // The input's own key was checked above; an update can carry another one
-        // (a merged replica's winners keep their original sources and ids).
-        if let eventId = update.eventId, eventId != input.eventId || update.source != input.source,
+        // The input's own key was checked in `apply`; an update may carry another.
+        if let eventId = CallSession.ownEventId(of: update, in: input),
            dedupe.contains(source: update.source, eventId: eventId) {
-            outcome.ignored.append(IgnoredUpdate(field: field.name, reason: .duplicate))
-            return .duplicate
+            return UpdateResult(outcome: .duplicate, clamped: false)
         }
         var state: CallStateValue?
         if field == .callState {
-            state = update.value.stringValue.flatMap(CallStateValue.init(rawValue:))
+            state = update.value.stringValue.flatMap(CallStateValue.parse)
         }
         guard state != nil || (field != .callState && field.accepts(update.value)) else {
-            outcome.ignored.append(IgnoredUpdate(field: field.name, reason: .invalid))
-            return .invalid
+            return UpdateResult(outcome: .invalid, clamped: false)
         }
+
+        var candidate = FieldRegister(update: update, state: state)
         let clamped = update.ts > now.saturatingAdd(config.maxFutureSkewMs)
         if clamped {
-            update.ts = now
-            outcome.clamped.append(field)
+            candidate.update.ts = now
+            candidate.key.ts = now
         }
-
-        let candidate = FieldRegister(update: update, state: state)
-        var fate: UpdateFate
-        // Resolved in place: one array index or one hash lookup, no register copy.
-        if let slot = field.slot {
-            fate = CallSession.resolve(candidate, into: &scalars[slot], config: config,
-                                       outcome: &outcome, changes: &changes)
-            if slot == Field.callStateSlot { callState = scalars[slot]?.state }
-        } else if case .metadata(let key) = field {
-            fate = CallSession.resolve(candidate, into: &metadata[key], config: config,
-                                       outcome: &outcome, changes: &changes)
-        } else {
-            fate = .invalid
-        }
+        // Witnesses first, so the candidate can then move into its register.
         if state != nil { lifecycle.observe(candidate) }
-        return clamped ? .clamped : fate
+        // Resolved in place: one array index or one hash lookup, no register copy.
+        let result: UpdateFate
+        if let slot = field.slot {
+            result = CallSession.resolve(consume candidate, into: &scalars[slot], windowMs: config.conflictWindowMs,
+                                         conflicts: &conflicts, changes: &changes)
+            if slot == Field.callStateSlot { callState = scalars[slot].state }
+        } else if case .metadata(let key) = field {
+            let position = metadata.position(of: key)
+            result = CallSession.resolve(consume candidate, into: &metadata.registers[position],
+                                         windowMs: config.conflictWindowMs,
+                                         conflicts: &conflicts, changes: &changes)
+        } else {
+            result = .invalid
+        }
+        return UpdateResult(outcome: result, clamped: clamped)
     }
 
-    /// The LWW step (§2.2) and conflict classification (§2.4) for one register.
-    private static func resolve(_ candidate: FieldRegister, into register: inout FieldRegister?,
-                                config: MergeConfig, outcome: inout ApplyOutcome,
+    /// The LWW step (§2.2) and conflict classification (§2.4) for one register;
+    /// returns `applied`, `stale` or `conflict`.
+    private static func resolve(_ candidate: consuming FieldRegister, into register: inout FieldRegister,
+                                windowMs: Int64, conflicts: inout [Conflict],
                                 changes: inout DocumentKeySet) -> UpdateFate {
-        let update = candidate.update
-        let field = update.field
-        guard let current = register else {
+        let field = candidate.update.field
+        guard register.isSet else {
             register = candidate
-            outcome.applied.append(field)
             // An absent field and a null one look the same in the document.
-            if update.value != .null { changes.insert(field.documentKey) }
+            if candidate.update.value != .null { changes.insert(field.documentKey) }
             return .applied
         }
-        let comparison = candidate.compare(with: current)
+        let comparison = candidate.compare(with: register)
         if comparison.order > 0 {
-            if !update.value.sameJSON(as: current.update.value) { changes.insert(field.documentKey) }
-            if let rule = MergeOrder.conflictRule(winner: update, loser: current.update,
-                                                  decidedBy: comparison.rule, windowMs: config.conflictWindowMs) {
-                outcome.conflicts.append(Conflict(field: field, kept: Conflict.Side(update),
-                                                  discarded: Conflict.Side(current.update), rule: rule))
+            if !candidate.update.value.sameJSON(as: register.update.value) { changes.insert(field.documentKey) }
+            if let rule = MergeOrder.conflictRule(winner: candidate.update, loser: register.update,
+                                                  decidedBy: comparison.rule, windowMs: windowMs) {
+                conflicts.append(Conflict(field: field, kept: Conflict.Side(candidate.update),
+                                          discarded: Conflict.Side(register.update), rule: rule))
             }
             register = candidate
-            outcome.applied.append(field)
             return .applied
         }
-        if let rule = MergeOrder.conflictRule(winner: current.update, loser: update,
-                                              decidedBy: comparison.rule, windowMs: config.conflictWindowMs) {
-            outcome.ignored.append(IgnoredUpdate(field: field.name, reason: .conflict))
-            outcome.conflicts.append(Conflict(field: field, kept: Conflict.Side(current.update),
-                                              discarded: Conflict.Side(update), rule: rule))
+        if let rule = MergeOrder.conflictRule(winner: register.update, loser: candidate.update,
+                                              decidedBy: comparison.rule, windowMs: windowMs) {
+            conflicts.append(Conflict(field: field, kept: Conflict.Side(register.update),
+                                      discarded: Conflict.Side(candidate.update), rule: rule))
             return .conflict
         }
-        outcome.ignored.append(IgnoredUpdate(field: field.name, reason: .stale))
         return .stale
     }
 
     /// Remembers the keys updates carried besides the input's own (a merge's
     /// replica winners). Done after the loop so updates of one input that share
     /// a key do not count as each other's duplicates.
-    private mutating func rememberUpdateEventIds(of input: Input, fates: FateList) {
-        for (i, update) in input.updates.enumerated() where fates[i] != .duplicate {
-            if let eventId = update.eventId, eventId != input.eventId || update.source != input.source {
+    private mutating func rememberUpdateEventIds(of input: Input, results: UpdateResults) {
+        for (i, update) in input.updates.enumerated() where results[i].outcome != .duplicate {
+            if let eventId = CallSession.ownEventId(of: update, in: input) {
                 dedupe.remember(source: update.source, eventId: eventId)
             }
         }
@@ -294,20 +301,11 @@ public struct CallSession: Sendable {
                     now: now, windowMs: config.pendingWindowMs)
     }
 
-    /// Fills the change summary and bumps the version once if anything changed.
-    private mutating func finish(_ outcome: inout ApplyOutcome, changes: DocumentKeySet, qualityChanged: Bool) {
-        outcome.stateChanged = !changes.isEmpty
-        outcome.qualityChanged = qualityChanged
-        outcome.changed = changes.names
-        if outcome.stateChanged || qualityChanged { version += 1 }
-        outcome.version = version
-    }
-
-    private mutating func record(_ input: Input, now: Int64, fates: FateList, conflicts: [Conflict]) {
+    private mutating func record(_ input: Input, now: Int64, results: UpdateResults, conflicts: [Conflict]) {
         guard timelineRing.capacity > 0 else { return }
         timelineRing.append(TimelineEntry(
             at: now, kind: input.kind, source: input.source, sourceKind: input.sourceKind,
-            eventId: input.eventId, inputUpdates: input.updates, fates: fates, conflicts: conflicts,
+            eventId: input.eventId, inputUpdates: input.updates, results: results, conflicts: conflicts,
             qualitySamples: input.quality.count, version: version))
     }
 }

@@ -6,27 +6,49 @@
 /// Why not `Set` plus a ring: this runs once per input on the hot path, and a
 /// `Set` of string pairs re-hashes every string each time it grows and needs a
 /// second hash to evict. Here each pair is hashed once (with the standard
-/// library's seeded `Hasher`, so crafted ids cannot force collisions), the hash
-/// is kept beside the pair in the FIFO, and an open-addressing table of FIFO
-/// positions (linear probing, backward-shift deletion) grows and evicts from
-/// the stored hashes alone.
+/// library's seeded `Hasher`, so crafted ids cannot force collisions) into an
+/// open-addressing table (linear probing, backward-shift deletion) whose
+/// buckets carry the hash with the pair's position in the FIFO, so probing and
+/// growing never touch the pairs themselves.
+///
+/// Ids are compared and hashed as UTF-8 bytes, not as Unicode-equivalent
+/// strings: an event id is an opaque token, and byte hashing skips the
+/// normalisation work of `String.hash(into:)`.
 struct DedupeMemory: Sendable {
     struct Key: Hashable, Sendable {
         var source: String
         var eventId: String
+
+        static func == (a: Key, b: Key) -> Bool {
+            a.source.utf8.elementsEqual(b.source.utf8) && a.eventId.utf8.elementsEqual(b.eventId.utf8)
+        }
+
+        func hash(into hasher: inout Hasher) {
+            Key.feed(source, into: &hasher)
+            // A byte that never occurs in UTF-8 keeps ("ab","c") apart from ("a","bc").
+            hasher.combine(UInt8(0xFF))
+            Key.feed(eventId, into: &hasher)
+        }
+
+        private static func feed(_ string: String, into hasher: inout Hasher) {
+            let done: Void? = string.utf8.withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+            if done == nil {
+                for byte in string.utf8 { hasher.combine(byte) }
+            }
+        }
     }
 
     /// The most pairs remembered.
     let capacity: Int
     /// Remembered pairs in arrival order, a ring once full.
     private var keys: [Key] = []
-    /// `hashes[i]` is the hash of `keys[i]`.
-    private var hashes: [Int] = []
     /// Position of the oldest pair once the ring is full.
     private var head = 0
-    /// Open-addressing table of positions in `keys`; `empty` marks a free bucket.
-    private var table: [Int32] = []
-    private static let empty: Int32 = -1
+    /// Open-addressing table; a bucket packs the low 32 bits of the pair's
+    /// hash (high half) and its position in `keys` plus one (low half), 0 when
+    /// free. Keeping the hash in the bucket lets probes, growth and deletion
+    /// work on the table alone; `keys` is read only to confirm a hash match.
+    private var table: [UInt64] = []
 
     init(capacity: Int) {
         self.capacity = max(0, min(capacity, Int(Int32.max)))
@@ -49,61 +71,71 @@ struct DedupeMemory: Sendable {
         if keys.count < capacity {
             if (keys.count + 1) * 2 > table.count { grow() }
             keys.append(key)
-            hashes.append(hash)
             position = keys.count - 1
         } else {
             // Full: forget the oldest and reuse its place in the ring.
             removeFromTable(position: head)
             keys[head] = key
-            hashes[head] = hash
             position = head
             head = head + 1 == capacity ? 0 : head + 1
         }
-        var bucket = hash & (table.count - 1)
-        while table[bucket] != DedupeMemory.empty { bucket = (bucket + 1) & (table.count - 1) }
-        table[bucket] = Int32(position)
+        insert(DedupeMemory.bucket(hash: UInt64(UInt(bitPattern: hash)), position: position))
         return true
     }
 
-    /// The table bucket holding `key`, if remembered.
+    private static func bucket(hash: UInt64, position: Int) -> UInt64 {
+        (hash << 32) | UInt64(position + 1)
+    }
+
+    /// The table index a bucket value belongs at (its hash's home).
+    private func home(of bucket: UInt64) -> Int {
+        Int(truncatingIfNeeded: bucket >> 32) & (table.count - 1)
+    }
+
+    private mutating func insert(_ value: UInt64) {
+        let mask = table.count - 1
+        var index = home(of: value)
+        while table[index] != 0 { index = (index + 1) & mask }
+        table[index] = value
+    }
+
+    /// The table index holding `key`, if remembered.
     private func find(_ key: Key, hash: Int) -> Int? {
         guard !table.isEmpty else { return nil }
         let mask = table.count - 1
-        var bucket = hash & mask
+        let tag = UInt64(UInt32(truncatingIfNeeded: hash))
+        var index = hash & mask
         while true {
-            let position = table[bucket]
-            if position == DedupeMemory.empty { return nil }
-            let p = Int(position)
-            if hashes[p] == hash && keys[p] == key { return bucket }
-            bucket = (bucket + 1) & mask
+            let value = table[index]
+            if value == 0 { return nil }
+            if value >> 32 == tag && keys[Int(truncatingIfNeeded: value & 0xFFFF_FFFF) - 1] == key { return index }
+            index = (index + 1) & mask
         }
     }
 
-    /// Doubles the table (power of two, at most half full) and re-inserts the
-    /// positions by their stored hashes.
+    /// Doubles the table (power of two, at most half full), re-inserting the
+    /// buckets by the hashes they carry.
     private mutating func grow() {
-        let size = max(16, table.count * 2)
-        table = Array(repeating: DedupeMemory.empty, count: size)
-        let mask = size - 1
-        for (position, hash) in hashes.enumerated() {
-            var bucket = hash & mask
-            while table[bucket] != DedupeMemory.empty { bucket = (bucket + 1) & mask }
-            table[bucket] = Int32(position)
-        }
+        let old = table
+        table = Array(repeating: 0, count: max(16, table.count * 2))
+        for value in old where value != 0 { insert(value) }
     }
 
     /// Removes the bucket pointing at `position`, shifting later entries of its
     /// probe run back so lookups never stop early at the hole.
     private mutating func removeFromTable(position: Int) {
         let mask = table.count - 1
-        var hole = hashes[position] & mask
-        while Int(table[hole]) != position { hole = (hole + 1) & mask }
+        let target = UInt64(position + 1)
+        // Only evictions get here (a full memory): hashing the old key again
+        // is cheaper than keeping every hash beside its key.
+        var hole = keys[position].hashValue & mask
+        while table[hole] & 0xFFFF_FFFF != target { hole = (hole + 1) & mask }
         var next = hole
         while true {
             next = (next + 1) & mask
             let occupant = table[next]
-            if occupant == DedupeMemory.empty { break }
-            let home = hashes[Int(occupant)] & mask
+            if occupant == 0 { break }
+            let home = home(of: occupant)
             // Move the occupant into the hole unless its home lies cyclically
             // in (hole, next]: then it is already as close to home as it can be.
             let homeInRange = hole <= next ? (home > hole && home <= next) : (home > hole || home <= next)
@@ -112,6 +144,6 @@ struct DedupeMemory: Sendable {
                 hole = next
             }
         }
-        table[hole] = DedupeMemory.empty
+        table[hole] = 0
     }
 }

@@ -40,7 +40,7 @@ enum DocumentKey: Int, CaseIterable, Sendable {
 }
 
 /// A set of `DocumentKey`s, one bit each.
-struct DocumentKeySet: Sendable, Equatable {
+struct DocumentKeySet: Sendable, Hashable {
     private(set) var bits: UInt32 = 0
 
     var isEmpty: Bool { bits == 0 }

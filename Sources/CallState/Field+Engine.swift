@@ -56,7 +56,7 @@ extension Field {
     /// first; this keeps a bad value from reaching the typed document.
     func accepts(_ value: JSONValue) -> Bool {
         switch (self, value) {
-        case (.callState, .string(let s)): return CallStateValue(rawValue: s) != nil
+        case (.callState, .string(let s)): return CallStateValue.parse(s) != nil
         case (.callState, _): return false
         case (_, .null): return true
         case (.direction, .string(let s)): return Field.directions.contains(s)

@@ -6,25 +6,31 @@
 /// witness is the extreme of a total order (earliest `ts`, ties to the greater
 /// merge key; or the greatest merge key), so arrival order cannot change it.
 struct Lifecycle: Sendable {
-    /// Earliest observation of lifecycle rank ≥ 1 (`startedAt`).
-    private(set) var started: FieldRegister?
-    /// Earliest connected-rank (4) observation (`answeredAt`).
-    private(set) var answered: FieldRegister?
-    /// Earliest terminal observation (`endedAt`).
-    private(set) var ended: FieldRegister?
-    /// The client-reported state that wins the merge order among client updates (§2.5).
-    private(set) var latestClient: FieldRegister?
-    /// The same among provider updates.
-    private(set) var latestProvider: FieldRegister?
-
-    // What the hot path reads, kept beside the witnesses so reading it copies
-    // no register.
+    // What every input reads comes first and stays small; the witnesses live
+    // out of line (they are touched only by `callState` updates), which keeps
+    // `CallSession` compact.
     /// The derived times as the document shows them.
     private(set) var times = Times()
-    /// `latestClient`'s state.
+    /// The state of the client witness.
     private(set) var clientState: CallStateValue?
-    /// `latestProvider`'s state.
+    /// The state of the provider witness.
     private(set) var providerState: CallStateValue?
+    /// The witness registers, indexed by `Witness`.
+    private var witnessRegisters = Array(repeating: FieldRegister.unset, count: Witness.allCases.count)
+
+    /// The observations kept.
+    enum Witness: Int, CaseIterable {
+        /// Earliest observation of lifecycle rank ≥ 1 (`startedAt`).
+        case started
+        /// Earliest connected-rank (4) observation (`answeredAt`).
+        case answered
+        /// Earliest terminal observation (`endedAt`).
+        case ended
+        /// The client-reported state that wins the merge order among client updates (§2.5).
+        case latestClient
+        /// The same among provider updates.
+        case latestProvider
+    }
 
     /// The derived values as the document shows them.
     struct Times: Equatable, Sendable {
@@ -42,36 +48,36 @@ struct Lifecycle: Sendable {
     /// Folds in one `callState` observation (`register.state` is non-nil).
     mutating func observe(_ register: FieldRegister) {
         guard let state = register.state else { return }
-        let ts = register.update.ts
-        if state.lifecycleRank >= 1 && Lifecycle.keepEarliest(register, in: &started) { times.startedAt = ts }
-        if state.lifecycleRank == 4 && Lifecycle.keepEarliest(register, in: &answered) { times.answeredAt = ts }
-        if state.isTerminal && Lifecycle.keepEarliest(register, in: &ended) { times.endedAt = ts }
+        let ts = register.key.ts
+        if state.lifecycleRank >= 1 && keepEarliest(register, as: .started) { times.startedAt = ts }
+        if state.lifecycleRank == 4 && keepEarliest(register, as: .answered) { times.answeredAt = ts }
+        if state.isTerminal && keepEarliest(register, as: .ended) { times.endedAt = ts }
         switch register.update.sourceKind {
-        case .client: if Lifecycle.keepGreatest(register, in: &latestClient) { clientState = state }
-        case .provider: if Lifecycle.keepGreatest(register, in: &latestProvider) { providerState = state }
+        case .client: if keepGreatest(register, as: .latestClient) { clientState = state }
+        case .provider: if keepGreatest(register, as: .latestProvider) { providerState = state }
         case .backend: break
         }
     }
 
     /// The witness updates (possibly repeated).
-    var witnesses: [Update] {
-        [started, answered, ended, latestClient, latestProvider].compactMap { $0?.update }
-    }
+    var witnesses: [Update] { witnessRegisters.compactMap(\.winner) }
 
-    /// Replaces the witness if `candidate` is earlier; true if it did.
-    private static func keepEarliest(_ candidate: FieldRegister, in slot: inout FieldRegister?) -> Bool {
-        if let current = slot?.key, candidate.key.ts > current.ts { return false }
-        if let current = slot, candidate.key.ts == current.key.ts, candidate.compare(with: current).order <= 0 {
-            return false
+    /// Replaces the witness if `candidate` is earlier (ties: greater merge key); true if it did.
+    private mutating func keepEarliest(_ candidate: FieldRegister, as witness: Witness) -> Bool {
+        let current = witnessRegisters[witness.rawValue]
+        if current.isSet {
+            if candidate.key.ts > current.key.ts { return false }
+            if candidate.key.ts == current.key.ts && candidate.compare(with: current).order <= 0 { return false }
         }
-        slot = candidate
+        witnessRegisters[witness.rawValue] = candidate
         return true
     }
 
     /// Replaces the witness if `candidate` is greater in the merge order; true if it did.
-    private static func keepGreatest(_ candidate: FieldRegister, in slot: inout FieldRegister?) -> Bool {
-        if let current = slot, candidate.compare(with: current).order <= 0 { return false }
-        slot = candidate
+    private mutating func keepGreatest(_ candidate: FieldRegister, as witness: Witness) -> Bool {
+        let current = witnessRegisters[witness.rawValue]
+        if current.isSet && candidate.compare(with: current).order <= 0 { return false }
+        witnessRegisters[witness.rawValue] = candidate
         return true
     }
 }

@@ -111,7 +111,7 @@ struct MergeKey: Sendable {
     var seq: Int64
 
     init(_ u: Update) {
-        if u.field == .callState, let state = u.value.stringValue.flatMap(CallStateValue.init(rawValue:)) {
+        if u.field == .callState, let state = u.value.stringValue.flatMap(CallStateValue.parse) {
             self.init(u, state: state)
         } else {
             self.init(u, state: nil)

@@ -26,7 +26,16 @@ public enum EModel {
 
 /// A MOS in words (§4): excellent ≥ 4.3, good ≥ 4.0, fair ≥ 3.6, poor ≥ 3.1, bad below.
 public enum QualityGrade: String, Sendable, Hashable, CaseIterable {
-    case excellent, good, fair, poor, bad
+    /// MOS ≥ 4.3.
+    case excellent
+    /// MOS ≥ 4.0.
+    case good
+    /// MOS ≥ 3.6.
+    case fair
+    /// MOS ≥ 3.1.
+    case poor
+    /// MOS < 3.1.
+    case bad
 
     /// The grade of a MOS.
     public init(mos: Double) {
@@ -51,9 +60,13 @@ public enum MOSSource: String, Sendable, Hashable {
 /// A sustained quality problem (§4), raised when 3 of the last 5 samples cross
 /// its threshold and cleared no sooner than 5 s later.
 public enum QualityWarning: String, Sendable, Hashable, CaseIterable {
+    /// Round trip above `MergeConfig.highRttMs` (400 ms).
     case highRtt = "high-rtt"
+    /// Jitter above `MergeConfig.highJitterMs` (30 ms).
     case highJitter = "high-jitter"
+    /// Packet loss above `MergeConfig.highPacketLossPct` (1 %).
     case highPacketLoss = "high-packet-loss"
+    /// MOS below `MergeConfig.lowMos` (3.5).
     case lowMos = "low-mos"
 
     /// Bit in the per-sample crossing mask.

@@ -53,7 +53,7 @@ public struct TimelineUpdate: Sendable, Hashable {
 /// One input in a session's timeline (§2.7): when it arrived, who sent it, and
 /// what became of each of its updates.
 ///
-/// Stores the input's own update array (shared, not copied) and the fates
+/// Stores the input's own update array (shared, not copied) and the results
 /// packed in a word, so recording an input costs no allocation on the hot path;
 /// `updates` spells the records out when read.
 public struct TimelineEntry: Sendable, Hashable {
@@ -75,18 +75,19 @@ public struct TimelineEntry: Sendable, Hashable {
     public var version: Int64
     /// The updates as the input carried them (before clamping).
     private var inputUpdates: [Update]
-    /// `fates[i]` is the fate of `inputUpdates[i]`.
-    private var fates: FateList
+    /// What became of each of them.
+    private var results: UpdateResults
 
     init(at: Int64, kind: String, source: String, sourceKind: SourceKind, eventId: String?,
-         inputUpdates: [Update], fates: FateList, conflicts: [Conflict], qualitySamples: Int, version: Int64) {
+         inputUpdates: [Update], results: UpdateResults, conflicts: [Conflict], qualitySamples: Int,
+         version: Int64) {
         self.at = at
         self.kind = kind
         self.source = source
         self.sourceKind = sourceKind
         self.eventId = eventId
         self.inputUpdates = inputUpdates
-        self.fates = fates
+        self.results = results
         self.conflicts = conflicts
         self.qualitySamples = qualitySamples
         self.version = version
@@ -97,7 +98,7 @@ public struct TimelineEntry: Sendable, Hashable {
     public var updates: [TimelineUpdate] {
         inputUpdates.indices.map { i in
             let u = inputUpdates[i]
-            let fate = fates[i]
+            let fate = results[i].fate
             return fate == .clamped
                 ? TimelineUpdate(field: u.field, value: u.value, ts: at, fate: fate, clampedFrom: u.ts)
                 : TimelineUpdate(field: u.field, value: u.value, ts: u.ts, fate: fate)
@@ -121,50 +122,3 @@ public struct TimelineEntry: Sendable, Hashable {
     }
 }
 
-/// A list of fates packed 3 bits each into one word (21 of them), spilling into
-/// an array only for larger inputs.
-struct FateList: Sendable, Hashable {
-    private static let perWord = 21
-    private var packed: UInt64 = 0
-    private var spill: [UpdateFate] = []
-    private(set) var count = 0
-
-    mutating func append(_ fate: UpdateFate) {
-        if count < FateList.perWord {
-            packed |= UInt64(fate.code) << UInt64(3 * count)
-        } else {
-            spill.append(fate)
-        }
-        count += 1
-    }
-
-    subscript(i: Int) -> UpdateFate {
-        guard i < FateList.perWord else { return spill[i - FateList.perWord] }
-        return UpdateFate(code: UInt8(truncatingIfNeeded: packed >> UInt64(3 * i)) & 7)
-    }
-}
-
-extension UpdateFate {
-    /// A 3-bit code for `FateList`.
-    var code: UInt8 {
-        switch self {
-        case .applied: return 0
-        case .stale: return 1
-        case .duplicate: return 2
-        case .conflict: return 3
-        case .clamped: return 4
-        case .invalid: return 5
-        }
-    }
-
-    init(code: UInt8) {
-        switch code {
-        case 0: self = .applied
-        case 1: self = .stale
-        case 2: self = .duplicate
-        case 3: self = .conflict
-        case 4: self = .clamped
-        default: self = .invalid
-        }
-    }
-}
