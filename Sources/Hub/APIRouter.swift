@@ -153,7 +153,7 @@ public struct APIRouter {
         response == .accepted ? .pending : .response(response)
     }
 
-    func ackResponse(_ id: String, _ result: Result<ApplyOutcome, StoreError>) -> HTTPResponse {
+    func ackResponse(_ id: String, _ result: Result<InputOutcome, StoreError>) -> HTTPResponse {
         guard case .success(let outcome) = result else { return Hub.storeUnavailable }
         return .json(200, [
             "ok": true,

@@ -64,7 +64,7 @@ struct FrameBuilder {
         Frame(kind: .dashboard, version: 0, headroom: headroom, payload: JSONCodec.encode(.array(items)))
     }
 
-    func ack(id: JSONValue, outcome: ApplyOutcome) -> Frame {
+    func ack(id: JSONValue, outcome: InputOutcome) -> Frame {
         make(.reply, version: 0, [
             "type": "ack",
             "id": id,

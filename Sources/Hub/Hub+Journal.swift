@@ -8,7 +8,7 @@ import Store
 extension Hub {
     /// How an input's result gets back to whoever sent it: an `ack` frame,
     /// an HTTP response. Called on the reactor thread, exactly once.
-    public typealias Completion = (Result<ApplyOutcome, StoreError>) -> Void
+    public typealias Completion = (Result<InputOutcome, StoreError>) -> Void
 
     /// 503 for a write the journal could not store: nothing was applied.
     static let storeUnavailable = HTTPResponse.error(503, "store_unavailable", "could not store the input; retry",

@@ -170,15 +170,14 @@ public final class Hub {
     /// Applies one validated input to a session and fans out what changed.
     /// Callers go through `accept`, which journals first.
     @discardableResult
-    func submit(_ decoded: DecodedInput, to sessionId: String, now: Int64 = WallClock.nowMs()) -> ApplyOutcome {
+    func submit(_ decoded: DecodedInput, to sessionId: String, now: Int64 = WallClock.nowMs()) -> InputOutcome {
         let channel = channel(sessionId)
-        var outcome = channel.engine.apply(decoded.input, now: now)
-        outcome.ignored = decoded.ignored + outcome.ignored
+        let outcome = channel.engine.apply(decoded.input, now: now)
         if !outcome.duplicate {
             metrics.increment("switchboard_inputs_total", [("sourceKind", decoded.input.sourceKind.rawValue)])
         }
         publish(outcome, on: channel, now: now)
-        return outcome
+        return InputOutcome(outcome: outcome, ignored: decoded.ignored + outcome.ignored)
     }
 
     /// Fans out what one accepted change produced: a `state_change` at once;

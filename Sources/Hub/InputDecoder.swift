@@ -21,6 +21,18 @@ public struct DecodedInput: Sendable {
     }
 }
 
+/// What one accepted input did: the engine's outcome plus what the edge
+/// refused before merging (`read_only`, `unknown_field`), for the `ack`.
+public struct InputOutcome: Sendable {
+    public let outcome: ApplyOutcome
+    /// Edge refusals first, then the engine's (`stale`, `conflict`, …).
+    public let ignored: [IgnoredUpdate]
+
+    public var applied: [Field] { outcome.applied }
+    public var version: Int64 { outcome.version }
+    public var duplicate: Bool { outcome.duplicate }
+}
+
 /// Turns client-shaped JSON (`report`, `quality` messages, the seed's `/sync`
 /// body, backend events) into an `Input` (§2, §3.3).
 ///
