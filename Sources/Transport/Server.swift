@@ -483,13 +483,13 @@ public final class Server: @unchecked Sendable {
 
     // MARK: - Token lifetime
 
-    /// Wakes the connection 60 s before its token expires (or at expiry).
+    /// Wakes the connection 60 s before its token expires, or at once when
+    /// less than that is left, so the client always has time to refresh.
     private func armTokenTimer(_ socket: WebSocketConnection, now: Int64) {
         let expires = socket.identity.expiresAtMs
         guard expires < Int64.max / 2 else { return }
         socket.warnedExpiry = false
-        let warnAt = expires - 60_000
-        let due = warnAt > now ? warnAt : expires
+        let due = max(expires - 60_000, now)
         lws_set_timer_usecs(socket.wsi, lws_usec_t(max(0, due - now)) * 1000)
     }
 

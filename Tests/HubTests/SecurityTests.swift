@@ -142,19 +142,62 @@ import Testing
 
     @Test func refreshingTheTokenKeepsTheConnectionPastTheOriginalExp() throws {
         let hub = try HubProcess()
-        // Expires in 62 s: token_expiring is due at once (60 s before exp).
-        let short = HubProcess.token(role: .client, sub: "phone", sid: "r", ttl: 62)
+        // Expires in 3 s: token_expiring is due at once (less than 60 s left).
+        let short = HubProcess.token(role: .client, sub: "phone", sid: "r", ttl: 3)
         let ws = try hub.connect("/ws/calls/r", token: .some(short))
         _ = try ws.nextJSON()
         let warning = try ws.nextJSON(timeout: 5)
         #expect(warning["type"] as? String == "token_expiring")
-        #expect((warning["inMs"] as? Int ?? 0) > 55_000)
+        #expect((warning["inMs"] as? Int ?? 0) <= 3000)
+        // a token for somebody else is not a refresh
+        try ws.send(#"{"type":"auth","id":"a0","token":"\#(HubProcess.token(role: .client, sub: "intruder", sid: "r", ttl: 600))"}"#)
+        #expect(try ws.nextJSON()["code"] as? String == "forbidden")
         try ws.send(#"{"type":"auth","id":"a1","token":"\#(HubProcess.token(role: .client, sub: "phone", sid: "r", ttl: 600))"}"#)
         #expect(try ws.nextJSON()["type"] as? String == "ack")
-        // a token for somebody else is not a refresh
-        try ws.send(#"{"type":"auth","id":"a2","token":"\#(HubProcess.token(role: .client, sub: "intruder", sid: "r", ttl: 600))"}"#)
-        let refused = try ws.nextJSON()
-        #expect(refused["code"] as? String == "forbidden")
+        sleep(4)  // past the first token's exp
+        try ws.send(#"{"type":"ping","id":"alive"}"#)
+        #expect(try ws.nextJSON()["id"] as? String == "alive", "still connected after the original exp")
+    }
+
+    @Test func aGeneratedSecretIsPrivateAndItsDashboardTokenIsShownOnce() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sb-secret-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = dir.appendingPathExtension("json")
+        try Data(#"{"server":{"host":"127.0.0.1","port":0},"store":{"kind":"memory"}}"#.utf8).write(to: config)
+        defer { try? FileManager.default.removeItem(at: config) }
+        func start() throws -> (Process, Pipe) {
+            let p = Process()
+            p.executableURL = HubProcess.binary
+            p.arguments = ["serve", "--config", config.path, "--data-dir", dir.path]
+            let pipe = Pipe()
+            p.standardOutput = pipe
+            p.standardError = pipe
+            try p.run()
+            return (p, pipe)
+        }
+        func output(_ started: (Process, Pipe)) -> String {
+            usleep(800_000)
+            started.0.terminate()
+            started.0.waitUntilExit()
+            return String(decoding: started.1.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        }
+        let first = output(try start())
+        #expect(first.contains("dashboard (token shown once)"))
+        let attributes = try FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent("hs256.secret").path)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        let second = output(try start())
+        #expect(!second.contains("token shown once"), "only on the start that generated the secret")
+        #expect(second.contains("listening on http://"))
+    }
+
+    @Test func oversizedHeadersAreRefused() throws {
+        let hub = try HubProcess()
+        let socket = try TestSocket(port: hub.port)
+        try socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 16_384))\r\n\r\n")
+        let raw = (try? socket.readToEnd(deadline: Date(timeIntervalSinceNow: 5))) ?? []
+        let text = String(decoding: raw, as: UTF8.self)
+        #expect(!text.hasPrefix("HTTP/1.1 200"), "a 16 KiB header is not served: \(text.prefix(40))")
+        #expect(try hub.http.get("/healthz").status == 200, "the hub is fine")
     }
 
     @Test func anExpiredTokenClosesTheConnectionWith4004() throws {
