@@ -254,10 +254,11 @@ public final class Server: @unchecked Sendable {
     private func httpRequest(_ wsi: OpaquePointer, _ slot: UnsafeMutablePointer<Int>?, path: String?) -> Int32 {
         guard let slot else { return -1 }
         let query = LWS.queryArguments(wsi)
+        let headers = LWS.requestHeaders(wsi)
         let request = HTTPRequest(method: LWS.method(wsi), path: path ?? "",
                                   query: Dictionary(query, uniquingKeysWith: { first, _ in first }),
                                   rawQuery: query.isEmpty ? nil : query.map { $0.0 + "=" + $0.1 }.joined(separator: "&"),
-                                  headers: LWS.requestHeaders(wsi), peer: LWS.peer(wsi))
+                                  headers: headers, peer: hub.clientAddress(peer: LWS.peer(wsi), headers: headers))
         let id = allocateId()
         let exchange = HTTPExchange(id: id, wsi: wsi, request: request)
         slot.pointee = id
