@@ -42,42 +42,10 @@ public enum Crypto {
         hmac(digest: "SHA1", key: key, parts: parts)
     }
 
-    /// Fetched once: `EVP_MAC_fetch` takes a lock and walks the provider
-    /// store, and the fetched algorithm is immutable and thread-safe to share.
-    nonisolated(unsafe) private static let hmacAlgorithm: OpaquePointer? = EVP_MAC_fetch(nil, "HMAC", nil)
-
     private static func hmac(digest: String, key: [UInt8], parts: [[UInt8]]) -> [UInt8] {
-        guard let algorithm = hmacAlgorithm, let ctx = EVP_MAC_CTX_new(algorithm) else {
-            fatalError("OpenSSL has no HMAC")
-        }
-        defer { EVP_MAC_CTX_free(ctx) }
-        var initOK: Int32 = 0
-        // OSSL_PARAM keeps both pointers: they must outlive EVP_MAC_init.
-        digest.withCString { name in
-            "digest".withCString { paramName in
-                var params = [
-                    OSSL_PARAM_construct_utf8_string(paramName, UnsafeMutablePointer(mutating: name), 0),
-                    OSSL_PARAM_construct_end(),
-                ]
-                // OpenSSL 3.0 refuses a zero-length HMAC key. HMAC pads the key
-                // with zeros to the block size, so "" and "\0" are the same key.
-                let keyBytes: [UInt8] = key.isEmpty ? [0] : key
-                initOK = keyBytes.withUnsafeBufferPointer { k in
-                    EVP_MAC_init(ctx, k.baseAddress, k.count, &params)
-                }
-            }
-        }
-        precondition(initOK == 1, "EVP_MAC_init(HMAC-\(digest)) failed: \(ERR_get_error())")
-        for part in parts where !part.isEmpty {
-            let ok = part.withUnsafeBufferPointer { EVP_MAC_update(ctx, $0.baseAddress, $0.count) }
-            precondition(ok == 1, "EVP_MAC_update failed")
-        }
-        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-        var length = 0
-        let ok = EVP_MAC_final(ctx, &out, &length, out.count)
-        precondition(ok == 1, "EVP_MAC_final failed")
-        out.removeSubrange(length...)
-        return out
+        let mac = HMAC(digest: digest, key: key)
+        for part in parts { mac.update(part) }
+        return mac.finalize()
     }
 
     // MARK: Comparison and randomness

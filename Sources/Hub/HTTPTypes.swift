@@ -61,5 +61,5 @@ public struct HTTPResponse: Sendable, Equatable {
 extension HTTPResponse {
     /// Marker a route handler returns when the real answer follows the
     /// journal commit through `Hub.deliverResponse`. Never sent.
-    static let accepted = HTTPResponse(status: 202, contentType: "switchboard/deferred")
+    public static let accepted = HTTPResponse(status: 202, contentType: "switchboard/deferred")
 }

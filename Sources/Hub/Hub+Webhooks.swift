@@ -12,11 +12,22 @@ extension Hub {
         guard !draining else { return .error(503, "draining", "hub is shutting down", headers: [("Retry-After", "5")]) }
         let request = WebhookRequest(path: req.path, query: req.query, rawQuery: req.rawQuery,
                                      headers: req.headers, body: req.body)
+        return applyWebhook(route, Result { () throws(WebhookError) in try webhooks.handle(route, request, now: now) },
+                            now: now, respond: respond)
+    }
+
+    /// Applies a webhook already verified and mapped (or refused), from the
+    /// buffered path above or a streamed body (`ElevenLabsAudioStream`).
+    public func applyWebhook(_ route: WebhookRoute, _ verified: Result<WebhookResult, WebhookError>, now: Int64,
+                             respond: @escaping (HTTPResponse) -> Void) -> HTTPResponse {
         let result: WebhookResult
-        do { result = try webhooks.handle(route, request, now: now) } catch {
+        switch verified {
+        case .failure(let error):
             metrics.increment("switchboard_webhook_requests_total", [("provider", route.provider), ("outcome", error.code)])
             if error.status == 401 { metrics.increment("switchboard_signature_failures_total", [("provider", route.provider)]) }
             return HTTPResponse(error.reply)
+        case .success(let value):
+            result = value
         }
         metrics.increment("switchboard_webhook_requests_total", [("provider", route.provider), ("outcome", "ok")])
         var routed: [(String, ProviderEvent)] = []

@@ -23,7 +23,12 @@ public enum ElevenLabs {
         try SignatureHeader.verify(request.headers["elevenlabs-signature"], name: "ElevenLabs-Signature",
                                    scheme: "v0", secret: secret, body: request.body, now: now,
                                    toleranceSeconds: toleranceSeconds)
-        let body = try JSONValue.parseWebhookBody(request.body, maxStringBytes: 64 * 1024)
+        return try map(JSONValue.parseWebhookBody(request.body, maxStringBytes: 64 * 1024), now: now)
+    }
+
+    /// Maps a verified body to the call's updates; shared by the buffered
+    /// path above and the streamed one (`ElevenLabsAudioStream`).
+    static func map(_ body: JSONValue, now: Int64) throws(WebhookError) -> WebhookResult {
         let type = try body.requiredString("type")
         guard ["post_call_transcription", "post_call_audio", "call_initiation_failure"].contains(type) else {
             return WebhookResult(events: [], reply: .ok)

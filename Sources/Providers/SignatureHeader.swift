@@ -40,6 +40,34 @@ struct SignatureHeader {
     /// constant time to the HMAC.
     static func verify(_ header: String?, name: String, scheme: String, secret: String,
                        body: [UInt8], now: Int64, toleranceSeconds: Int64) throws(WebhookError) {
+        let pending = try begin(header, name: name, scheme: scheme, secret: secret, now: now,
+                                toleranceSeconds: toleranceSeconds)
+        pending.mac.update(body)
+        try pending.finish()
+    }
+
+    /// A signature check whose body arrives later, in chunks: the header is
+    /// parsed and its freshness checked now; feed the body to `mac`.
+    struct Pending {
+        let name: String
+        let candidates: [String]
+        let mac: Crypto.HMAC
+
+        /// Compares the MAC of everything fed with the header's values.
+        func finish() throws(WebhookError) {
+            let expected = mac.finalize()
+            var matched = false
+            for candidate in candidates {
+                // Decoding the hex compares bytes, so upper-case hex is fine too.
+                if let given = Crypto.fromHex(candidate), Crypto.constantTimeEquals(given, expected) { matched = true }
+            }
+            guard matched else { throw .unauthorized("\(name) does not match") }
+        }
+    }
+
+    /// Parses the header and checks its timestamp; the MAC starts with `"<t>."`.
+    static func begin(_ header: String?, name: String, scheme: String, secret: String, now: Int64,
+                      toleranceSeconds: Int64) throws(WebhookError) -> Pending {
         guard let header, !header.isEmpty else { throw .unauthorized("missing \(name) header") }
         let parsed = SignatureHeader(parsing: header)
         guard let t = parsed.timestamp, let candidates = parsed.values[scheme], !candidates.isEmpty else {
@@ -48,12 +76,8 @@ struct SignatureHeader {
         guard abs(now / 1000 - t) <= toleranceSeconds else {
             throw .unauthorized("\(name) timestamp outside the \(toleranceSeconds) s tolerance")
         }
-        let expected = Crypto.hmacSHA256(key: Array(secret.utf8), parts: [Array("\(t).".utf8), body])
-        var matched = false
-        for candidate in candidates {
-            // Decoding the hex compares bytes, so upper-case hex is fine too.
-            if let given = Crypto.fromHex(candidate), Crypto.constantTimeEquals(given, expected) { matched = true }
-        }
-        guard matched else { throw .unauthorized("\(name) does not match") }
+        let mac = Crypto.HMAC(digest: "SHA256", key: Array(secret.utf8))
+        mac.update(Array("\(t).".utf8))
+        return Pending(name: name, candidates: candidates, mac: mac)
     }
 }

@@ -1,4 +1,5 @@
 import Hub
+import Providers
 
 /// One HTTP request in flight on the service thread: collecting its body,
 /// then holding its response until libwebsockets says the socket is writable.
@@ -7,8 +8,13 @@ final class HTTPExchange {
     let wsi: OpaquePointer
     var request: HTTPRequest
     var response: HTTPResponse?
-    /// Set when the body passed `limits.maxBodyBytes`: the rest is discarded.
+    /// Set when the body passed its limit: the rest is discarded.
     var overflowed = false
+    /// An ElevenLabs body too large to buffer, verified and scanned as it streams.
+    var audio: ElevenLabsAudioStream?
+    /// Why a streamed body will be refused, once it has been read.
+    var streamError: WebhookError?
+    var streamedBytes = 0
 
     init(id: Int, wsi: OpaquePointer, request: HTTPRequest) {
         self.id = id

@@ -3,6 +3,7 @@ import CLibWebSockets
 import CallState
 import Hub
 import Logging
+import Providers
 import Store
 import Synchronization
 
@@ -268,7 +269,8 @@ public final class Server: @unchecked Sendable {
         }
 
         if request.method == "POST" || request.method == "PUT" || request.method == "PATCH" {
-            if let length = request.headers["content-length"].flatMap({ Int($0) }), length > config.limits.maxBodyBytes {
+            let limit = path == WebhookRoute.elevenlabs.path ? config.limits.maxAudioBodyBytes : config.limits.maxBodyBytes
+            if let length = request.headers["content-length"].flatMap({ Int($0) }), length > limit {
                 // Refuse before reading: the body is never buffered.
                 logger.notice("rejected request", metadata: ["status": "413", "path": "\(request.path)", "peer": "\(request.peer)"])
                 return respond(wsi, exchange, .error(413, "body_too_large", "body over limits.maxBodyBytes (\(config.limits.maxBodyBytes))"))
@@ -281,6 +283,24 @@ public final class Server: @unchecked Sendable {
     private func httpBody(_ slot: UnsafeMutablePointer<Int>?, _ input: UnsafeMutableRawPointer?, _ len: Int) -> Int32 {
         guard let slot, let exchange = exchanges[slot.pointee], let input else { return 0 }
         if exchange.overflowed { return 0 }
+        let chunk = UnsafeRawBufferPointer(start: input, count: len)
+        if exchange.audio != nil || exchange.streamError != nil {
+            return streamBody(exchange, chunk)
+        }
+        if exchange.request.body.count + len > config.limits.maxBodyBytes,
+           exchange.request.path == WebhookRoute.elevenlabs.path {
+            // Too large to buffer: verify and scan it as it streams from here on.
+            do {
+                exchange.audio = try ElevenLabsAudioStream(secrets: config.providerSecrets,
+                                                           headers: exchange.request.headers, now: WallClock.nowMs())
+            } catch {
+                exchange.streamError = error
+            }
+            let buffered = exchange.request.body
+            exchange.request.body = []
+            buffered.withUnsafeBytes { _ = streamBody(exchange, $0) }
+            return streamBody(exchange, chunk)
+        }
         if exchange.request.body.count + len > config.limits.maxBodyBytes {
             exchange.overflowed = true
             exchange.request.body = []
@@ -290,8 +310,35 @@ public final class Server: @unchecked Sendable {
         return 0
     }
 
+    /// Feeds a streamed body; past `limits.maxAudioBodyBytes` the rest is discarded (413).
+    private func streamBody(_ exchange: HTTPExchange, _ chunk: UnsafeRawBufferPointer) -> Int32 {
+        exchange.streamedBytes += chunk.count
+        if exchange.streamedBytes > config.limits.maxAudioBodyBytes {
+            exchange.overflowed = true
+            exchange.audio = nil
+            return 0
+        }
+        exchange.audio?.feed(chunk)
+        return 0
+    }
+
     private func httpBodyDone(_ wsi: OpaquePointer, _ slot: UnsafeMutablePointer<Int>?) -> Int32 {
         guard let slot, let exchange = exchanges[slot.pointee] else { return -1 }
+        if !exchange.overflowed, exchange.audio != nil || exchange.streamError != nil {
+            let now = WallClock.nowMs()
+            let verified: Result<WebhookResult, WebhookError>
+            if let audio = exchange.audio {
+                verified = Result { () throws(WebhookError) in try audio.finish(query: exchange.request.query, now: now) }
+            } else {
+                verified = .failure(exchange.streamError ?? .badRequest("unreadable body"))
+            }
+            exchange.audio = nil
+            let id = exchange.id
+            let response = hub.applyWebhook(.elevenlabs, verified, now: now) { [unowned self] in
+                hub.deliverResponse(id, $0)
+            }
+            return response == HTTPResponse.accepted ? 0 : respond(wsi, exchange, response)
+        }
         if exchange.overflowed {
             return respond(wsi, exchange, .error(413, "body_too_large", "body over limits.maxBodyBytes (\(config.limits.maxBodyBytes))"))
         }

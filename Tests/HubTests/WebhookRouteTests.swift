@@ -148,3 +148,40 @@ import Testing
         #expect(response.status == 413)
     }
 }
+
+/// `post_call_audio` bodies larger than `limits.maxBodyBytes` stream through
+/// the real hub without being buffered (issue 4 §2).
+@Suite struct LargeWebhookTests {
+    static func signed(_ body: String) -> [String: String] {
+        let t = Int(Date().timeIntervalSince1970)
+        let mac = Crypto.hmacSHA256(key: Array(WebhookRouteTests.secret.utf8), parts: [Array("\(t).".utf8), Array(body.utf8)])
+        return ["Content-Type": "application/json", "ElevenLabs-Signature": "t=\(t),v0=\(Crypto.hex(mac))"]
+    }
+
+    static func audio(_ megabytes: Int, session: String) -> String {
+        #"{"type":"post_call_audio","event_timestamp":\#(Int(Date().timeIntervalSince1970)),"data":{"conversation_id":"conv_big","full_audio":"\#(String(repeating: "QUJD", count: megabytes * 262_144))","conversation_initiation_client_data":{"dynamic_variables":{"session_id":"\#(session)"}}}}"#
+    }
+
+    @Test func aMultiMegabyteAudioWebhookIsAcceptedWithoutRaisingTheBodyLimit() throws {
+        let hub = try WebhookRouteTests.startHub(["limits": ["maxBodyBytes": 65536, "maxAudioBodyBytes": 16 << 20]])
+        let body = Self.audio(4, session: "el-audio")
+        let response = try hub.http.request("POST", "/webhooks/elevenlabs", headers: Self.signed(body), body: Array(body.utf8), timeout: 20)
+        #expect(response.status == 200)
+        let doc = try hub.http.get("/api/calls/el-audio").json
+        #expect(doc["providerCallId"] as? String == "conv_big")
+        // a forged one of the same size is read, then refused
+        var forged = Self.signed(body)
+        forged["ElevenLabs-Signature"] = forged["ElevenLabs-Signature"]!.replacingOccurrences(of: "v0=", with: "v0=00")
+        #expect(try hub.http.request("POST", "/webhooks/elevenlabs", headers: forged, body: Array(body.utf8), timeout: 20).status == 401)
+        // other routes keep the small limit
+        #expect(try hub.http.postJSON("/api/calls/el-audio/sync", String(repeating: " ", count: 70_000) + "{}").status == 413)
+    }
+
+    @Test func anAudioWebhookOverMaxAudioBodyBytesIs413() throws {
+        let hub = try WebhookRouteTests.startHub(["limits": ["maxBodyBytes": 65536, "maxAudioBodyBytes": 1 << 20]])
+        let body = Self.audio(2, session: "el-too-big")
+        let response = try hub.http.request("POST", "/webhooks/elevenlabs", headers: Self.signed(body), body: Array(body.utf8), timeout: 20)
+        #expect(response.status == 413)
+        #expect(try hub.http.get("/api/calls/el-too-big").status == 404)
+    }
+}

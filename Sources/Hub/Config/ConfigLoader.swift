@@ -86,6 +86,7 @@ public enum ConfigLoader {
         list("security.allowedOrigins", \.security.allowedOrigins),
         int("limits.maxMessageBytes", \.limits.maxMessageBytes, 128...16 << 20),
         int("limits.maxBodyBytes", \.limits.maxBodyBytes, 1024...256 << 20),
+        int("limits.maxAudioBodyBytes", \.limits.maxAudioBodyBytes, 1024...4 << 30),
         int("limits.sendQueueBytes", \.limits.sendQueueBytes, 1024...1 << 30),
         int("limits.maxConnectionsPerIp", \.limits.maxConnectionsPerIp, 1...1_000_000),
         int("limits.messagesPerSecond", \.limits.messagesPerSecond, 1...1_000_000),

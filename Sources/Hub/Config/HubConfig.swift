@@ -23,6 +23,8 @@ public struct HubConfig: Sendable, Equatable {
     public struct Limits: Sendable, Equatable {
         public var maxMessageBytes = 65536
         public var maxBodyBytes = 1_048_576
+        /// Largest ElevenLabs `post_call_audio` body, streamed (never held).
+        public var maxAudioBodyBytes = 134_217_728
         public var sendQueueBytes = 1_048_576
         public var maxConnectionsPerIp = 256
         public var messagesPerSecond = 50

@@ -1,0 +1,63 @@
+import COpenSSL
+
+extension Crypto {
+    /// An HMAC computed incrementally, for bodies too large to hold: feed
+    /// chunks as they arrive, then `finalize` once.
+    public final class HMAC {
+        /// Fetched once: `EVP_MAC_fetch` takes a lock and walks the provider
+        /// store, and the fetched algorithm is immutable and thread-safe to share.
+        nonisolated(unsafe) private static let algorithm: OpaquePointer? = EVP_MAC_fetch(nil, "HMAC", nil)
+
+        private let ctx: OpaquePointer
+
+        /// - Parameters:
+        ///   - digest: OpenSSL digest name, `SHA256` or `SHA1`.
+        public init(digest: String, key: [UInt8]) {
+            guard let algorithm = HMAC.algorithm, let ctx = EVP_MAC_CTX_new(algorithm) else {
+                fatalError("OpenSSL has no HMAC")
+            }
+            self.ctx = ctx
+            var initOK: Int32 = 0
+            // OSSL_PARAM keeps both pointers: they must outlive EVP_MAC_init.
+            digest.withCString { name in
+                "digest".withCString { paramName in
+                    var params = [
+                        OSSL_PARAM_construct_utf8_string(paramName, UnsafeMutablePointer(mutating: name), 0),
+                        OSSL_PARAM_construct_end(),
+                    ]
+                    // OpenSSL 3.0 refuses a zero-length HMAC key. HMAC pads the key
+                    // with zeros to the block size, so "" and "\0" are the same key.
+                    let keyBytes: [UInt8] = key.isEmpty ? [0] : key
+                    initOK = keyBytes.withUnsafeBufferPointer { k in
+                        EVP_MAC_init(ctx, k.baseAddress, k.count, &params)
+                    }
+                }
+            }
+            precondition(initOK == 1, "EVP_MAC_init(HMAC-\(digest)) failed: \(ERR_get_error())")
+        }
+
+        deinit { EVP_MAC_CTX_free(ctx) }
+
+        /// Adds bytes to the message.
+        public func update(_ bytes: UnsafeRawBufferPointer) {
+            guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+            let ok = EVP_MAC_update(ctx, base.assumingMemoryBound(to: UInt8.self), bytes.count)
+            precondition(ok == 1, "EVP_MAC_update failed")
+        }
+
+        /// Adds bytes to the message.
+        public func update(_ bytes: [UInt8]) {
+            bytes.withUnsafeBytes { update($0) }
+        }
+
+        /// The MAC of everything fed so far. Call once.
+        public func finalize() -> [UInt8] {
+            var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+            var length = 0
+            let ok = EVP_MAC_final(ctx, &out, &length, out.count)
+            precondition(ok == 1, "EVP_MAC_final failed")
+            out.removeSubrange(length...)
+            return out
+        }
+    }
+}
