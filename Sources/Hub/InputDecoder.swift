@@ -48,7 +48,7 @@ public enum InputDecoder {
         let seq = try integer(message["seq"], name: "seq") ?? 0
         let eventId = try identifier(message["id"])
         let src = source ?? identity.source
-        var builder = UpdateBuilder(ts: ts, source: src, sourceKind: sourceKind, seq: seq, eventId: eventId)
+        var builder = FieldValidator(ts: ts, source: src, sourceKind: sourceKind, seq: seq, eventId: eventId)
         if let state = message["state"] {
             guard case .object(let fields) = state else { throw .invalid("state must be an object") }
             for (name, value) in fields.sorted(by: { $0.key < $1.key }) { try builder.add(name, value) }
@@ -78,7 +78,7 @@ public enum InputDecoder {
         guard case .object = body else { throw .invalid("body must be a JSON object") }
         let ts = try timestamp(body["timestamp"] ?? body["ts"], default: receivedAt)
         let eventId = try identifier(body["id"] ?? body["data"]?["id"])
-        var builder = UpdateBuilder(ts: ts, source: identity.source, sourceKind: .client,
+        var builder = FieldValidator(ts: ts, source: identity.source, sourceKind: .client,
                                     seq: try integer(body["seq"], name: "seq") ?? 0, eventId: eventId)
         if let event = body["event"] {
             guard let name = event.stringValue else { throw .invalid("event must be a string") }
@@ -149,31 +149,24 @@ public enum InputDecoder {
     }
 }
 
-/// Validates field values one by one and collects the updates.
-struct UpdateBuilder {
-    let ts: Int64
-    let source: String
-    let sourceKind: SourceKind
-    let seq: Int64
-    let eventId: String?
-    var updates: [Update] = []
+/// Validates client-supplied field values one by one (the §1 types and
+/// vocabularies) and collects the updates; refusals of unknown and read-only
+/// fields are kept for the ack.
+struct FieldValidator {
+    private var builder: UpdateBuilder
     var ignored: [IgnoredUpdate] = []
+    var updates: [Update] { builder.updates }
 
     static let directions: Set<String> = ["inbound", "outbound"]
     static let deviceStatuses: Set<String> = ["uninitialized", "registered", "ready", "busy", "offline"]
     static let recordingFormats: Set<String> = ["mp3", "wav"]
 
     init(ts: Int64, source: String, sourceKind: SourceKind, seq: Int64, eventId: String?) {
-        self.ts = ts
-        self.source = source
-        self.sourceKind = sourceKind
-        self.seq = seq
-        self.eventId = eventId
+        builder = UpdateBuilder(ts: ts, source: source, sourceKind: sourceKind, seq: seq, eventId: eventId)
     }
 
     mutating func append(_ field: Field, _ value: JSONValue) {
-        updates.append(Update(field: field, value: value, ts: ts, source: source, sourceKind: sourceKind,
-                              seq: seq, eventId: eventId))
+        builder.set(field, value)
     }
 
     mutating func add(_ name: String, _ value: JSONValue) throws(InputError) {
