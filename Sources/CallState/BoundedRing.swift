@@ -79,3 +79,6 @@ struct BoundedRing<Element> {
 }
 
 extension BoundedRing: Sendable where Element: Sendable {}
+
+/// Snapshots (`CallSession` is `Codable`) carry the ring as it is.
+extension BoundedRing: Codable where Element: Codable {}

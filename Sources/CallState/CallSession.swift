@@ -9,7 +9,7 @@
 /// `syncStatus`, `version` and quality depend on arrival.
 ///
 /// No clock is read here: every time comes in as `now` (hub ms).
-public struct CallSession: Sendable {
+public struct CallSession: Sendable, Codable {
     // Stored properties are laid out in declaration order: what every input
     // touches comes first, so an apply reads few cache lines of the session.
 

@@ -1,5 +1,5 @@
 /// The call lifecycle of PROTOCOL.md §1.1: the value of the `callState` field.
-public enum CallStateValue: String, CaseIterable, Hashable, Sendable {
+public enum CallStateValue: String, CaseIterable, Hashable, Sendable, Codable {
     case idle, initiated, queued, ringing, connecting, connected
     case onHold = "on_hold"
     case reconnecting

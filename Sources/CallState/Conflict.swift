@@ -1,5 +1,5 @@
 /// Why two disagreeing updates count as a conflict (PROTOCOL.md §2.4).
-public enum ConflictRule: String, Sendable, Hashable, CaseIterable {
+public enum ConflictRule: String, Sendable, Hashable, CaseIterable, Codable {
     /// A terminal state beat a non-terminal one that was not older.
     case terminal
     /// Equal `ts`, decided by lifecycle rank, source rank, source or value.
@@ -10,9 +10,9 @@ public enum ConflictRule: String, Sendable, Hashable, CaseIterable {
 
 /// A disagreement the merge resolved, as reported in `state_change` frames,
 /// metrics and the timeline.
-public struct Conflict: Sendable, Hashable {
+public struct Conflict: Sendable, Hashable, Codable {
     /// One side of a conflict: what a source said and when.
-    public struct Side: Sendable, Hashable {
+    public struct Side: Sendable, Hashable, Codable {
         /// The value that source observed.
         public var value: JSONValue
         /// The source (`twilio`, `client:alice`, …).

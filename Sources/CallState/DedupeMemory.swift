@@ -15,7 +15,7 @@
 /// strings: an event id is an opaque token, and byte hashing skips the
 /// normalisation work of `String.hash(into:)`.
 struct DedupeMemory: Sendable {
-    struct Key: Hashable, Sendable {
+    struct Key: Hashable, Sendable, Codable {
         var source: String
         var eventId: String
 
@@ -145,5 +145,32 @@ struct DedupeMemory: Sendable {
             }
         }
         table[hole] = 0
+    }
+}
+
+/// A snapshot stores the remembered keys in ring order, never the table:
+/// its hashes come from the process-seeded `Hasher` and mean nothing in
+/// another process. Decoding re-hashes every key.
+extension DedupeMemory: Codable {
+    private enum CodingKeys: String, CodingKey { case capacity, keys, head }
+
+    init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(capacity: try container.decode(Int.self, forKey: .capacity))
+        keys = try container.decode([Key].self, forKey: .keys)
+        head = try container.decode(Int.self, forKey: .head)
+        var size = 16
+        while size < keys.count * 2 { size *= 2 }
+        table = Array(repeating: 0, count: size)
+        for (position, key) in keys.enumerated() {
+            insert(DedupeMemory.bucket(hash: UInt64(UInt(bitPattern: key.hashValue)), position: position))
+        }
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(capacity, forKey: .capacity)
+        try container.encode(keys, forKey: .keys)
+        try container.encode(head, forKey: .head)
     }
 }

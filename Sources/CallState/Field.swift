@@ -6,7 +6,7 @@
 /// the edge can answer `read_only`. `recording` is split into its members so a
 /// recording callback and a client can each fill what they know. `metadata` is
 /// merged per key.
-public enum Field: Hashable, Sendable {
+public enum Field: Hashable, Sendable, Codable {
     case callId, callUUID, direction, from, to, phoneNumber
     case provider, providerCallId, twilioCallSid, sipCallId
     case deviceStatus, callState

@@ -4,7 +4,7 @@
 /// Registers are stored non-optional (an unset one has `isSet == false`) so
 /// the merge can compare and replace them in place through `inout`, without
 /// copying the winner out first.
-struct FieldRegister: Sendable {
+struct FieldRegister: Sendable, Codable {
     /// The winner, exactly as merged (clamped `ts` included): replaying it
     /// reproduces the register.
     var update: Update

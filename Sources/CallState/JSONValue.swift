@@ -4,7 +4,7 @@
 /// between this tree and the wire. `canonicalText` exists here because the merge
 /// order's last tie-break (PROTOCOL.md §2.2 rule 7) compares values by their
 /// canonical JSON, and that comparison must not depend on a C library.
-public enum JSONValue: Hashable, Sendable {
+public enum JSONValue: Hashable, Sendable, Codable {
     case null
     case bool(Bool)
     case int(Int64)

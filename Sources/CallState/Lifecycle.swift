@@ -5,7 +5,7 @@
 /// lost to an `ended` was still observed, so it still answers the call. Each
 /// witness is the extreme of a total order (earliest `ts`, ties to the greater
 /// merge key; or the greatest merge key), so arrival order cannot change it.
-struct Lifecycle: Sendable {
+struct Lifecycle: Sendable, Codable {
     // What every input reads comes first and stays small; the witnesses live
     // out of line (they are touched only by `callState` updates), which keeps
     // `CallSession` compact.
@@ -19,7 +19,7 @@ struct Lifecycle: Sendable {
     private var witnessRegisters = Array(repeating: FieldRegister.unset, count: Witness.allCases.count)
 
     /// The observations kept.
-    enum Witness: Int, CaseIterable {
+    enum Witness: Int, CaseIterable, Codable {
         /// Earliest observation of lifecycle rank ≥ 1 (`startedAt`).
         case started
         /// Earliest connected-rank (4) observation (`answeredAt`).
@@ -33,7 +33,7 @@ struct Lifecycle: Sendable {
     }
 
     /// The derived values as the document shows them.
-    struct Times: Equatable, Sendable {
+    struct Times: Equatable, Sendable, Codable {
         var startedAt: Int64?
         var answeredAt: Int64?
         var endedAt: Int64?

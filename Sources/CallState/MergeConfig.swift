@@ -1,6 +1,6 @@
 /// Tunables of one session's engine: the `merge.*` keys of PROTOCOL.md §8, the
 /// timeline bound, the idempotency memory and the quality warning thresholds (§4).
-public struct MergeConfig: Sendable, Hashable {
+public struct MergeConfig: Sendable, Hashable, Codable {
     /// An update more than this far ahead of the hub's clock is clamped to it (§2.1).
     public var maxFutureSkewMs: Int64
     /// A winner replacing a value from another source kind set less than this

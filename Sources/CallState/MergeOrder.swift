@@ -103,7 +103,7 @@ public enum MergeOrder {
 
 /// Rules 1-5 of the merge key as integers, computed once per update so the hot
 /// comparison parses no strings.
-struct MergeKey: Sendable {
+struct MergeKey: Sendable, Codable {
     var terminal: Bool
     var ts: Int64
     var lifecycleRank: Int8

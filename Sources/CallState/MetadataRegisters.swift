@@ -5,7 +5,7 @@
 /// for short keys is cheaper than hashing them; past `indexThreshold` keys a
 /// dictionary index takes over so a client sending many keys cannot make each
 /// lookup linear.
-struct MetadataRegisters: Sendable {
+struct MetadataRegisters: Sendable, Codable {
     private static let indexThreshold = 8
     private(set) var keys: [String] = []
     var registers: [FieldRegister] = []

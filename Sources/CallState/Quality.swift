@@ -25,7 +25,7 @@ public enum EModel {
 }
 
 /// A MOS in words (§4): excellent ≥ 4.3, good ≥ 4.0, fair ≥ 3.6, poor ≥ 3.1, bad below.
-public enum QualityGrade: String, Sendable, Hashable, CaseIterable {
+public enum QualityGrade: String, Sendable, Hashable, CaseIterable, Codable {
     /// MOS ≥ 4.3.
     case excellent
     /// MOS ≥ 4.0.
@@ -50,7 +50,7 @@ public enum QualityGrade: String, Sendable, Hashable, CaseIterable {
 }
 
 /// Where a MOS came from.
-public enum MOSSource: String, Sendable, Hashable {
+public enum MOSSource: String, Sendable, Hashable, Codable {
     /// The source measured it and sent `mos`.
     case reported
     /// The hub computed it with `EModel`.
@@ -59,7 +59,7 @@ public enum MOSSource: String, Sendable, Hashable {
 
 /// A sustained quality problem (§4), raised when 3 of the last 5 samples cross
 /// its threshold and cleared no sooner than 5 s later.
-public enum QualityWarning: String, Sendable, Hashable, CaseIterable {
+public enum QualityWarning: String, Sendable, Hashable, CaseIterable, Codable {
     /// Round trip above `MergeConfig.highRttMs` (400 ms).
     case highRtt = "high-rtt"
     /// Jitter above `MergeConfig.highJitterMs` (30 ms).

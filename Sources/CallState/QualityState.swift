@@ -1,5 +1,5 @@
 /// The latest quality sample of a session, scored (§1 `quality`, §4).
-public struct QualitySnapshot: Sendable, Hashable {
+public struct QualitySnapshot: Sendable, Hashable, Codable {
     /// MOS, reported or computed, rounded to 3 decimals; nil when the sample had
     /// neither a MOS nor a latency to compute one from.
     public var mos: Double?
@@ -47,7 +47,7 @@ public struct QualitySnapshot: Sendable, Hashable {
 }
 
 /// MOS over the whole call: `{min, avg, max, samples}`.
-public struct QualityAggregate: Sendable, Hashable {
+public struct QualityAggregate: Sendable, Hashable, Codable {
     /// Lowest MOS seen.
     public var min: Double?
     /// Highest MOS seen.
@@ -84,7 +84,7 @@ public struct QualityAggregate: Sendable, Hashable {
 
 /// A session's call quality: the latest sample, the aggregate and the active
 /// warnings, as the `quality` frame carries them (§3.2).
-public struct QualityState: Sendable, Hashable {
+public struct QualityState: Sendable, Hashable, Codable {
     /// The sample with the greatest `ts` (the later arrival on equal `ts`).
     public var latest: QualitySnapshot?
     /// MOS over the call.

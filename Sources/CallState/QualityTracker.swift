@@ -5,7 +5,7 @@
 /// `warningClearDelayMs` have passed since the raise (hub clock). The second
 /// condition can become true with no new sample, which is why the clear runs
 /// from `CallSession.tick(now:)` at `clearDeadline`.
-struct QualityTracker: Sendable {
+struct QualityTracker: Sendable, Codable {
     private(set) var state = QualityState()
     /// Crossing masks (`QualityWarning.bit`) of the recent samples.
     private var recent: BoundedRing<UInt8>

@@ -2,7 +2,7 @@
 ///
 /// Each member is its own field (`recording.active`, …) so a recording callback
 /// and a client can each fill what they know.
-public struct Recording: Sendable, Hashable {
+public struct Recording: Sendable, Hashable, Codable {
     /// Whether the call is being recorded.
     public var active: Bool?
     /// The provider's recording id (Twilio `RecordingSid`, …).

@@ -1,5 +1,5 @@
 /// Whether the client's and the provider's views of `callState` agree (§2.5).
-public enum SyncStatus: String, Sendable, Hashable, CaseIterable {
+public enum SyncStatus: String, Sendable, Hashable, CaseIterable, Codable {
     /// They agree, or one side has not reported.
     case synchronized
     /// They differ, for less than `merge.pendingWindowMs` so far.
@@ -14,7 +14,7 @@ public enum SyncStatus: String, Sendable, Hashable, CaseIterable {
 /// keeps running while they keep differing (even if one side moves to another
 /// differing state); agreement resets it. Hub time, not update `ts`, because
 /// the window exists to give a lagging webhook time to arrive.
-struct SyncTracker: Sendable {
+struct SyncTracker: Sendable, Codable {
     private(set) var status: SyncStatus = .synchronized
     private var differingSince: Int64?
 

@@ -1,5 +1,5 @@
 /// What became of one update (§2.7).
-public enum UpdateFate: String, Sendable, Hashable, CaseIterable {
+public enum UpdateFate: String, Sendable, Hashable, CaseIterable, Codable {
     /// It became the field's winner.
     case applied
     /// It lost to the winner by being older (or agreed with it).
@@ -16,7 +16,7 @@ public enum UpdateFate: String, Sendable, Hashable, CaseIterable {
 }
 
 /// One update as the timeline records it.
-public struct TimelineUpdate: Sendable, Hashable {
+public struct TimelineUpdate: Sendable, Hashable, Codable {
     /// The field written.
     public var field: Field
     /// The value.
@@ -56,7 +56,7 @@ public struct TimelineUpdate: Sendable, Hashable {
 /// Stores the input's own update array (shared, not copied) and the results
 /// packed in a word, so recording an input costs no allocation on the hot path;
 /// `updates` spells the records out when read.
-public struct TimelineEntry: Sendable, Hashable {
+public struct TimelineEntry: Sendable, Hashable, Codable {
     /// Hub time it was applied, ms.
     public var at: Int64
     /// `twilio.status`, `client.report`, …

@@ -1,5 +1,5 @@
 /// One observation of one field: the unit the merge order compares (§2).
-public struct Update: Hashable, Sendable {
+public struct Update: Hashable, Sendable, Codable {
     /// The field written.
     public var field: Field
     /// The value observed (already validated and normalised by the edge).
@@ -29,7 +29,7 @@ public struct Update: Hashable, Sendable {
 
 /// One call-quality sample (PROTOCOL.md §4), already converted to milliseconds
 /// and percent by the edge.
-public struct QualitySample: Hashable, Sendable {
+public struct QualitySample: Hashable, Sendable, Codable {
     public var ts: Int64
     /// One-way latency in ms (`rtt / 2` when the source gave a round trip).
     public var latency: Double?

@@ -1,6 +1,6 @@
 /// What became of one update inside the engine: its outcome and whether its
 /// `ts` was clamped. `UpdateFate.clamped` hides the outcome; this keeps both.
-struct UpdateResult: Sendable, Hashable {
+struct UpdateResult: Sendable, Hashable, Codable {
     /// `applied`, `stale`, `duplicate`, `conflict` or `invalid` (never `clamped`).
     var outcome: UpdateFate
     /// Whether its `ts` was clamped to the hub clock (§2.1).
@@ -24,7 +24,7 @@ struct UpdateResult: Sendable, Hashable {
 /// The results of an input's updates, packed 4 bits each into one word (16 of
 /// them) and spilling into an array only for larger inputs: an outcome and a
 /// timeline entry share it, and building it allocates nothing.
-struct UpdateResults: Sendable, Hashable {
+struct UpdateResults: Sendable, Hashable, Codable {
     private static let perWord = 16
     private var packed: UInt64 = 0
     private var spill: [UpdateResult] = []

@@ -30,7 +30,9 @@ extension Hub {
             completion(.success(submit(decoded, to: sessionId, now: now)))
             return
         }
-        let epoch = channel(sessionId).engine.epoch
+        let channel = channel(sessionId)
+        channel.uncommitted += 1
+        let epoch = channel.engine.epoch
         nextJournalToken += 1
         pendingInputs[nextJournalToken] = PendingInput(decoded: decoded, completion: completion)
         journal.submit(JournalEntry(sessionId: sessionId, epoch: epoch, input: decoded.input), token: nextJournalToken)
@@ -41,6 +43,8 @@ extension Hub {
         guard let journal else { return }
         for done in journal.takeCompleted() {
             guard let pending = pendingInputs.removeValue(forKey: done.token) else { continue }
+            let channel = sessions[done.entry.sessionId]
+            channel?.uncommitted -= 1
             if let error = done.error {
                 storeHealthy = false
                 logger.error("journal commit failed", metadata: ["error": "\(error.message)"])
@@ -50,19 +54,38 @@ extension Hub {
             storeHealthy = true
             let outcome = submit(pending.decoded, to: done.entry.sessionId, now: done.entry.input.receivedAt)
             pending.completion(.success(outcome))
+            if let channel { snapshotIfDue(channel, journal: journal) }
         }
-        for error in journal.takeDropErrors() {
+        for error in journal.takeMaintenanceErrors() {
             logger.error("journal compaction failed", metadata: ["error": "\(error.message)"])
         }
     }
 
-    /// Rebuilds every session from the journal at start: same epochs, same
-    /// versions (inputs are re-applied with the hub time they arrived at),
-    /// and the last `retention.replayFrames` frames for resume.
-    public func restore(_ entries: [JournalEntry]) {
+    /// Every `store.snapshotEvery` inputs, and only while none of the
+    /// session's inputs wait for a commit, its entries are replaced by a
+    /// snapshot of its engine state: the snapshot then covers exactly what
+    /// is stored, and a restart replays at most `snapshotEvery` inputs.
+    func snapshotIfDue(_ channel: SessionChannel, journal: JournalWriter) {
+        channel.sinceSnapshot += 1
+        guard channel.sinceSnapshot >= config.store.snapshotEvery, channel.uncommitted == 0 else { return }
+        channel.sinceSnapshot = 0
+        journal.snapshot(SessionSnapshot(channel.engine))
+    }
+
+    /// Rebuilds every session from the journal at start: snapshots first,
+    /// then the entries after them, re-applied with the hub time they arrived
+    /// at; same epochs, same versions, and the frames since the snapshot for
+    /// resume.
+    public func restore(snapshots: [SessionSnapshot], entries: [JournalEntry]) throws(StoreError) {
+        for snapshot in snapshots {
+            let channel = SessionChannel(engine: try snapshot.session(), replayFrames: config.retention.replayFrames)
+            channel.replay = ReplayLog(capacity: config.retention.replayFrames, startVersion: channel.engine.version)
+            sessions[snapshot.sessionId] = channel
+        }
         for entry in entries {
             let channel = sessions[entry.sessionId] ?? createChannel(entry.sessionId, epoch: entry.epoch)
             let outcome = channel.engine.apply(entry.input, now: entry.input.receivedAt)
+            channel.sinceSnapshot += 1
             if outcome.stateChanged {
                 channel.replay.append(version: channel.engine.version, element: frames.stateChange(channel.engine, outcome))
             }

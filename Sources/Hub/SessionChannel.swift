@@ -13,6 +13,10 @@ final class SessionChannel {
     var presence = Presence()
     /// Who is in the Agora channel, to turn joins and leaves into call states.
     var agora = AgoraChannelPresence()
+    /// Inputs of this session handed to the journal and not yet committed.
+    var uncommitted = 0
+    /// Inputs journaled since this session's last snapshot.
+    var sinceSnapshot = 0
     /// When the last `quality` (or `state_change`, which carries quality) went out.
     var lastQualityFrameAt: Int64 = .min / 2
 

@@ -12,8 +12,15 @@ public protocol JournalStore: AnyObject {
     /// Every entry of every session still stored, in append order (for restart).
     func loadAll() throws -> [JournalEntry]
 
-    /// Deletes everything of these sessions (retention compaction).
+    /// Deletes everything of these sessions, snapshots included (retention compaction).
     func drop(sessions: [String]) throws
+
+    /// Replaces every entry of the snapshot's session with the snapshot, in
+    /// one transaction. The caller guarantees the snapshot covers all of them.
+    func snapshot(_ snapshot: SessionSnapshot) throws
+
+    /// Every stored snapshot (restart: apply these first, then `loadAll()`).
+    func loadSnapshots() throws -> [SessionSnapshot]
 
     /// Number of append transactions committed so far (group-commit tests and metrics).
     var commitCount: Int { get }

@@ -21,6 +21,7 @@ public final class JournalWriter: @unchecked Sendable {
     private enum Operation {
         case append(token: Int, entry: JournalEntry)
         case drop([String])
+        case snapshot(SessionSnapshot)
     }
 
     private let store: JournalStore
@@ -108,10 +109,22 @@ public final class JournalWriter: @unchecked Sendable {
         }
     }
 
-    /// Errors of drops since the last call (the sessions then stay in the
-    /// journal and come back on restart, where retention drops them again).
+    /// Replaces a session's entries with a snapshot, in order with appends:
+    /// the caller submits it only when none of the session's inputs are
+    /// waiting for a commit, so it covers exactly the stored entries.
+    public func snapshot(_ snapshot: SessionSnapshot) {
+        lock.withLock {
+            guard !closing else { return }
+            queue.append(.snapshot(snapshot))
+            lock.broadcast()
+        }
+    }
+
+    /// Errors of drops and snapshots since the last call (a failed drop
+    /// leaves the sessions to the next restart's retention; a failed
+    /// snapshot leaves the entries, which replay to the same state).
     /// Also delivered with a `wake`.
-    public func takeDropErrors() -> [StoreError] {
+    public func takeMaintenanceErrors() -> [StoreError] {
         lock.withLock {
             let errors = dropErrors
             dropErrors.removeAll()
@@ -178,6 +191,12 @@ public final class JournalWriter: @unchecked Sendable {
                     index += 1
                 }
                 commit(appends)
+            case .snapshot(let snapshot):
+                index += 1
+                do { try store.snapshot(snapshot) } catch {
+                    lock.withLock { dropErrors.append(StoreError.wrapping(error)) }
+                    wake()
+                }
             case .drop:
                 var sessions: [String] = []
                 while index < operations.endIndex, case .drop(let more) = operations[index] {

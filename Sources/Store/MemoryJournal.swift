@@ -5,6 +5,7 @@
 /// `SQLiteJournal` (a batch is stored whole or not at all).
 public final class MemoryJournal: JournalStore {
     private var entries: [JournalEntry] = []
+    private var snapshots: [String: SessionSnapshot] = [:]
 
     /// Number of `append` calls that stored their batch.
     public private(set) var commitCount = 0
@@ -27,6 +28,18 @@ public final class MemoryJournal: JournalStore {
     public func drop(sessions: [String]) throws {
         let doomed = Set(sessions)
         entries.removeAll { doomed.contains($0.sessionId) }
+        for session in sessions { snapshots[session] = nil }
+    }
+
+    /// Replaces the session's entries with the snapshot.
+    public func snapshot(_ snapshot: SessionSnapshot) throws {
+        entries.removeAll { $0.sessionId == snapshot.sessionId }
+        snapshots[snapshot.sessionId] = snapshot
+    }
+
+    /// Every snapshot held.
+    public func loadSnapshots() throws -> [SessionSnapshot] {
+        snapshots.keys.sorted().compactMap { snapshots[$0] }
     }
 
     /// Number of entries held (for tests).

@@ -46,6 +46,9 @@ public final class SQLiteJournal: JournalStore {
     private let insertEntry: SQLiteStatement
     private let deleteSession: SQLiteStatement
     private let selectAll: SQLiteStatement
+    private let upsertSnapshot: SQLiteStatement
+    private let deleteSnapshot: SQLiteStatement
+    private let selectSnapshots: SQLiteStatement
 
     /// Number of append transactions committed through this instance.
     public private(set) var commitCount = 0
@@ -83,12 +86,17 @@ public final class SQLiteJournal: JournalStore {
             deleteSession = try SQLiteStatement(db: handle, sql: "DELETE FROM entries WHERE session = ?1")
             selectAll = try SQLiteStatement(
                 db: handle, sql: "SELECT session, epoch, payload FROM entries ORDER BY seq")
+            upsertSnapshot = try SQLiteStatement(
+                db: handle, sql: "INSERT OR REPLACE INTO snapshots(session, epoch, payload) VALUES (?1, ?2, ?3)")
+            deleteSnapshot = try SQLiteStatement(db: handle, sql: "DELETE FROM snapshots WHERE session = ?1")
+            selectSnapshots = try SQLiteStatement(
+                db: handle, sql: "SELECT session, epoch, payload FROM snapshots ORDER BY session")
         } catch {
             sqlite3_close_v2(handle)
             throw error
         }
         db = handle
-        statements = [insertEntry, deleteSession, selectAll]
+        statements = [insertEntry, deleteSession, selectAll, upsertSnapshot, deleteSnapshot, selectSnapshots]
     }
 
     deinit { close() }
@@ -193,10 +201,13 @@ public final class SQLiteJournal: JournalStore {
             for session in sessions {
                 try deleteSession.bind(1, text: session)
                 try deleteSession.run()
+                try deleteSnapshot.bind(1, text: session)
+                try deleteSnapshot.run()
             }
             try SQLiteJournal.exec(db, "COMMIT")
         } catch {
             deleteSession.reset()
+            deleteSnapshot.reset()
             sqlite3_exec(db, "ROLLBACK", nil, nil, nil)
             throw error
         }
@@ -205,6 +216,49 @@ public final class SQLiteJournal: JournalStore {
         } catch {
             throw StoreError(message: "sessions dropped, but compaction failed: \(error.message)")
         }
+    }
+
+    /// Replaces the session's entries with the snapshot in one transaction
+    /// (one fsync): a crash leaves either the entries or the snapshot.
+    public func snapshot(_ snapshot: SessionSnapshot) throws(StoreError) {
+        guard let db else { throw StoreError(message: "journal is closed") }
+        let payload = key.map { Crypto.aesGCMSeal(key: $0, plaintext: snapshot.payload, aad: Array(snapshot.sessionId.utf8)) }
+            ?? snapshot.payload
+        try SQLiteJournal.exec(db, "BEGIN IMMEDIATE")
+        do {
+            try deleteSession.bind(1, text: snapshot.sessionId)
+            try deleteSession.run()
+            try upsertSnapshot.bind(1, text: snapshot.sessionId)
+            try upsertSnapshot.bind(2, text: snapshot.epoch)
+            try upsertSnapshot.bind(3, blob: payload)
+            try upsertSnapshot.run()
+            try SQLiteJournal.exec(db, "COMMIT")
+        } catch {
+            deleteSession.reset()
+            upsertSnapshot.reset()
+            sqlite3_exec(db, "ROLLBACK", nil, nil, nil)
+            throw error
+        }
+    }
+
+    /// Every snapshot, decrypted.
+    public func loadSnapshots() throws(StoreError) -> [SessionSnapshot] {
+        guard db != nil else { throw StoreError(message: "journal is closed") }
+        defer { selectSnapshots.reset() }
+        var snapshots: [SessionSnapshot] = []
+        while try selectSnapshots.step() {
+            let sessionId = selectSnapshots.text(0)
+            var bytes = selectSnapshots.blob(2)
+            if let key {
+                do {
+                    bytes = try Crypto.aesGCMOpen(key: key, sealed: bytes, aad: Array(sessionId.utf8))
+                } catch {
+                    throw StoreError(message: "store.path \(path): the snapshot of session \(sessionId) does not decrypt with store.encryptionKey: \(error)")
+                }
+            }
+            snapshots.append(SessionSnapshot(sessionId: sessionId, epoch: selectSnapshots.text(1), payload: bytes))
+        }
+        return snapshots
     }
 
     private func compact(_ db: OpaquePointer) throws(StoreError) {
@@ -305,6 +359,13 @@ public final class SQLiteJournal: JournalStore {
         } else {
             try check(db, path: path, key: key)
         }
+        // Added after schema 1; harmless when present.
+        try exec(db, """
+            CREATE TABLE IF NOT EXISTS snapshots(
+                session TEXT PRIMARY KEY CHECK (length(session) BETWEEN 1 AND 128),
+                epoch TEXT NOT NULL CHECK (length(epoch) > 0),
+                payload BLOB NOT NULL) WITHOUT ROWID
+            """)
     }
 
     private static func create(_ db: OpaquePointer, key: [UInt8]?) throws(StoreError) {

@@ -128,7 +128,7 @@ public final class Server: @unchecked Sendable {
             let key = try config.store.encryptionKey.map { text throws(StoreError) in try SQLiteJournal.parseKey(text) }
             store = try SQLiteJournal(path: path, encryptionKey: key)
             let entries = try store.loadAll()
-            hub.restore(entries)
+            try hub.restore(snapshots: store.loadSnapshots(), entries: entries)
             logger.info("journal opened", metadata: ["path": "\(path)", "entries": "\(entries.count)", "sessions": "\(hub.sessionCount)"])
         } catch {
             throw StartError(message: "store: \(error.message)")

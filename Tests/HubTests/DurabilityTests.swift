@@ -100,4 +100,28 @@ import Testing
         #expect(run.status != 0)
         #expect(run.output.contains("store.encryptionKey"))
     }
+
+    @Test func snapshotsBoundWhatARestartReplaysAndLoseNothing() throws {
+        let config: [String: Any] = ["store": ["kind": "sqlite", "snapshotEvery": 5]]
+        let first = try HubProcess(config: config)
+        for i in 0..<23 {
+            let response = try first.http.postJSON("/api/calls/long-call/sync",
+                #"{"id":"s\#(i)","timestamp":\#(1_000 + i),"data":{"metadata":{"k\#(i % 4)":\#(i)},"quality":{"rtt":\#(80 + i),"jitter":3,"packetLoss":0}}}"#)
+            #expect(response.status == 200)
+        }
+        let before = try first.http.get("/api/calls/long-call")
+        let timelineBefore = try first.http.get("/api/calls/long-call/timeline").json["entries"] as? [Any]
+        #expect(first.stop() == 0)
+
+        let second = try HubProcess(config: config, dataDir: first.dataDir)
+        let line = try #require(second.log.split(separator: "\n").first { $0.contains("journal opened") })
+        let replayed = Int(line.split(separator: " ").first { $0.hasPrefix("entries=") }?.dropFirst("entries=".count) ?? "") ?? -1
+        #expect((0..<5).contains(replayed), "at most snapshotEvery inputs replayed, saw \(replayed): \(line)")
+        let after = try second.http.get("/api/calls/long-call")
+        #expect(after.headers["etag"] == before.headers["etag"], "same epoch and version")
+        #expect(after.json["metadata"] as? NSDictionary == before.json["metadata"] as? NSDictionary)
+        #expect(after.json["quality"] as? NSDictionary == before.json["quality"] as? NSDictionary)
+        #expect((try second.http.get("/api/calls/long-call/timeline").json["entries"] as? [Any])?.count == timelineBefore?.count)
+        #expect(try second.http.postJSON("/api/calls/long-call/sync", #"{"id":"s3","timestamp":1003}"#).json["duplicate"] as? Bool == true)
+    }
 }

@@ -31,6 +31,8 @@ private final class GatedStore: JournalStore, @unchecked Sendable {
 
     func loadAll() throws -> [JournalEntry] { condition.withLock { batches.flatMap { $0 } } }
     func drop(sessions: [String]) throws {}
+    func snapshot(_ snapshot: SessionSnapshot) throws {}
+    func loadSnapshots() throws -> [SessionSnapshot] { [] }
     var commitCount: Int { condition.withLock { batches.count } }
     var batchSizes: [Int] { condition.withLock { batches.map(\.count) } }
 
@@ -56,6 +58,8 @@ private final class FailingStore: JournalStore {
     func append(_ entries: [JournalEntry]) throws { throw DiskFull() }
     func loadAll() throws -> [JournalEntry] { [] }
     func drop(sessions: [String]) throws { throw StoreError(message: "drop failed") }
+    func snapshot(_ snapshot: SessionSnapshot) throws { throw StoreError(message: "snapshot failed") }
+    func loadSnapshots() throws -> [SessionSnapshot] { [] }
 }
 
 @Suite("JournalWriter")
@@ -128,7 +132,7 @@ struct JournalWriterTests {
         let writer = JournalWriter(store: FailingStore(), wake: {})
         writer.drop(sessions: ["s1"])
         writer.close()
-        #expect(writer.takeDropErrors().map(\.message) == ["drop failed"])
+        #expect(writer.takeMaintenanceErrors().map(\.message) == ["drop failed"])
     }
 
     @Test func closeFlushesEverythingQueued() throws {

@@ -52,6 +52,8 @@ public struct HubConfig: Sendable, Equatable {
         /// nil: `<dataDir>/switchboard.db`.
         public var path: String?
         public var encryptionKey: String?
+        /// Journaled inputs of one session between two snapshots of it.
+        public var snapshotEvery = 500
     }
     public struct Shutdown: Sendable, Equatable {
         public var drainSec = 10
