@@ -157,6 +157,21 @@ import Testing
         #expect(final == .failed(code: 404, reason: "WebSocket upgrade refused (404): no such endpoint"))
     }
 
+    @Test func aSilentConnectionIsDroppedByTheHeartbeatAndReopened() async throws {
+        let transport = ScriptedTransport()
+        let call = SwitchboardCall(baseURL: "ws://hub/", sessionId: "s", token: "t", transport: transport,
+                                   backoff: Self.fast, heartbeat: .milliseconds(50))
+        await call.start()
+        let c0 = try await transport.connection(0)
+        c0.push(Self.snapshot(version: 1))
+        _ = try await c0.waitForSent(containing: #""type":"ping""#)
+        // No pong, nothing at all: the next beat gives up on the connection.
+        let c1 = try await transport.connection(1)
+        #expect(c0.closedWith == 4000)
+        #expect(c1.url == "ws://hub/ws/calls/s?epoch=e1&since=1")
+        await call.close()
+    }
+
     @Test func backoffIsFullJitterUnderAGrowingCap() {
         let b = Backoff(initialMs: 500, maxMs: 30_000, stableMs: 10_000)
         #expect(b.delayMs(attempt: 0, random: 0.999) == 499)
