@@ -181,6 +181,28 @@ import Testing
                 "reconnected: \(seen)")
     }
 
+    @Test func afterClose4004ItGetsANewTokenAndReconnects() async throws {
+        let hub = try HubProcess()
+        let calls = Counter()
+        // The provider fails when asked on token_expiring, so the hub closes 4004 at exp.
+        let call = Self.call(hub, "c-7", token: Self.token("c-7", ttl: 2), tokenProvider: {
+            calls.increment()
+            if calls.value == 1 { throw SwitchboardError(code: "offline", message: "backend unreachable") }
+            return Self.token("c-7", ttl: 600)
+        })
+        let statuses = call.statuses
+        await call.start()
+        _ = try await first(call.states, "snapshot") { $0.kind == .snapshot }
+        _ = try await first(statuses, within: 8, "4004") {
+            if case .reconnecting(_, _, 4004?) = $0 { return true } else { return false }
+        }
+        _ = try await first(statuses, "open again") { $0 == .open }
+        #expect(calls.value == 2)
+        let ack = try await call.report(["callState": "ringing"])
+        #expect(ack.applied == ["callState"])
+        await call.close()
+    }
+
     @Test func stopsWithoutRetryingWhenTheTokenIsForAnotherSession() async throws {
         let hub = try HubProcess()
         let transport = RecordingTransport(LWSWebSocketTransport())
