@@ -8,6 +8,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "switchboard", targets: ["switchboard"]),
+        // Swift client for apps: follow a call, report CallKit / device events.
+        .library(name: "SwitchboardClient", targets: ["SwitchboardClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -58,6 +60,13 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
+        // The Swift client library (issue 8): URLSession WebSockets on Apple
+        // platforms, libwebsockets' client API on Linux.
+        .target(
+            name: "SwitchboardClient",
+            dependencies: ["CallState", "JSONCodec",
+                           .target(name: "CLibWebSockets", condition: .when(platforms: [.linux]))]),
+
         .executableTarget(
             name: "StoreBench", dependencies: ["Store", "CallState"], path: "Benchmarks/StoreBench"),
 
@@ -68,6 +77,10 @@ let package = Package(
         .testTarget(name: "AuthTests", dependencies: ["Auth", "Crypto"]),
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "Crypto", "JSONCodec", "CallState"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "CallState", "Crypto", "JSONCodec"]),
-        .testTarget(name: "HubTests", dependencies: ["Hub", "Transport", "JSONCodec", "CallState", "Crypto", "Auth"]),
+        // Test helpers shared by HubTests and SwitchboardClientTests: the real
+        // hub as a child process, raw HTTP / WebSocket clients, headless Chromium.
+        .target(name: "HubTestSupport", dependencies: ["Auth"], path: "Tests/HubTestSupport"),
+        .testTarget(name: "HubTests", dependencies: ["Hub", "Transport", "JSONCodec", "CallState", "Crypto", "Auth", "HubTestSupport"]),
+        .testTarget(name: "SwitchboardClientTests", dependencies: ["SwitchboardClient", "CallState", "Auth", "HubTestSupport"]),
     ]
 )

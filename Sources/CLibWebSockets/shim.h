@@ -24,4 +24,15 @@ typedef struct CLibWebSockets_timer {
 static inline void *CLibWebSockets_timerOwner(lws_sorted_usec_list_t *sul) {
     return ((CLibWebSockets_timer *)sul)->owner;
 }
+/// Context options for a client-only context (SwitchboardClient): global TLS
+/// init only when a wss:// connection needs it.
+static inline uint64_t CLibWebSockets_clientOptions(int useTLS) {
+    return useTLS ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0;
+}
+
+/// CONTEXT_PORT_NO_LISTEN: a context that only makes client connections.
+static inline int CLibWebSockets_noListenPort(void) { return CONTEXT_PORT_NO_LISTEN; }
+
+/// LCCSCF_USE_SSL for lws_client_connect_info.ssl_connection.
+static inline int CLibWebSockets_clientUseSSL(void) { return LCCSCF_USE_SSL; }
 #endif

@@ -1,4 +1,5 @@
 import Foundation
+import HubTestSupport
 import Testing
 
 /// A subscriber that stops reading is closed with 4008 once its queue passes

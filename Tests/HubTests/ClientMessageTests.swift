@@ -1,4 +1,5 @@
 import Foundation
+import HubTestSupport
 import Testing
 
 /// Bad input on a WebSocket gets an `error` frame and the connection lives on

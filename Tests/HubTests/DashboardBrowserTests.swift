@@ -1,4 +1,5 @@
 import Foundation
+import HubTestSupport
 import Testing
 
 /// The dashboard page in real headless Chromium against the real hub with

@@ -1,4 +1,5 @@
 import Foundation
+import HubTestSupport
 import Testing
 
 /// `/ws/dashboard` and `GET /api/calls` (issue 5 §5).

@@ -1,4 +1,5 @@
 import Foundation
+import HubTestSupport
 import Testing
 
 /// PROTOCOL.md §7 with the real SQLite journal and a real child process

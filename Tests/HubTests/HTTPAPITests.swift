@@ -1,4 +1,5 @@
 import Foundation
+import HubTestSupport
 import Testing
 
 /// The seed-shaped `/sync` route and the document read (issue 2 §4).

@@ -1,4 +1,5 @@
 import Foundation
+import HubTestSupport
 import Testing
 
 /// Start-up, health, static files and graceful shutdown (issue 2 §2, §6-§8).

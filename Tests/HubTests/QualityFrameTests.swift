@@ -1,4 +1,5 @@
 import Foundation
+import HubTestSupport
 import Testing
 
 /// Quality frames (PROTOCOL.md §3.2, §4; issue 5): computed MOS, aggregate,

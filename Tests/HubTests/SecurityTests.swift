@@ -1,6 +1,7 @@
 import Auth
 import Crypto
 import Foundation
+import HubTestSupport
 import Testing
 
 /// PROTOCOL.md §5 and the limits of §3.3/§3.4 against the real hub (issue 6).

@@ -1,4 +1,5 @@
 import Foundation
+import HubTestSupport
 import Testing
 
 /// Per-session channels over real WebSockets against a real hub (issue 2 §3).

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import HubTestSupport
 import Testing
 
 /// Provider webhooks through the real hub over HTTP (issue 4): signatures are

@@ -2,23 +2,23 @@ import Foundation
 
 /// Headless Chromium driven over the DevTools protocol, through the same
 /// raw WebSocket client the hub tests use. Real browser, real page.
-final class Chromium {
-    let process = Process()
-    let profile: URL
+public final class Chromium {
+    public let process = Process()
+    public let profile: URL
     private let page: WSClient
     private var nextId = 0
 
-    struct Unavailable: Error, CustomStringConvertible {
-        let description: String
+    public struct Unavailable: Error, CustomStringConvertible {
+        public let description: String
     }
 
-    static var executable: String? {
+    public static var executable: String? {
         ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].first {
             FileManager.default.isExecutableFile(atPath: $0)
         }
     }
 
-    init(url: String, width: Int = 1400, height: Int = 900) throws {
+    public init(url: String, width: Int = 1400, height: Int = 900) throws {
         guard let exe = Chromium.executable else {
             throw Unavailable(description: "chromium is not installed (make test installs it)")
         }
@@ -56,7 +56,7 @@ final class Chromium {
 
     /// Sends one DevTools command and returns its `result`.
     @discardableResult
-    func call(_ method: String, _ params: [String: Any] = [:]) throws -> [String: Any] {
+    public func call(_ method: String, _ params: [String: Any] = [:]) throws -> [String: Any] {
         nextId += 1
         let id = nextId
         let data = try JSONSerialization.data(withJSONObject: ["id": id, "method": method, "params": params])
@@ -70,14 +70,14 @@ final class Chromium {
     }
 
     /// Evaluates JavaScript in the page and returns its JSON value.
-    func evaluate(_ expression: String) throws -> Any? {
+    public func evaluate(_ expression: String) throws -> Any? {
         let result = try call("Runtime.evaluate", ["expression": expression, "returnByValue": true])
         return (result["result"] as? [String: Any])?["value"]
     }
 
     /// Polls `expression` until it is true; returns the seconds it took.
     @discardableResult
-    func waitUntil(_ expression: String, timeout: TimeInterval, every: TimeInterval = 0.05) throws -> TimeInterval? {
+    public func waitUntil(_ expression: String, timeout: TimeInterval, every: TimeInterval = 0.05) throws -> TimeInterval? {
         let started = Date()
         while Date().timeIntervalSince(started) < timeout {
             if try evaluate(expression) as? Bool == true { return Date().timeIntervalSince(started) }
@@ -87,7 +87,7 @@ final class Chromium {
     }
 
     /// Saves a PNG of the viewport.
-    func screenshot(to file: URL) throws {
+    public func screenshot(to file: URL) throws {
         let result = try call("Page.captureScreenshot", ["format": "png"])
         guard let base64 = result["data"] as? String, let png = Data(base64Encoded: base64) else { return }
         try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)

@@ -3,24 +3,24 @@ import Foundation
 /// A minimal RFC 6455 client over `TestSocket`: enough to subscribe, send
 /// messages, observe close codes, and misbehave on purpose (never read, send
 /// oversize frames, ignore pings).
-final class WSClient {
-    let socket: TestSocket
+public final class WSClient {
+    public let socket: TestSocket
     /// Status line and headers of the handshake response.
-    let handshake: String
-    var answerPings = true
+    public let handshake: String
+    public var answerPings = true
 
-    enum Event: Equatable {
+    public enum Event: Equatable {
         case text(String)
         case close(code: Int, reason: String)
     }
 
-    struct Rejected: Error, CustomStringConvertible {
-        let status: Int
-        let body: String
-        var description: String { "upgrade rejected: \(status) \(body)" }
+    public struct Rejected: Error, CustomStringConvertible {
+        public let status: Int
+        public let body: String
+        public var description: String { "upgrade rejected: \(status) \(body)" }
     }
 
-    init(port: Int, path: String, headers: [String: String] = [:], receiveBuffer: Int? = nil) throws {
+    public init(port: Int, path: String, headers: [String: String] = [:], receiveBuffer: Int? = nil) throws {
         socket = try TestSocket(port: port, receiveBuffer: receiveBuffer)
         var request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         request += "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
@@ -37,11 +37,11 @@ final class WSClient {
     }
 
     /// Sends one masked text frame (or a frame of another opcode).
-    func send(_ text: String, opcode: UInt8 = 0x1) throws {
+    public func send(_ text: String, opcode: UInt8 = 0x1) throws {
         try sendFrame(Array(text.utf8), opcode: opcode)
     }
 
-    func sendFrame(_ payload: [UInt8], opcode: UInt8, fin: Bool = true) throws {
+    public func sendFrame(_ payload: [UInt8], opcode: UInt8, fin: Bool = true) throws {
         var frame: [UInt8] = [(fin ? 0x80 : 0) | opcode]
         let n = payload.count
         if n < 126 {
@@ -59,7 +59,7 @@ final class WSClient {
     }
 
     /// The next text or close frame; pings are answered unless `answerPings` is false.
-    func next(timeout: TimeInterval = 5) throws -> Event {
+    public func next(timeout: TimeInterval = 5) throws -> Event {
         let deadline = Date(timeIntervalSinceNow: timeout)
         var message: [UInt8] = []
         while true {
@@ -90,7 +90,7 @@ final class WSClient {
     }
 
     /// The next frame decoded as a JSON object; fails on close.
-    func nextJSON(timeout: TimeInterval = 5) throws -> [String: Any] {
+    public func nextJSON(timeout: TimeInterval = 5) throws -> [String: Any] {
         switch try next(timeout: timeout) {
         case .text(let text):
             return try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] ?? [:]
@@ -100,7 +100,7 @@ final class WSClient {
     }
 
     /// Reads frames until the connection closes; returns the close code.
-    func closeCode(timeout: TimeInterval = 10) throws -> Int {
+    public func closeCode(timeout: TimeInterval = 10) throws -> Int {
         let deadline = Date(timeIntervalSinceNow: timeout)
         while true {
             let left = deadline.timeIntervalSinceNow
@@ -109,5 +109,5 @@ final class WSClient {
         }
     }
 
-    struct UnexpectedClose: Error { let code: Int; let reason: String }
+    public struct UnexpectedClose: Error { public let code: Int; public let reason: String }
 }

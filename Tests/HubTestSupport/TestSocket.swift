@@ -5,14 +5,14 @@ import Glibc
 #endif
 
 /// A blocking TCP socket with deadlines, for talking to the real hub.
-final class TestSocket {
-    let fd: Int32
+public final class TestSocket {
+    public let fd: Int32
     private var buffer: [UInt8] = []
 
-    struct Timeout: Error {}
-    struct Closed: Error {}
+    public struct Timeout: Error { public init() {} }
+    public struct Closed: Error { public init() {} }
 
-    init(port: Int, receiveBuffer: Int? = nil) throws {
+    public init(port: Int, receiveBuffer: Int? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         if let receiveBuffer {
             var size = Int32(receiveBuffer)
@@ -31,9 +31,9 @@ final class TestSocket {
     deinit { close(fd) }
 
     /// Drops the connection without a close frame (a client going away).
-    func shutdownNow() { shutdown(fd, Int32(SHUT_RDWR)) }
+    public func shutdownNow() { shutdown(fd, Int32(SHUT_RDWR)) }
 
-    func write(_ bytes: [UInt8]) throws {
+    public func write(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
             let n = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -42,10 +42,10 @@ final class TestSocket {
         }
     }
 
-    func write(_ text: String) throws { try write(Array(text.utf8)) }
+    public func write(_ text: String) throws { try write(Array(text.utf8)) }
 
     /// Reads exactly `count` bytes before `deadline`.
-    func read(_ count: Int, deadline: Date) throws -> [UInt8] {
+    public func read(_ count: Int, deadline: Date) throws -> [UInt8] {
         while buffer.count < count { try fill(deadline: deadline) }
         let out = Array(buffer.prefix(count))
         buffer.removeFirst(count)
@@ -53,7 +53,7 @@ final class TestSocket {
     }
 
     /// Reads up to and including `delimiter`.
-    func read(until delimiter: [UInt8], deadline: Date) throws -> [UInt8] {
+    public func read(until delimiter: [UInt8], deadline: Date) throws -> [UInt8] {
         while true {
             if let range = find(delimiter) {
                 let out = Array(buffer[..<range])
@@ -65,7 +65,7 @@ final class TestSocket {
     }
 
     /// Everything until the peer closes.
-    func readToEnd(deadline: Date) throws -> [UInt8] {
+    public func readToEnd(deadline: Date) throws -> [UInt8] {
         do { while true { try fill(deadline: deadline) } } catch is Closed {}
         defer { buffer = [] }
         return buffer

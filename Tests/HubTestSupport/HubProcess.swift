@@ -6,30 +6,30 @@ import Foundation
 /// Each test gets its own hub, its own data directory and its own config;
 /// the port is read from the `listening on http://HOST:PORT` log line, the
 /// way an operator's tooling would.
-final class HubProcess {
-    let process = Process()
-    private(set) var port = 0
-    let dataDir: URL
+public final class HubProcess {
+    public let process = Process()
+    public private(set) var port = 0
+    public let dataDir: URL
     private let ownsData: Bool
     private let errPipe = Pipe()
     private let output = LogBuffer()
 
-    struct StartFailure: Error, CustomStringConvertible {
-        let log: String
-        var description: String { "hub did not start:\n\(log)" }
+    public struct StartFailure: Error, CustomStringConvertible {
+        public let log: String
+        public var description: String { "hub did not start:\n\(log)" }
     }
 
     /// The built executable next to the test bundle.
-    static var binary: URL {
+    public static var binary: URL {
         if let path = ProcessInfo.processInfo.environment["SWITCHBOARD_BIN"] { return URL(fileURLWithPath: path) }
         let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         return exe.deletingLastPathComponent().appendingPathComponent("switchboard")
     }
 
     /// The repository root (for `public/`).
-    static var repoRoot: URL {
+    public static var repoRoot: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
     }
 
     /// - Parameters:
@@ -37,7 +37,7 @@ final class HubProcess {
     ///   - environment: extra `SWITCHBOARD_*` variables.
     ///   - dataDir: reuse another hub's data directory (restart tests); the
     ///     directory is then left for its owner to delete.
-    init(config: [String: Any] = [:], environment: [String: String] = [:], arguments: [String] = [],
+    public init(config: [String: Any] = [:], environment: [String: String] = [:], arguments: [String] = [],
          dataDir reused: URL? = nil) throws {
         ownsData = reused == nil
         dataDir = reused ?? FileManager.default.temporaryDirectory.appendingPathComponent("sb-test-\(UUID().uuidString)")
@@ -99,25 +99,25 @@ final class HubProcess {
     }
 
     /// Everything the hub printed so far.
-    var log: String { output.text }
+    public var log: String { output.text }
 
     /// The HS256 secret every test hub is configured with.
-    static let secret = "switchboard-test-secret-0123456789abcdef"
+    public static let secret = "switchboard-test-secret-0123456789abcdef"
 
     /// A token signed with the test secret.
-    static func token(role: Role, sub: String = "tester", sid: String? = nil, ttl: Int64 = 600,
+    public static func token(role: Role, sub: String = "tester", sid: String? = nil, ttl: Int64 = 600,
                       audience: String = "switchboard", now: Int64 = Int64(Date().timeIntervalSince1970)) -> String {
         TokenMinter.hs256(Claims(sub: sub, sid: sid, role: role, exp: now + ttl, iat: now, aud: audience),
                           secret: Array(secret.utf8))
     }
 
     /// HTTP as an admin (every route allowed); `anonymous` sends no token.
-    var http: HTTPClient { HTTPClient(port: port, token: HubProcess.token(role: .admin, sub: "admin")) }
-    var anonymous: HTTPClient { HTTPClient(port: port, token: nil) }
+    public var http: HTTPClient { HTTPClient(port: port, token: HubProcess.token(role: .admin, sub: "admin")) }
+    public var anonymous: HTTPClient { HTTPClient(port: port, token: nil) }
 
     /// A WebSocket with a token: dashboard role for `/ws/dashboard`, else a
     /// client granted every session. Pass `token: nil` to send none.
-    func connect(_ path: String, token: String?? = .none, headers: [String: String] = [:],
+    public func connect(_ path: String, token: String?? = .none, headers: [String: String] = [:],
                  receiveBuffer: Int? = nil) throws -> WSClient {
         let chosen: String? = token ?? HubProcess.token(role: path == "/ws/dashboard" ? .dashboard : .client,
                                                         sid: path == "/ws/dashboard" ? nil : "*")
@@ -127,7 +127,7 @@ final class HubProcess {
     }
 
     /// Sends `signal` and waits for exit; returns the exit status.
-    func stop(signal: Int32 = SIGTERM, timeout: TimeInterval = 15) -> Int32? {
+    public func stop(signal: Int32 = SIGTERM, timeout: TimeInterval = 15) -> Int32? {
         kill(process.processIdentifier, signal)
         let deadline = Date(timeIntervalSinceNow: timeout)
         while process.isRunning && Date() < deadline { usleep(20_000) }
@@ -135,7 +135,7 @@ final class HubProcess {
     }
 
     /// Runs the binary to completion (for start-up failures).
-    static func runToExit(arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+    public static func runToExit(arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
         let p = Process()
         p.executableURL = binary
         p.arguments = arguments
@@ -153,17 +153,17 @@ final class HubProcess {
 }
 
 /// Output collected from the child on the pipe's reader thread.
-final class LogBuffer: @unchecked Sendable {  // `value` is only touched under `lock`
+public final class LogBuffer: @unchecked Sendable {  // `value` is only touched under `lock`
     private let lock = NSLock()
     private var value = ""
 
-    func append(_ text: String) {
+    public func append(_ text: String) {
         lock.lock()
         value += text
         lock.unlock()
     }
 
-    var text: String {
+    public var text: String {
         lock.lock()
         defer { lock.unlock() }
         return value

@@ -3,22 +3,27 @@ import Foundation
 /// One HTTP/1.1 exchange over a fresh connection (`Connection: close`). The
 /// path is sent exactly as given (no normalisation), so traversal attempts
 /// reach the hub verbatim.
-struct HTTPClient {
-    struct Response {
-        let status: Int
-        let headers: [String: String]
-        let body: [UInt8]
-        var text: String { String(decoding: body, as: UTF8.self) }
-        var json: [String: Any] {
+public struct HTTPClient: Sendable {
+    public struct Response: Sendable {
+        public let status: Int
+        public let headers: [String: String]
+        public let body: [UInt8]
+        public var text: String { String(decoding: body, as: UTF8.self) }
+        public var json: [String: Any] {
             (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:]
         }
     }
 
-    let port: Int
+    public let port: Int
     /// Sent as `Authorization: Bearer` unless the request sets its own.
-    var token: String? = nil
+    public var token: String? = nil
 
-    func request(_ method: String, _ path: String, headers: [String: String] = [:], body: [UInt8] = [],
+    public init(port: Int, token: String? = nil) {
+        self.port = port
+        self.token = token
+    }
+
+    public func request(_ method: String, _ path: String, headers: [String: String] = [:], body: [UInt8] = [],
                  timeout: TimeInterval = 5) throws -> Response {
         let socket = try TestSocket(port: port)
         var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
@@ -42,15 +47,15 @@ struct HTTPClient {
         return try Self.parse(responseHead + socket.readToEnd(deadline: deadline))
     }
 
-    func get(_ path: String, headers: [String: String] = [:]) throws -> Response {
+    public func get(_ path: String, headers: [String: String] = [:]) throws -> Response {
         try request("GET", path, headers: headers)
     }
 
-    func postJSON(_ path: String, _ json: String, headers: [String: String] = [:]) throws -> Response {
+    public func postJSON(_ path: String, _ json: String, headers: [String: String] = [:]) throws -> Response {
         try request("POST", path, headers: ["Content-Type": "application/json"].merging(headers) { $1 }, body: Array(json.utf8))
     }
 
-    static func parse(_ raw: [UInt8]) throws -> Response {
+    public static func parse(_ raw: [UInt8]) throws -> Response {
         let separator = Array("\r\n\r\n".utf8)
         guard let end = (0...max(0, raw.count - 4)).first(where: { raw[$0..<min($0 + 4, raw.count)].elementsEqual(separator) }) else {
             throw TestSocket.Closed()

@@ -1,0 +1,199 @@
+import CallState
+import Foundation
+import SwitchboardClient
+import Testing
+
+/// Close-code policy, versions and resume, against a scripted transport (no network).
+@Suite struct SwitchboardCallPolicyTests {
+    static let fast = Backoff(initialMs: 20, maxMs: 50, stableMs: 10_000)
+
+    static func snapshot(version: Int, epoch: String = "e1", state: String = "ringing", recovered: Bool = false) -> String {
+        recovered
+            ? #"{"type":"snapshot","sessionId":"s","epoch":"\#(epoch)","version":\#(version),"recovered":true,"presence":[]}"#
+            : #"{"type":"snapshot","sessionId":"s","epoch":"\#(epoch)","version":\#(version),"recovered":false,"call":{"sessionId":"s","callState":"\#(state)","version":\#(version)},"presence":[]}"#
+    }
+
+    static func change(version: Int, state: String, epoch: String = "e1") -> String {
+        #"{"type":"state_change","sessionId":"s","callId":null,"state":"\#(state)","version":\#(version),"epoch":"\#(epoch)","changed":["callState"],"call":{"sessionId":"s","callState":"\#(state)","version":\#(version)},"conflicts":[]}"#
+    }
+
+    func makeCall(_ transport: ScriptedTransport, token: String? = "t0", provider: TokenProvider? = nil) -> SwitchboardCall {
+        SwitchboardCall(baseURL: "https://hub.example.com/prefix", sessionId: "s", token: token, tokenProvider: provider,
+                        transport: transport, backoff: Self.fast, heartbeat: nil)
+    }
+
+    @Test func ignoresOldVersionsAndResumesFromTheLastOneApplied() async throws {
+        let transport = ScriptedTransport()
+        let call = makeCall(transport)
+        await call.start()
+        let c0 = try await transport.connection(0)
+        #expect(c0.url == "wss://hub.example.com/prefix/ws/calls/s")
+        #expect(c0.headers == ["Authorization": "Bearer t0"])
+        c0.push(Self.snapshot(version: 3))
+        c0.push(Self.change(version: 4, state: "connecting"))
+        c0.push(Self.change(version: 4, state: "failed"))      // same version: ignored
+        c0.push(Self.change(version: 2, state: "ended"))       // older: ignored
+        c0.push(Self.change(version: 6, state: "connected"))   // conflated jump: fine
+        let connected = try await first(call.states, "v6") { $0.version == 6 }
+        #expect(connected.callState == .connected)
+
+        c0.hubCloses(1001, "hub shutting down")
+        let c1 = try await transport.connection(1)
+        #expect(c1.url == "wss://hub.example.com/prefix/ws/calls/s?epoch=e1&since=6")
+        // recovered:true keeps the document; the replayed frames follow.
+        c1.push(Self.snapshot(version: 6, recovered: true))
+        c1.push(Self.change(version: 7, state: "on_hold"))
+        let held = try await first(call.states, "v7") { $0.version == 7 }
+        #expect(held.callState == .onHold)
+        #expect(held.kind == .stateChange)
+
+        // recovered:false replaces the document even with a lower version (new epoch).
+        c1.hubCloses(4008, "slow consumer")
+        let c2 = try await transport.connection(2)
+        c2.push(Self.snapshot(version: 2, epoch: "e2", state: "ringing"))
+        let fresh = try await first(call.states, "fresh snapshot") { $0.epoch == "e2" }
+        #expect(fresh.kind == .snapshot)
+        #expect(fresh.version == 2)
+        #expect(await call.version == 2)
+        await call.close()
+    }
+
+    @Test(arguments: [4003, 4400, 1009])
+    func fatalCloseCodesStopWithoutRetrying(code: Int) async throws {
+        let transport = ScriptedTransport()
+        let call = makeCall(transport)
+        await call.start()
+        let c0 = try await transport.connection(0)
+        c0.push(Self.snapshot(version: 1))
+        c0.hubCloses(code, "nope")
+        let final = try await first(call.statuses, "stop") { $0.isStopped }
+        #expect(final == .failed(code: code, reason: "nope"))
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(transport.connections.count == 1)
+    }
+
+    @Test func normalCloseFromTheHubStops() async throws {
+        let transport = ScriptedTransport()
+        let call = makeCall(transport)
+        await call.start()
+        try await transport.connection(0).hubCloses(1000)
+        #expect(try await first(call.statuses, "stop") { $0.isStopped } == .closed)
+    }
+
+    @Test(arguments: [4001, 4004])
+    func tokenCloseCodesFetchANewTokenThenReconnect(code: Int) async throws {
+        let transport = ScriptedTransport()
+        let issued = Counter()
+        let call = makeCall(transport, provider: {
+            issued.increment()
+            return "t\(issued.value)"
+        })
+        await call.start()
+        let c0 = try await transport.connection(0)
+        c0.hubCloses(code, "token")
+        let c1 = try await transport.connection(1)
+        #expect(c1.headers["Authorization"] == "Bearer t1")
+        #expect(issued.value == 1)
+        await call.close()
+    }
+
+    @Test func tokenCloseWithoutAProviderFails() async throws {
+        let transport = ScriptedTransport()
+        let call = makeCall(transport)
+        await call.start()
+        try await transport.connection(0).hubCloses(4004, "token expired")
+        #expect(try await first(call.statuses, "stop") { $0.isStopped } == .failed(code: 4004, reason: "token expired"))
+    }
+
+    @Test func tokenExpiringSendsAuthOnTheOpenConnection() async throws {
+        let transport = ScriptedTransport()
+        let call = makeCall(transport, provider: { "fresh-token" })
+        await call.start()
+        let c0 = try await transport.connection(0)
+        c0.push(Self.snapshot(version: 1))
+        c0.push(#"{"type":"token_expiring","inMs":2500}"#)
+        let auth = try await c0.waitForSent(containing: #""type":"auth""#)
+        #expect(auth.contains(#""token":"fresh-token""#))
+        await call.close()
+    }
+
+    @Test func unacknowledgedReportsAreResentWithTheSameIdAfterADrop() async throws {
+        let transport = ScriptedTransport()
+        let call = makeCall(transport)
+        await call.start()
+        let c0 = try await transport.connection(0)
+        c0.push(Self.snapshot(version: 1))
+        let pending = Task { try await call.report(["callState": "connected"], ts: 1234) }
+        let sent = try await c0.waitForSent(containing: #""type":"report""#)
+        let id = try #require(sent.firstMatch(of: /"id":"([^"]+)"/)?.1).description
+        c0.hubCloses(1006)
+        let c1 = try await transport.connection(1)
+        let resent = try await c1.waitForSent(containing: #""type":"report""#)
+        #expect(resent == sent)
+        c1.push(#"{"type":"ack","id":"\#(id)","version":2,"applied":[],"ignored":[],"duplicate":true}"#)
+        let ack = try await pending.value
+        #expect(ack.duplicate)
+        #expect(ack.version == 2)
+        await call.close()
+    }
+
+    @Test func closeFailsPendingReports() async throws {
+        let transport = ScriptedTransport()
+        transport.refusal = WebSocketTransportError(httpStatus: 503, message: "draining")
+        let call = makeCall(transport)
+        await call.start()
+        let pending = Task { try await call.report(["callState": "ringing"]) }
+        try await Task.sleep(for: .milliseconds(50))
+        await call.close()
+        await #expect(throws: SwitchboardError.self) { try await pending.value }
+    }
+
+    @Test func refusedUpgradesFollowTheCloseCodePolicy() async throws {
+        let transport = ScriptedTransport()
+        transport.refusal = WebSocketTransportError(httpStatus: 404, message: "no such endpoint")
+        let call = makeCall(transport)
+        await call.start()
+        let final = try await first(call.statuses, "stop") { $0.isStopped }
+        #expect(final == .failed(code: 404, reason: "WebSocket upgrade refused (404): no such endpoint"))
+    }
+
+    @Test func aSilentConnectionIsDroppedByTheHeartbeatAndReopened() async throws {
+        let transport = ScriptedTransport()
+        let call = SwitchboardCall(baseURL: "ws://hub/", sessionId: "s", token: "t", transport: transport,
+                                   backoff: Self.fast, heartbeat: .milliseconds(50))
+        await call.start()
+        let c0 = try await transport.connection(0)
+        c0.push(Self.snapshot(version: 1))
+        _ = try await c0.waitForSent(containing: #""type":"ping""#)
+        // No pong, nothing at all: the next beat gives up on the connection.
+        let c1 = try await transport.connection(1)
+        #expect(c0.closedWith == 4000)
+        #expect(c1.url == "ws://hub/ws/calls/s?epoch=e1&since=1")
+        await call.close()
+    }
+
+    @Test func backoffIsFullJitterUnderAGrowingCap() {
+        let b = Backoff(initialMs: 500, maxMs: 30_000, stableMs: 10_000)
+        #expect(b.delayMs(attempt: 0, random: 0.999) == 499)
+        #expect(b.delayMs(attempt: 3, random: 0.5) == 2000)
+        #expect(b.delayMs(attempt: 20, random: 0.5) == 15_000)
+        #expect(b.delayMs(attempt: 5, random: 0) == 0)
+        #expect(b.rateLimitedDelayMs(random: 0) == 15_000)
+    }
+
+    @Test func callKitVocabulary() {
+        #expect(CallKitEvents.callState(for: "answer") == .connected)
+        #expect(CallKitEvents.callState(for: "answerCall") == .connected)
+        #expect(CallKitEvents.callState(for: "accept") == .connected)
+        #expect(CallKitEvents.callState(for: "end") == .ended)
+        #expect(CallKitEvents.callState(for: "endCall") == .ended)
+        #expect(CallKitEvents.callState(for: "hold") == .onHold)
+        #expect(CallKitEvents.callState(for: "unhold") == .connected)
+        #expect(CallKitEvents.callState(for: "reject") == .declined)
+        #expect(CallKitEvents.callState(for: "cancel") == .canceled)
+        #expect(CallKitEvents.callState(for: "start") == .initiated)
+        #expect(CallKitEvents.callState(for: "incoming") == .ringing)
+        #expect(CallKitEvents.callState(for: "no_answer") == .noAnswer)
+        #expect(CallKitEvents.callState(for: "teleport") == nil)
+    }
+}
