@@ -19,7 +19,10 @@ run: build
 
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	# The synchronous hub tests block threads of the (2-thread) cooperative
+	# pool while they wait on sockets; the async client tests get their own run.
+	$(SWIFT) test --skip-build --skip SwitchboardClientTests
+	$(SWIFT) test --skip-build --filter SwitchboardClientTests
 	node --test Tests/js/
 
 clean:
