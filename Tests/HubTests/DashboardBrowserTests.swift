@@ -34,7 +34,7 @@ import Testing
         // The detail view of a call that is talking draws its MOS chart from live samples.
         let talking = "document.querySelector('#calls-body tr[data-id^=\"sim-\"] .state-connected')"
         #expect(try browser.waitUntil("!!\(talking)", timeout: 15) != nil, "a simulated call is connected")
-        try browser.evaluate("\(talking).closest('tr').click()")
+        _ = try browser.evaluate("\(talking).closest('tr').click()")
         let drawn = try browser.waitUntil("""
             (() => { const v = document.getElementById('v-mos'); const c = document.getElementById('ch-mos');
               if (!v || !c || v.textContent === '—' || !c.width) return false;
