@@ -44,6 +44,15 @@ import Testing
         return try hub.http.request("POST", path, headers: headers, body: Array(form.utf8))
     }
 
+    /// Twilio's `Timestamp` format (RFC 2822, UTC).
+    static func rfc2822(_ ms: Int) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
+        return formatter.string(from: Date(timeIntervalSince1970: Double(ms) / 1000)).addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+    }
+
     /// Generic / Asterisk: `t=<s>,v1=<hex HMAC-SHA256 of "t.body">`.
     static func switchboardSignature(_ body: String, at t: Int = Int(Date().timeIntervalSince1970)) -> String {
         "t=\(t),v1=" + Crypto.hex(Crypto.hmacSHA256(key: Array(secret.utf8), message: Array("\(t).\(body)".utf8)))
