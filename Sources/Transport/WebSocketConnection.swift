@@ -77,15 +77,72 @@ final class WebSocketConnection: Subscriber {
             return -1
         }
         guard let frame = queue.first else { return 0 }
+        if queue.count > 1 { return writeBatch() }
         let payload = (frame.storage + frame.headroom).assumingMemoryBound(to: UInt8.self)
         // libwebsockets writes the frame header into the headroom in place;
         // every subscriber gets byte-identical headers, so sharing is safe.
         if lws_write(wsi, payload, frame.count, LWS_WRITE_TEXT) < frame.count { return -1 }
         queue.removeFirst()
+        sent(frame)
+        return 0
+    }
+
+    /// Several frames waiting: frame them here (server frames are unmasked,
+    /// no extensions are negotiated) into one buffer and hand it to
+    /// libwebsockets as raw bytes, so one `send()` carries them all. Per-send
+    /// cost is the fan-out ceiling (DESIGN.md "The hot path").
+    private func writeBatch() -> Int32 {
+        var frames: [Frame] = []
+        var total = 0
+        while let next = queue.first, frames.isEmpty || total + next.count + 10 <= WebSocketConnection.batchBytes {
+            frames.append(next)
+            total += next.count + WebSocketConnection.headerSize(next.count)
+            queue.removeFirst()
+        }
+        let pre = Int(CLibWebSockets_PRE)
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: pre + total, alignment: 16)
+        defer { buffer.deallocate() }
+        var at = buffer + pre
+        for frame in frames {
+            at += WebSocketConnection.writeHeader(length: frame.count, to: at)
+            at.copyMemory(from: frame.storage + frame.headroom, byteCount: frame.count)
+            at += frame.count
+        }
+        // A short write is buffered by libwebsockets, which holds off the
+        // next writable callback until it has drained.
+        if lws_write(wsi, (buffer + pre).assumingMemoryBound(to: UInt8.self), total, LWS_WRITE_HTTP) < 0 { return -1 }
+        for frame in frames { sent(frame) }
+        return 0
+    }
+
+    private func sent(_ frame: Frame) {
         metrics.increment("switchboard_frames_sent_total")
         metrics.increment("switchboard_bytes_sent_total", by: Double(frame.count))
         if !queue.isEmpty { lws_callback_on_writable(wsi) }
-        return 0
+    }
+
+    /// Largest pre-framed batch handed to one `lws_write`.
+    static let batchBytes = 64 * 1024
+
+    static func headerSize(_ length: Int) -> Int { length < 126 ? 2 : length < 65536 ? 4 : 10 }
+
+    /// An unmasked, final text-frame header (RFC 6455 §5.2); returns its size.
+    static func writeHeader(length: Int, to p: UnsafeMutableRawPointer) -> Int {
+        let bytes = p.assumingMemoryBound(to: UInt8.self)
+        bytes[0] = 0x81
+        if length < 126 {
+            bytes[1] = UInt8(length)
+            return 2
+        }
+        if length < 65536 {
+            bytes[1] = 126
+            bytes[2] = UInt8(length >> 8)
+            bytes[3] = UInt8(length & 0xff)
+            return 4
+        }
+        bytes[1] = 127
+        for i in 0..<8 { bytes[2 + i] = UInt8((length >> ((7 - i) * 8)) & 0xff) }
+        return 10
     }
 
     /// Takes one message from the bucket (burst = one second's worth).
