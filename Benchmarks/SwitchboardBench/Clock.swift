@@ -23,7 +23,8 @@ enum Clock {
     static func sleep(seconds: Double) {
         guard seconds > 0 else { return }
         var ts = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - Double(Int(seconds))) * 1e9))
-        while nanosleep(&ts, &ts) != 0 && errno == EINTR {}
+        var rest = timespec()
+        while nanosleep(&ts, &rest) != 0 && errno == EINTR { ts = rest }
     }
 }
 
@@ -62,4 +63,10 @@ func human(_ value: Double) -> String {
     if value >= 1_000_000 { return fmt(value / 1_000_000, 2) + "M" }
     if value >= 10_000 { return fmt(value / 1000, 1) + "k" }
     return fmt(value, 0)
+}
+
+/// `print`, flushed at once (stdout is a pipe under make).
+func say(_ text: String) {
+    print(text)
+    fflush(nil)
 }

@@ -36,6 +36,7 @@ final class HTTPLoad {
     let host: String
     let port: Int
     private var conns: [Conn]
+    private var debugResponses = 2
 
     init(host: String, port: Int, connections: Int) {
         self.host = host
@@ -94,6 +95,9 @@ final class HTTPLoad {
                 let scheduled = start + UInt64(Double(result.issued) * 1e6 / rate)
                 if now > scheduled { result.maxLagUs = max(result.maxLagUs, now - scheduled) }
                 conns[ci].out = make(result.issued, scheduled)
+                if result.issued == 0 && getenv("SWITCHBOARD_BENCH_DEBUG") != nil {
+                    say("  first request: " + String(decoding: conns[ci].out, as: UTF8.self))
+                }
                 conns[ci].outOffset = 0
                 conns[ci].busy = true
                 conns[ci].sentAt = scheduled
@@ -114,8 +118,10 @@ final class HTTPLoad {
                 fds[i].events = Int16(POLLIN) | (conns[i].outOffset < conns[i].out.count ? Int16(POLLOUT) : 0)
                 fds[i].revents = 0
             }
-            var ts = timespec(tv_sec: Int(timeoutUs / 1_000_000), tv_nsec: Int(timeoutUs % 1_000_000) * 1000)
-            let n = ppoll(&fds, nfds_t(fds.count), &ts, nil)
+            // poll() has 1 ms resolution: below that, sleep the rest
+            // (responses wait at most that long; send stamps are intended times).
+            let n = poll(&fds, nfds_t(fds.count), Int32(timeoutUs / 1000))
+            if n == 0 && timeoutUs < 1000 && timeoutUs > 0 { Clock.sleep(seconds: Double(timeoutUs) / 1e6) }
             if n <= 0 { continue }
             for i in conns.indices where fds[i].revents != 0 {
                 if fds[i].revents & Int16(POLLOUT) != 0 { flush(i) }
@@ -134,6 +140,10 @@ final class HTTPLoad {
                     continue
                 }
                 conns[i].inBuf.append(contentsOf: chunk[0..<got])
+                if debugResponses > 0 && getenv("SWITCHBOARD_BENCH_DEBUG") != nil {
+                    debugResponses -= 1
+                    say("  response: " + String(decoding: conns[i].inBuf.prefix(400), as: UTF8.self))
+                }
                 if let status = Self.takeResponse(&conns[i].inBuf) {
                     let done = Clock.monoUs()
                     _ = result.ack.record(done > conns[i].sentAt ? done - conns[i].sentAt : 0)

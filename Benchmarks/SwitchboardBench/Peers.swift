@@ -139,7 +139,7 @@ enum Launch {
         case .hub:
             writeFile(dir + "/hub.json", hubConfig(port: port, secrets: secrets, durable: durable, dir: dir))
             pid = spawn([paths.hubBinary, "serve", "--config", dir + "/hub.json", "--port", String(port),
-                         "--data-dir", dir, "--log-level", "error"], log: dir + "/server.log")
+                         "--data-dir", dir, "--log-level", getenv("SWITCHBOARD_BENCH_HUB_LOG").map { String(cString: $0) } ?? "error"], log: dir + "/server.log")
         case .nchan:
             mkdirs(dir + "/body")
             mkdirs(dir + "/logs")
@@ -203,6 +203,8 @@ struct Adapter {
     private let clientToken: String
     private let dashboardToken: String
     private var lastTs: [Int64]
+    /// Event ids stay unique across steps (a repeated id is a duplicate, §2.3).
+    private var sequence = 0
 
     init(peer: Peer, secrets: Secrets, payloadBytes: Int, sessions: Int, runTag: String) {
         self.peer = peer
@@ -234,12 +236,13 @@ struct Adapter {
     /// an HTTP publish of a message of the hub's frame size.
     mutating func request(n: Int, session: Int, bts: UInt64) -> [UInt8] {
         let stamp = pad20(bts)
+        sequence += 1
         switch peer {
         case .hub:
             // Strictly increasing ts per session: never a same-ms tie.
             let ts = max(Clock.wallMs(), lastTs[session] + 1)
             lastTs[session] = ts
-            let body = #"{"id":"\#(runTag)-\#(n)","ts":\#(ts),"metadata":{"bts":"\#(stamp)"}}"#
+            let body = #"{"id":"\#(runTag)-\#(sequence)","ts":\#(ts),"metadata":{"bts":"\#(stamp)"}}"#
             let t = String(time(nil))
             let mac = Crypto.hex(Crypto.hmacSHA256(key: Array(secrets.webhook.utf8), message: Array((t + "." + body).utf8)))
             let head = "POST /webhooks/generic/\(Self.session(session)) HTTP/1.1\r\nHost: 127.0.0.1\r\n"

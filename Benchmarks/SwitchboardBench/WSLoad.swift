@@ -58,7 +58,9 @@ final class WSLoad: @unchecked Sendable {
     private let closeRequested = Atomic<Bool>(false)
     /// The tail of a stamped frame split across fragments.
     private var carry: [Int: [UInt8]] = [:]
-    private static let marker: [UInt8] = Array("\"bts\":\"".utf8)
+    private var debugAll = Int(String(cString: getenv("SWITCHBOARD_BENCH_DEBUG_ALL") ?? strdup("0"))) ?? 0
+    /// `SWITCHBOARD_BENCH_DEBUG=N`: print the first N frames that carry no stamp.
+    private var debugFrames = Int(String(cString: getenv("SWITCHBOARD_BENCH_DEBUG") ?? strdup("0"))) ?? 0
 
     init(host: String, port: Int, rxBufferSize: Int) {
         self.host = host
@@ -190,7 +192,7 @@ final class WSLoad: @unchecked Sendable {
             stats.withLock { $0.failed += 1 }
             if let input, len > 0, stats.withLock({ $0.failed }) <= 3 {
                 let text = String(decoding: UnsafeRawBufferPointer(start: input, count: len), as: UTF8.self)
-                print("  ws connect error: \(text)")
+                say("  ws connect error: \(text)")
             }
             connectMore()
             return 0
@@ -226,6 +228,14 @@ final class WSLoad: @unchecked Sendable {
             carry[index] = nil
             stamp = buffer.withUnsafeBytes { Self.findStamp($0) }
         }
+        if debugAll > 0 {
+            debugAll -= 1
+            say("  frame lat \(stamp.map { Int64(now) - Int64($0) } ?? -1) idx \(index) first \(first) final \(final) len \(len) stamp \(String(describing: stamp)): " + String(decoding: UnsafeRawBufferPointer(start: input, count: min(len, 80)), as: UTF8.self))
+        }
+        if stamp == nil && debugFrames > 0 {
+            debugFrames -= 1
+            say("  frame without stamp: " + String(decoding: UnsafeRawBufferPointer(start: input, count: min(len, 600)), as: UTF8.self))
+        }
         let firstFrame = index >= 0 && index < gotFirst.count && !gotFirst[index]
         if firstFrame { gotFirst[index] = true }
         stats.withLock { s in
@@ -245,19 +255,27 @@ final class WSLoad: @unchecked Sendable {
     @inline(__always)
     static func findStamp(_ bytes: UnsafeRawBufferPointer) -> UInt64? {
         guard let base = bytes.baseAddress else { return nil }
-        return marker.withUnsafeBytes { m -> UInt64? in
-            guard let hit = memmem(base, bytes.count, m.baseAddress!, m.count) else { return nil }
-            var p = hit.assumingMemoryBound(to: UInt8.self) + m.count
-            let end = base.assumingMemoryBound(to: UInt8.self) + bytes.count
-            var value: UInt64 = 0
-            var digits = 0
-            while p < end, p.pointee >= 48, p.pointee <= 57 {
-                value = value * 10 + UInt64(p.pointee - 48)
-                p += 1
-                digits += 1
+        let start = base.assumingMemoryBound(to: UInt8.self)
+        let end = start + bytes.count
+        // `"bts":"` then digits; memchr finds each 'b' candidate.
+        var p = start
+        while p + 7 < end {
+            guard let hit = memchr(p, 98, end - p) else { return nil }   // 'b'
+            let b = UnsafePointer(hit.assumingMemoryBound(to: UInt8.self))
+            if b > start, b + 6 < end, b[-1] == 34, b[1] == 116, b[2] == 115, b[3] == 34, b[4] == 58, b[5] == 34 {
+                var q = b + 6
+                var value: UInt64 = 0
+                var digits = 0
+                while q < end, q.pointee >= 48, q.pointee <= 57 {
+                    value = value * 10 + UInt64(q.pointee - 48)
+                    q += 1
+                    digits += 1
+                }
+                return digits > 0 ? value : nil
             }
-            return digits > 0 ? value : nil
+            p = b + 1
         }
+        return nil
     }
 }
 

@@ -166,6 +166,8 @@ static int sub_write(struct sub *s) {
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
 	struct pss *pss = user;
 	unsigned char hdr[LWS_PRE + 256], *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
+	if (!pss) /* a connection closed before it had per-session data */
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
 	switch (reason) {
 	case LWS_CALLBACK_HTTP:
 		if (chan_from_uri(wsi, "/pub/", pss->chan, sizeof(pss->chan))) {
