@@ -35,8 +35,8 @@ enum ProcStats {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
             }
-            guard let child = Int32(name), child != pid, let fields = statFields(child), fields.count > 2,
-                  Int32(fields[2]) == pid else { continue }
+            guard let child = Int32(name), child != pid, let fields = statFields(child), fields.count > 1,
+                  Int32(fields[1]) == pid else { continue }  // ppid
             pids.append(child)
         }
         return pids

@@ -142,8 +142,13 @@ struct Runner {
 
     // MARK: (a) fan-out
 
+    /// "Keeps up" in (a): every frame arrives and p99 stays under this. Each
+    /// input is a burst of 1,000 frames, and the box is shared with compilers,
+    /// so the bound is loose: it separates a queue that drains from one that grows.
+    var fanoutMaxP99: Double { 500 }
+
     /// 1 session × N subscribers: the highest input rate whose frames all
-    /// arrive with p99 ≤ 100 ms; geometric ramp, then bisection.
+    /// arrive with p99 ≤ `fanoutMaxP99`; geometric ramp, then bisection.
     func fanout(_ peer: Peer, payload: Int, tag: String) -> (best: Step?, steps: [Step], frameBytes: Int) {
         let server = Launch.start(peer, paths: paths, secrets: secrets, durable: false, tag: tag)
         defer { server.stop() }
@@ -164,7 +169,7 @@ struct Runner {
         var rate = shape.fanoutStartRate
         var frameBytes = 0
         for _ in 0..<shape.fanoutMaxSteps {
-            let s = step(rate: rate, http: http, ws: ws, adapter: &adapter, sessions: 1, fanout: n, server: server, maxP99Ms: 100)
+            let s = step(rate: rate, http: http, ws: ws, adapter: &adapter, sessions: 1, fanout: n, server: server, maxP99Ms: fanoutMaxP99)
             frameBytes = max(frameBytes, lastMeanFrameBytes)
             log("    \(peer.rawValue) (a) " + s.line)
             steps.append(s)
@@ -173,7 +178,7 @@ struct Runner {
         if var low = best?.rate, var high = failRate {
             for _ in 0..<shape.bisectSteps {
                 let mid = (low * high).squareRoot()
-                let s = step(rate: mid, http: http, ws: ws, adapter: &adapter, sessions: 1, fanout: n, server: server, maxP99Ms: 100)
+                let s = step(rate: mid, http: http, ws: ws, adapter: &adapter, sessions: 1, fanout: n, server: server, maxP99Ms: fanoutMaxP99)
                 log("    \(peer.rawValue) (a) " + s.line)
                 steps.append(s)
                 if s.keptUp { best = s; low = mid } else { high = mid }

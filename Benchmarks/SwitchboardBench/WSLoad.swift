@@ -222,7 +222,11 @@ final class WSLoad: @unchecked Sendable {
             stamp = Self.findStamp(UnsafeRawBufferPointer(start: input, count: len))
         } else {
             // Rare (frames above the rx buffer): reassemble, then scan.
-            var buffer = first ? [] : (carry[index] ?? [])
+            // lws reports a frame that spans several reads as several
+            // deliveries, each still flagged "first fragment": the carry,
+            // not the flag, says whether one is in progress.
+            _ = first
+            var buffer = carry[index] ?? []
             buffer.append(contentsOf: UnsafeRawBufferPointer(start: input, count: len))
             if !final { carry[index] = buffer; return }
             carry[index] = nil
