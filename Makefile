@@ -1,11 +1,15 @@
 # Switchboard: two commands.
 #   make run   installs what it needs, builds (release), starts the hub
 #   make test  installs what it needs, runs every test
+#   make bench installs nginx + nchan, builds (release), runs every scenario
+#              against the hub and its peers (BENCHMARKS.md); BENCH_ARGS=--quick
 SWIFT ?= swift
 CONFIG ?= Config/switchboard.json
 ARGS ?=
+BENCH_ARGS ?=
+BENCH_SCRATCH ?= .build-bench
 
-.PHONY: run test build deps clean
+.PHONY: run test build deps clean bench bench-build bench-smoke
 
 deps:
 	@scripts/install-deps.sh
@@ -27,3 +31,22 @@ test: deps
 
 clean:
 	rm -rf .build
+
+# Load generator and peers (issue 10). Built in its own scratch path so it
+# never fights another build over .build/.
+bench-build:
+	$(SWIFT) build -c release --scratch-path $(BENCH_SCRATCH) --product switchboard
+	$(SWIFT) build -c release --scratch-path $(BENCH_SCRATCH) --product SwitchboardBench
+	cc -O2 -Wall -o $(BENCH_SCRATCH)/lws-fanout Benchmarks/peers/lws-fanout.c $$(pkg-config --cflags --libs libwebsockets)
+
+bench:
+	@scripts/install-deps.sh nginx libnginx-mod-nchan
+	$(MAKE) bench-build
+	$(BENCH_SCRATCH)/release/SwitchboardBench --hub-bin $(BENCH_SCRATCH)/release/switchboard \
+		--lws-bin $(BENCH_SCRATCH)/lws-fanout $(BENCH_ARGS)
+
+# Seconds, tiny numbers: checks the generator and the routes work, asserts no performance.
+bench-smoke: deps
+	$(MAKE) bench-build
+	$(BENCH_SCRATCH)/release/SwitchboardBench --smoke --hub-bin $(BENCH_SCRATCH)/release/switchboard \
+		--lws-bin $(BENCH_SCRATCH)/lws-fanout $(BENCH_ARGS)

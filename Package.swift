@@ -14,6 +14,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // C system libraries: shims only, never products.
@@ -73,6 +74,12 @@ let package = Package(
         .testTarget(name: "CallStateTests", dependencies: ["CallState"]),
         // Merge engine throughput: `swift run -c release EngineBench`.
         .executableTarget(name: "EngineBench", dependencies: ["CallState"], path: "Benchmarks/EngineBench"),
+        // Load generator (libwebsockets client side) against the hub and its peers: `make bench`.
+        .executableTarget(
+            name: "SwitchboardBench",
+            dependencies: ["CLibWebSockets", "Crypto", "JSONCodec", "CallState",
+                           .product(name: "Histogram", package: "hdrhistogram-swift")],
+            path: "Benchmarks/SwitchboardBench"),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
         .testTarget(name: "AuthTests", dependencies: ["Auth", "Crypto"]),
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "Crypto", "JSONCodec", "CallState"]),

@@ -1,0 +1,220 @@
+import Histogram
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The publishing half: raw-socket HTTP/1.1 keep-alive clients driven from
+/// one thread with `ppoll`, open loop at a target rate.
+///
+/// Each connection carries one request at a time. An input's send stamp is
+/// its *intended* send time (start + n / rate), so when every connection is
+/// busy the wait counts as latency instead of silently lowering the rate
+/// (no coordinated omission).
+final class HTTPLoad {
+    struct Result {
+        var issued = 0
+        var completed = 0
+        var errors = 0
+        var lastErrorStatus = ""
+        var seconds = 0.0
+        /// Request sent (intended time) → response read.
+        var ack = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
+        /// How far behind schedule the last input went out, µs.
+        var maxLagUs: UInt64 = 0
+        var achievedRate: Double { seconds > 0 ? Double(completed) / seconds : 0 }
+    }
+
+    private struct Conn {
+        var fd: Int32 = -1
+        var out: [UInt8] = []
+        var outOffset = 0
+        var inBuf: [UInt8] = []
+        var busy = false
+        var sentAt: UInt64 = 0
+    }
+
+    let host: String
+    let port: Int
+    private var conns: [Conn]
+    private var debugResponses = 2
+
+    init(host: String, port: Int, connections: Int) {
+        self.host = host
+        self.port = port
+        conns = Array(repeating: Conn(), count: max(1, connections))
+    }
+
+    deinit { for c in conns where c.fd >= 0 { close(c.fd) } }
+
+    private func dial() -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return -1 }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        inet_pton(AF_INET, host, &addr.sin_addr)
+        let ok = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if ok != 0 { close(fd); return -1 }
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        return fd
+    }
+
+    /// Opens every connection. - Returns: false if one could not be opened.
+    func open() -> Bool {
+        for i in conns.indices where conns[i].fd < 0 {
+            conns[i].fd = dial()
+            if conns[i].fd < 0 { return false }
+        }
+        return true
+    }
+
+    /// Drives `rate` inputs/s for `seconds`, then waits (up to `drainSeconds`)
+    /// for the outstanding answers.
+    /// - Parameter make: builds input `n`'s request bytes; its second argument is the send stamp (µs).
+    func run(rate: Double, seconds: Double, drainSeconds: Double = 3,
+             make: (Int, UInt64) -> [UInt8]) -> Result {
+        var result = Result()
+        let total = max(1, Int(rate * seconds))
+        let start = Clock.monoUs()
+        let stopAt = start + UInt64((seconds + drainSeconds) * 1e6)
+        var idle: [Int] = Array(conns.indices.reversed())
+        var inflight = 0
+        var fds = [pollfd](repeating: pollfd(), count: conns.count)
+        var lastIssueAt = start
+        var chunk = [UInt8](repeating: 0, count: 65536)
+
+        while true {
+            let now = Clock.monoUs()
+            if now >= stopAt { break }
+            let due = min(total, Int(Double(now - start) * rate / 1e6) + 1)
+            while result.issued < due, let ci = idle.popLast() {
+                let scheduled = start + UInt64(Double(result.issued) * 1e6 / rate)
+                if now > scheduled { result.maxLagUs = max(result.maxLagUs, now - scheduled) }
+                conns[ci].out = make(result.issued, scheduled)
+                if result.issued == 0 && getenv("SWITCHBOARD_BENCH_DEBUG") != nil {
+                    say("  first request: " + String(decoding: conns[ci].out, as: UTF8.self))
+                }
+                conns[ci].outOffset = 0
+                conns[ci].busy = true
+                conns[ci].sentAt = scheduled
+                result.issued += 1
+                inflight += 1
+                lastIssueAt = now
+                flush(ci)
+            }
+            if result.issued >= total && inflight == 0 { break }
+
+            var timeoutUs: UInt64 = 5000
+            if result.issued < total && !idle.isEmpty {
+                let next = start + UInt64(Double(result.issued) * 1e6 / rate)
+                timeoutUs = next > now ? min(next - now, 5000) : 0
+            }
+            for i in conns.indices {
+                fds[i].fd = conns[i].busy ? conns[i].fd : -1
+                fds[i].events = Int16(POLLIN) | (conns[i].outOffset < conns[i].out.count ? Int16(POLLOUT) : 0)
+                fds[i].revents = 0
+            }
+            // poll() has 1 ms resolution: below that, sleep the rest
+            // (responses wait at most that long; send stamps are intended times).
+            let n = poll(&fds, nfds_t(fds.count), Int32(timeoutUs / 1000))
+            if n == 0 && timeoutUs < 1000 && timeoutUs > 0 { Clock.sleep(seconds: Double(timeoutUs) / 1e6) }
+            if n <= 0 { continue }
+            for i in conns.indices where fds[i].revents != 0 {
+                if fds[i].revents & Int16(POLLOUT) != 0 { flush(i) }
+                guard fds[i].revents & Int16(POLLIN | POLLERR | POLLHUP) != 0 else { continue }
+                let got = chunk.withUnsafeMutableBytes { read(conns[i].fd, $0.baseAddress, $0.count) }
+                if got <= 0 {
+                    if got < 0 && (errno == EAGAIN || errno == EINTR) { continue }
+                    // Peer closed: the request in flight is lost; reconnect.
+                    result.errors += 1
+                    result.lastErrorStatus = "connection closed"
+                    close(conns[i].fd)
+                    conns[i] = Conn()
+                    conns[i].fd = dial()
+                    inflight -= 1
+                    if conns[i].fd >= 0 { idle.append(i) }
+                    continue
+                }
+                conns[i].inBuf.append(contentsOf: chunk[0..<got])
+                if debugResponses > 0 && getenv("SWITCHBOARD_BENCH_DEBUG") != nil {
+                    debugResponses -= 1
+                    say("  response: " + String(decoding: conns[i].inBuf.prefix(400), as: UTF8.self))
+                }
+                if let status = Self.takeResponse(&conns[i].inBuf) {
+                    let done = Clock.monoUs()
+                    _ = result.ack.record(done > conns[i].sentAt ? done - conns[i].sentAt : 0)
+                    if status < 200 || status >= 300 {
+                        result.errors += 1
+                        result.lastErrorStatus = String(status)
+                    } else {
+                        result.completed += 1
+                    }
+                    conns[i].busy = false
+                    inflight -= 1
+                    idle.append(i)
+                }
+            }
+        }
+        result.seconds = max(Double(lastIssueAt - start) / 1e6, seconds)
+        // Anything still in flight is abandoned with its connection.
+        for i in conns.indices where conns[i].busy {
+            close(conns[i].fd)
+            conns[i] = Conn()
+            conns[i].fd = dial()
+        }
+        return result
+    }
+
+    private func flush(_ i: Int) {
+        while conns[i].outOffset < conns[i].out.count {
+            let n = conns[i].out.withUnsafeBytes { raw in
+                write(conns[i].fd, raw.baseAddress! + conns[i].outOffset, raw.count - conns[i].outOffset)
+            }
+            if n <= 0 { return }
+            conns[i].outOffset += n
+        }
+    }
+
+    /// Removes one complete response from `buffer`; returns its status.
+    static func takeResponse(_ buffer: inout [UInt8]) -> Int? {
+        let count = buffer.count
+        guard count >= 12 else { return nil }
+        var headerEnd = -1
+        buffer.withUnsafeBufferPointer { b in
+            var i = 3
+            while i < count {
+                if b[i] == 10 && b[i - 1] == 13 && b[i - 2] == 10 && b[i - 3] == 13 { headerEnd = i + 1; break }
+                i += 1
+            }
+        }
+        guard headerEnd > 0 else { return nil }
+        let head = Array(buffer[0..<headerEnd])
+        var status = 0
+        var i = 0
+        while i < head.count && head[i] != 32 { i += 1 }
+        i += 1
+        while i < head.count, head[i] >= 48, head[i] <= 57 { status = status * 10 + Int(head[i] - 48); i += 1 }
+        var length = 0
+        let key = Array("content-length:".utf8)
+        var j = 0
+        search: while j + key.count < head.count {
+            var k = 0
+            while k < key.count {
+                let c = head[j + k] | (head[j + k] >= 65 && head[j + k] <= 90 ? 32 : 0)
+                if c != key[k] { j += 1; continue search }
+                k += 1
+            }
+            var p = j + key.count
+            while p < head.count && head[p] == 32 { p += 1 }
+            while p < head.count, head[p] >= 48, head[p] <= 57 { length = length * 10 + Int(head[p] - 48); p += 1 }
+            break
+        }
+        guard count >= headerEnd + length else { return nil }
+        buffer.removeFirst(headerEnd + length)
+        return status
+    }
+}

@@ -1,0 +1,281 @@
+import Crypto
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The servers under test. Each speaks its own publish/subscribe shape; the
+/// adapter below turns the generator's "input n for session s, stamped t"
+/// into that shape.
+enum Peer: String, CaseIterable {
+    case hub = "switchboard"
+    case nchan = "nchan"
+    case lws = "lws-fanout"
+    /// lws-fanout with `-b 16`: up to 16 frames pre-framed into one send().
+    case lwsBatched = "lws-fanout-b16"
+}
+
+/// Where things are and how to start them.
+struct BenchPaths {
+    var hubBinary = ".build-bench/release/switchboard"
+    var lwsBinary = ".build-bench/lws-fanout"
+    var nchanConf = "Benchmarks/peers/nchan.conf"
+    var nginx = "/usr/sbin/nginx"
+    var workDir = "/tmp/switchboard-bench"
+}
+
+/// A running server process and its port.
+final class ServerProcess {
+    let peer: Peer
+    let pid: pid_t
+    let port: Int
+    let dir: String
+
+    init(peer: Peer, pid: pid_t, port: Int, dir: String) {
+        self.peer = peer
+        self.pid = pid
+        self.port = port
+        self.dir = dir
+    }
+
+    /// The process and its children (nginx's worker).
+    var pids: [Int32] { ProcStats.family(pid) }
+
+    func stop() {
+        let family = pids
+        kill(pid, SIGTERM)
+        var status: Int32 = 0
+        for _ in 0..<60 {
+            if waitpid(pid, &status, WNOHANG) == pid { break }
+            Clock.sleep(seconds: 0.05)
+        }
+        for p in family { kill(p, SIGKILL) }
+        _ = waitpid(pid, &status, 0)
+    }
+}
+
+enum Launch {
+    /// A free TCP port on 127.0.0.1 (bound once, released).
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = 0
+        inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr)
+        _ = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    static func writeFile(_ path: String, _ text: String) {
+        guard let f = fopen(path, "w") else { fatalError("cannot write \(path)") }
+        fputs(text, f)
+        fclose(f)
+    }
+
+    static func mkdirs(_ path: String) {
+        var current = ""
+        for part in path.split(separator: "/") {
+            current += "/" + part
+            mkdir(current, 0o755)
+        }
+    }
+
+    /// Runs `argv` with stdout/stderr into `log`.
+    static func spawn(_ argv: [String], log: String) -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let cargs = argv.map { strdup($0) } + [nil]
+        defer { for p in cargs { free(p) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, nil, cargs, environ)
+        guard rc == 0 else { fatalError("cannot start \(argv[0]): \(String(cString: strerror(rc)))") }
+        return pid
+    }
+
+    /// Waits until something accepts on `port`.
+    static func waitForPort(_ port: Int, pid: pid_t, seconds: Double = 20) -> Bool {
+        let deadline = Clock.monoUs() + UInt64(seconds * 1e6)
+        while Clock.monoUs() < deadline {
+            var status: Int32 = 0
+            if waitpid(pid, &status, WNOHANG) == pid { return false }
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = in_port_t(UInt16(port).bigEndian)
+            inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr)
+            let ok = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            close(fd)
+            if ok == 0 { return true }
+            Clock.sleep(seconds: 0.05)
+        }
+        return false
+    }
+
+    static func readFile(_ path: String) -> String { ProcStats.read(path) ?? "" }
+
+    /// Starts `peer` in a fresh scratch directory.
+    /// - Parameters:
+    ///   - durable: the hub with the SQLite journal (`store.kind` sqlite), else memory.
+    ///   - lwsBatch: lws-fanout's `-b` (frames per send).
+    static func start(_ peer: Peer, paths: BenchPaths, secrets: Secrets, durable: Bool, tag: String,
+                      lwsBatch: Int = 1) -> ServerProcess {
+        let dir = paths.workDir + "/" + tag + "-" + peer.rawValue
+        _ = system("rm -rf '\(dir)'")
+        mkdirs(dir)
+        let port = freePort()
+        let pid: pid_t
+        switch peer {
+        case .hub:
+            writeFile(dir + "/hub.json", hubConfig(port: port, secrets: secrets, durable: durable, dir: dir))
+            pid = spawn([paths.hubBinary, "serve", "--config", dir + "/hub.json", "--port", String(port),
+                         "--data-dir", dir, "--log-level", getenv("SWITCHBOARD_BENCH_HUB_LOG").map { String(cString: $0) } ?? "error"], log: dir + "/server.log")
+        case .nchan:
+            mkdirs(dir + "/body")
+            mkdirs(dir + "/logs")
+            var conf = readFile(paths.nchanConf)
+            conf = conf.replacingAll("__PORT__", with: String(port)).replacingAll("__DIR__", with: dir)
+            writeFile(dir + "/nchan.conf", conf)
+            pid = spawn([paths.nginx, "-p", dir, "-c", dir + "/nchan.conf", "-g", "daemon off;"], log: dir + "/server.log")
+        case .lws, .lwsBatched:
+            pid = spawn([paths.lwsBinary, "-p", String(port), "-b", peer == .lwsBatched ? "16" : "1"], log: dir + "/server.log")
+        }
+        guard waitForPort(port, pid: pid) else {
+            fatalError("\(peer.rawValue) did not start; log: \(readFile(dir + "/server.log"))")
+        }
+        Clock.sleep(seconds: 0.2)
+        return ServerProcess(peer: peer, pid: pid, port: port, dir: dir)
+    }
+
+    static func hubConfig(port: Int, secrets: Secrets, durable: Bool, dir: String) -> String {
+        """
+        {
+          "server": {"host": "127.0.0.1", "port": \(port), "publicUrl": "http://127.0.0.1:\(port)"},
+          "auth": {"hs256Secret": "\(secrets.jwt)", "maxTtlSec": 86400},
+          "limits": {"sendQueueBytes": 268435456, "maxConnectionsPerIp": 1000000,
+                     "messagesPerSecond": 1000000, "maxErrorsPerMinute": 1000000},
+          "merge": {"maxFutureSkewMs": 86400000},
+          "retention": {"endedSec": 600, "timelineEntries": 500, "replayFrames": 256},
+          "store": {"kind": "\(durable ? "sqlite" : "memory")", "path": "\(dir)/journal.db"},
+          "providers": {"generic": {"secret": "\(secrets.webhook)"}},
+          "shutdown": {"drainSec": 1},
+          "publicDir": "public",
+          "dataDir": "\(dir)"
+        }
+        """
+    }
+}
+
+/// Shared secrets of one bench run: the hub's JWT key and webhook secret.
+struct Secrets {
+    let jwt = Crypto.hex(Crypto.randomBytes(32))
+    let webhook = Crypto.hex(Crypto.randomBytes(32))
+
+    /// An HS256 token (PROTOCOL.md §5) for every session (`sid` `*`).
+    func token(role: String, sub: String) -> String {
+        let now = Int64(time(nil))
+        let header = Crypto.base64URLEncode(Array(#"{"alg":"HS256","typ":"JWT"}"#.utf8))
+        let sid = role == "dashboard" ? "" : #","sid":"*""#
+        let claims = #"{"sub":"\#(sub)","role":"\#(role)"\#(sid),"aud":"switchboard","iat":\#(now),"exp":\#(now + 86_000)}"#
+        let body = Crypto.base64URLEncode(Array(claims.utf8))
+        let signature = Crypto.hmacSHA256(key: Array(jwt.utf8), message: Array((header + "." + body).utf8))
+        return header + "." + body + "." + Crypto.base64URLEncode(signature)
+    }
+}
+
+/// How the generator talks to one peer.
+struct Adapter {
+    let peer: Peer
+    let secrets: Secrets
+    /// Peers' payload size, matched to the hub's mean frame size.
+    var payloadBytes: Int
+    let runTag: String
+    private let clientToken: String
+    private let dashboardToken: String
+    private var lastTs: [Int64]
+    /// Event ids stay unique across steps (a repeated id is a duplicate, §2.3).
+    private var sequence = 0
+
+    init(peer: Peer, secrets: Secrets, payloadBytes: Int, sessions: Int, runTag: String) {
+        self.peer = peer
+        self.secrets = secrets
+        self.payloadBytes = payloadBytes
+        self.runTag = runTag
+        clientToken = secrets.token(role: "client", sub: "bench")
+        dashboardToken = secrets.token(role: "dashboard", sub: "bench-dash")
+        lastTs = Array(repeating: 0, count: max(1, sessions))
+    }
+
+    static func session(_ i: Int) -> String { "s" + String(i) }
+
+    func subscriber(session: Int) -> WSLoad.Target {
+        switch peer {
+        case .hub: return .init(path: "/ws/calls/\(Self.session(session))?token=\(clientToken)", readyOnFirstFrame: true)
+        case .nchan, .lws, .lwsBatched: return .init(path: "/sub/\(Self.session(session))", readyOnFirstFrame: false)
+        }
+    }
+
+    /// The hub's all-sessions stream; the peers have none.
+    func dashboard() -> WSLoad.Target? {
+        peer == .hub ? .init(path: "/ws/dashboard?token=\(dashboardToken)", readyOnFirstFrame: true) : nil
+    }
+
+    /// Input `n` to `session`, stamped `bts` (µs): the hub gets a signed
+    /// generic webhook whose metadata carries the stamp (so every input
+    /// changes the document and yields one `state_change`); the peers get
+    /// an HTTP publish of a message of the hub's frame size.
+    mutating func request(n: Int, session: Int, bts: UInt64) -> [UInt8] {
+        let stamp = pad20(bts)
+        sequence += 1
+        switch peer {
+        case .hub:
+            // Strictly increasing ts per session: never a same-ms tie.
+            let ts = max(Clock.wallMs(), lastTs[session] + 1)
+            lastTs[session] = ts
+            let body = #"{"id":"\#(runTag)-\#(sequence)","ts":\#(ts),"metadata":{"bts":"\#(stamp)"}}"#
+            let t = String(time(nil))
+            let mac = Crypto.hex(Crypto.hmacSHA256(key: Array(secrets.webhook.utf8), message: Array((t + "." + body).utf8)))
+            let head = "POST /webhooks/generic/\(Self.session(session)) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n"
+                + "X-Switchboard-Signature: t=\(t),v1=\(mac)\r\n\r\n"
+            return Array((head + body).utf8)
+        case .nchan, .lws, .lwsBatched:
+            var body = #"{"type":"state_change","sessionId":"\#(Self.session(session))","bts":"\#(stamp)","pad":""#
+            let fill = max(0, payloadBytes - body.utf8.count - 2)
+            body += String(repeating: "x", count: fill) + "\"}"
+            let head = "POST /pub/\(Self.session(session)) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n"
+            return Array((head + body).utf8)
+        }
+    }
+
+    /// Fixed width, so later stamps also compare greater as strings.
+    func pad20(_ v: UInt64) -> String {
+        let s = String(v)
+        return String(repeating: "0", count: max(0, 20 - s.count)) + s
+    }
+}
+
+extension String {
+    func replacingAll(_ target: String, with replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        var out = ""
+        var rest = Substring(self)
+        while let r = rest.firstRange(of: target) {
+            out += rest[..<r.lowerBound]
+            out += replacement
+            rest = rest[r.upperBound...]
+        }
+        return out + rest
+    }
+}

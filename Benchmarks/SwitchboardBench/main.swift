@@ -1,0 +1,216 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// SwitchboardBench: the load generator of `make bench`.
+//
+//   SwitchboardBench [--quick | --smoke] [--runs N] [--scenarios a,b,c,d]
+//                    [--peers switchboard,nchan,lws-fanout,lws-fanout-b16]
+//                    [--hub-bin PATH] [--lws-bin PATH] [--nchan-conf PATH] [--work-dir DIR]
+//
+// Scenarios (BENCHMARKS.md): (a) fan-out 1 session × 1,000 subscribers;
+// (b) webhook ingest, 1,000 sessions × 2 subscribers + 5 dashboards, rising
+// rates until p99 > 50 ms; (c) 20,000 idle connections, RSS per connection;
+// (d) durable ingest (SQLite journal), inputs/s with p99. Every peer runs in
+// every run, one after the other, so ratios come from the same conditions.
+
+signal(SIGPIPE, SIG_IGN)
+
+var args = Array(CommandLine.arguments.dropFirst())
+@MainActor func option(_ name: String) -> String? {
+    guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
+    return args[i + 1]
+}
+let smoke = args.contains("--smoke")
+let quick = args.contains("--quick")
+if args.contains("--help") || args.contains("-h") {
+    say("usage: SwitchboardBench [--quick | --smoke] [--runs N] [--scenarios a,b,c,d] [--peers "
+          + Peer.allCases.map(\.rawValue).joined(separator: ",") + "] [--hub-bin PATH] [--lws-bin PATH] "
+          + "[--nchan-conf PATH] [--work-dir DIR] [--quiet]")
+    exit(0)
+}
+var shape = smoke ? Shape.smoke : quick ? Shape.quick : Shape.full
+let runs = Int(option("--runs") ?? "") ?? (smoke || quick ? 1 : 3)
+let scenarios = Set((option("--scenarios") ?? "a,b,c,d").split(separator: ",").map(String.init))
+var paths = BenchPaths()
+if let v = option("--hub-bin") { paths.hubBinary = v }
+if let v = option("--lws-bin") { paths.lwsBinary = v }
+if let v = option("--nchan-conf") { paths.nchanConf = v }
+if let v = option("--work-dir") { paths.workDir = v }
+if let v = option("--idle-connections") { shape.idleConnections = Int(v) ?? shape.idleConnections }
+if let v = option("--fanout") { shape.fanoutSubscribers = Int(v) ?? shape.fanoutSubscribers }
+
+@MainActor func available(_ peer: Peer) -> Bool {
+    switch peer {
+    case .hub: return access(paths.hubBinary, X_OK) == 0
+    case .nchan: return access(paths.nginx, X_OK) == 0 && access("/usr/lib/nginx/modules/ngx_nchan_module.so", R_OK) == 0
+    case .lws, .lwsBatched: return access(paths.lwsBinary, X_OK) == 0
+    }
+}
+let requested = (option("--peers").map { $0.split(separator: ",").compactMap { Peer(rawValue: String($0)) } }) ?? Peer.allCases
+let peers = requested.filter { peer in
+    if available(peer) { return true }
+    say("skipping \(peer.rawValue): not installed / not built")
+    return false
+}
+guard peers.contains(.hub) else { say("the hub binary \(paths.hubBinary) is missing"); exit(1) }
+
+let fileLimit = raiseFileLimit(to: 100_000)
+Launch.mkdirs(paths.workDir)
+let secrets = Secrets()
+let runner = Runner(shape: shape, paths: paths, secrets: secrets, verbose: !args.contains("--quiet"))
+
+@MainActor func machine() -> String {
+    var uts = utsname()
+    uname(&uts)
+    let kernel = withUnsafeBytes(of: uts.release) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+    let model = (ProcStats.read("/proc/cpuinfo") ?? "").split(separator: "\n")
+        .first { $0.hasPrefix("model name") }.map { String($0.split(separator: ":", maxSplits: 1).last ?? "").trimmingSpaces } ?? "?"
+    return "\(sysconf(Int32(_SC_NPROCESSORS_ONLN))) cpus, \(model), kernel \(kernel), load \(ProcStats.loadAverage()), nofile \(fileLimit)"
+}
+say("SwitchboardBench: \(smoke ? "smoke" : quick ? "quick" : "full"), \(runs) run(s), scenarios \(scenarios.sorted().joined(separator: ",")), peers \(peers.map(\.rawValue).joined(separator: ","))")
+say("machine: \(machine())")
+
+// Figures per run: metric -> peer -> [value per run].
+var figures: [String: [Peer: [Double]]] = [:]
+@MainActor func record(_ metric: String, _ peer: Peer, _ value: Double) { figures[metric, default: [:]][peer, default: []].append(value) }
+var payload = 0    // the hub's mean frame size; the peers' messages match it
+var failures: [String] = []
+var loads: [String] = []
+
+for run in 1...runs {
+    say("== run \(run)/\(runs), load \(ProcStats.loadAverage())")
+    loads.append(ProcStats.loadAverage())
+    let tag = "r\(run)"
+    if scenarios.contains("a") {
+        say("  (a) fan-out: 1 session × \(shape.fanoutSubscribers) subscribers")
+        for peer in peers {
+            let r = runner.fanout(peer, payload: payload > 0 ? payload : 1100, tag: tag + "a")
+            if peer == .hub && r.frameBytes > 0 { payload = r.frameBytes }
+            if let best = r.best {
+                record("a.frames", peer, best.delivered)
+                record("a.p99", peer, best.p99)
+                record("a.cpu", peer, best.serverCPU)
+                record("a.gencpu", peer, best.generatorCPU)
+                say("    \(peer.rawValue): \(human(best.delivered)) frames/s at \(fmt(best.rate, 0)) inputs/s, p99 \(fmt(best.p99, 2)) ms, cpu \(fmt(best.serverCPU, 0))%")
+            } else {
+                failures.append("(a) \(peer.rawValue) run \(run): no rate kept up")
+            }
+            if peer == .hub && r.steps.allSatisfy({ $0.frames == 0 }) { failures.append("(a) hub delivered no frames") }
+        }
+        if payload > 0 { say("    (peers publish \(payload)-byte messages, the hub's mean state_change size)") }
+    }
+    if scenarios.contains("b") {
+        say("  (b) ingest: \(shape.ingestSessions) sessions × \(shape.ingestSubscribersPerSession) subscribers + \(shape.dashboards) dashboards (hub)")
+        for peer in peers where peer != .lwsBatched {
+            let steps = runner.ingest(peer, payload: payload > 0 ? payload : 1100, tag: tag + "b")
+            let ok = steps.filter { $0.keptUp }
+            record("b.maxrate", peer, ok.last?.rate ?? 0)
+            if let at5k = steps.first(where: { $0.rate == 5000 }) {
+                record("b.p99@5k", peer, at5k.p99)
+                record("b.p999@5k", peer, at5k.p999)
+                record("b.cpu@5k", peer, at5k.serverCPU)
+            }
+            say("    \(peer.rawValue): max rate with p99 <= 50 ms: \(human(ok.last?.rate ?? 0))/s"
+                  + (steps.first(where: { $0.rate == 5000 }).map { ", p99 at 5k/s \(fmt($0.p99, 2)) ms" } ?? ""))
+            if peer == .hub && steps.allSatisfy({ $0.frames == 0 }) { failures.append("(b) hub delivered no frames") }
+        }
+    }
+    if scenarios.contains("c") {
+        say("  (c) idle: \(shape.idleConnections) connections")
+        for peer in peers where peer != .lwsBatched {
+            let r = runner.idle(peer, tag: tag + "c")
+            if r.connections < shape.idleConnections { failures.append("(c) \(peer.rawValue) run \(run): only \(r.connections) connected") }
+            record("c.kbPerConn", peer, r.perConnKB)
+        }
+    }
+    if scenarios.contains("d") {
+        say("  (d) durable ingest (SQLite journal): \(shape.durableSessions) sessions × 1 subscriber")
+        let steps = runner.durable(tag: tag + "d")
+        let ok = steps.filter { $0.keptUp }
+        record("d.inputs", .hub, ok.last?.achieved ?? 0)
+        record("d.ackP99", .hub, ok.last?.ackP99 ?? .nan)
+        record("d.p99", .hub, ok.last?.p99 ?? .nan)
+        say("    switchboard: \(human(ok.last?.achieved ?? 0)) durable inputs/s, ack p99 \(fmt(ok.last?.ackP99 ?? .nan, 2)) ms")
+        if steps.allSatisfy({ $0.frames == 0 }) { failures.append("(d) hub delivered no frames") }
+    }
+}
+
+// MARK: - Table
+
+@MainActor func sorted(_ v: [Double]) -> [Double] { v.filter { $0.isFinite }.sorted() }
+@MainActor func triple(_ v: [Double]?, _ d: Int = 1) -> String {
+    guard let s = v.map(sorted), !s.isEmpty else { return "-" }
+    let med = s[s.count / 2]
+    if s.count == 1 { return d == 0 ? human(med) : fmt(med, d) }
+    let f = { (x: Double) in d == 0 ? human(x) : fmt(x, d) }
+    return "\(f(med)) (\(f(s.first!))–\(f(s.last!)))"
+}
+/// Ratio hub/peer per run, then median (min–max).
+@MainActor func ratio(_ metric: String, _ peer: Peer) -> String {
+    guard let hub = figures[metric]?[.hub], let other = figures[metric]?[peer] else { return "-" }
+    let r = zip(hub, other).compactMap { $1 > 0 && $0.isFinite && $1.isFinite ? $0 / $1 : nil }
+    return r.isEmpty ? "-" : triple(r, 2) + "×"
+}
+let rows: [(String, String, Int)] = [
+    ("a.frames", "(a) delivered frames/s, 1×1000 fan-out", 0),
+    ("a.p99", "(a) p99 ms at that rate", 2),
+    ("a.cpu", "(a) server CPU % at that rate", 0),
+    ("a.gencpu", "(a) generator CPU % at that rate", 0),
+    ("b.maxrate", "(b) max inputs/s with p99 <= 50 ms", 0),
+    ("b.p99@5k", "(b) p99 ms at 5,000 inputs/s", 2),
+    ("b.p999@5k", "(b) p99.9 ms at 5,000 inputs/s", 2),
+    ("b.cpu@5k", "(b) server CPU % at 5,000 inputs/s", 0),
+    ("c.kbPerConn", "(c) server RSS KB per idle connection", 2),
+    ("d.inputs", "(d) durable inputs/s (kept up)", 0),
+    ("d.ackP99", "(d) ack p99 ms at that rate", 2),
+    ("d.p99", "(d) delivery p99 ms at that rate", 2),
+]
+var table = "| figure, median (min–max) of \(runs) run(s) | " + peers.map(\.rawValue).joined(separator: " | ")
+let ratioPeers = peers.filter { $0 != .hub }
+table += " | " + ratioPeers.map { "hub / \($0.rawValue)" }.joined(separator: " | ") + " |\n"
+table += "|---|" + String(repeating: "---|", count: peers.count + ratioPeers.count) + "\n"
+for (metric, label, d) in rows where figures[metric] != nil {
+    table += "| \(label) | " + peers.map { triple(figures[metric]?[$0], d) }.joined(separator: " | ")
+    table += " | " + ratioPeers.map { ratio(metric, $0) }.joined(separator: " | ") + " |\n"
+}
+say("")
+say(table)
+say("load averages at the start of each run: \(loads.joined(separator: "; ")); now \(ProcStats.loadAverage())")
+
+@MainActor func median(_ metric: String, _ peer: Peer) -> Double? {
+    guard let s = figures[metric]?[peer].map(sorted), !s.isEmpty else { return nil }
+    return s[s.count / 2]
+}
+@MainActor func ratioMedian(_ metric: String, _ peer: Peer) -> Double? {
+    guard let hub = figures[metric]?[.hub], let other = figures[metric]?[peer] else { return nil }
+    let r = sorted(zip(hub, other).compactMap { $1 > 0 ? $0 / $1 : nil })
+    return r.isEmpty ? nil : r[r.count / 2]
+}
+if !smoke {
+    say("targets (issue 10):")
+    func verdict(_ ok: Bool?) -> String { ok.map { $0 ? "met" : "NOT met" } ?? "not measured" }
+    say("  (a) >= 1.5× nchan frames/s: \(ratioMedian("a.frames", .nchan).map { fmt($0, 2) + "×" } ?? "-") -> \(verdict(ratioMedian("a.frames", .nchan).map { $0 >= 1.5 }))")
+    say("  (a) >= 80 % of lws reference: \(ratioMedian("a.frames", .lws).map { fmt($0 * 100, 0) + " %" } ?? "-") -> \(verdict(ratioMedian("a.frames", .lws).map { $0 >= 0.8 }))")
+    say("  (b) p99 < 10 ms at 5,000 inputs/s: \(median("b.p99@5k", .hub).map { fmt($0, 2) + " ms" } ?? "-") -> \(verdict(median("b.p99@5k", .hub).map { $0 < 10 }))")
+    say("  (c) < 8 KB RSS per idle connection: \(median("c.kbPerConn", .hub).map { fmt($0, 2) + " KB" } ?? "-") -> \(verdict(median("c.kbPerConn", .hub).map { $0 < 8 }))")
+    say("  (d) >= 20,000 durable inputs/s: \(median("d.inputs", .hub).map(human) ?? "-") -> \(verdict(median("d.inputs", .hub).map { $0 >= 20_000 }))")
+}
+Launch.writeFile(paths.workDir + "/results.md", "machine: \(machine())\n\n" + table)
+say("table written to \(paths.workDir)/results.md")
+if !failures.isEmpty {
+    say("problems:\n  " + failures.joined(separator: "\n  "))
+    // Smoke mode checks that it works, never how fast: only a hub that
+    // delivered nothing fails it.
+    if failures.contains(where: { $0.contains("hub delivered no frames") }) { exit(1) }
+}
+exit(0)
+
+extension String {
+    var trimmingSpaces: String {
+        var s = Substring(self)
+        while s.first == " " || s.first == "\t" { s = s.dropFirst() }
+        while s.last == " " || s.last == "\t" { s = s.dropLast() }
+        return String(s)
+    }
+}
