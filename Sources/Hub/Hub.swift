@@ -75,6 +75,7 @@ public final class Hub {
         m.describe("switchboard_frames_sent_total", type: "counter", "WebSocket frames written")
         m.describe("switchboard_bytes_sent_total", type: "counter", "WebSocket payload bytes written")
         m.describe("switchboard_slow_consumer_closes_total", type: "counter", "subscribers closed with 4008")
+        m.describe("switchboard_frames_conflated_total", type: "counter", "queued frames superseded by a newer one before sending")
         m.describe("switchboard_webhook_requests_total", type: "counter", "provider webhooks by provider and outcome")
         m.describe("switchboard_signature_failures_total", type: "counter", "webhooks refused for a bad or stale signature")
         m.describe("switchboard_merge_conflicts_total", type: "counter", "merge conflicts by rule (PROTOCOL.md 2.4)")

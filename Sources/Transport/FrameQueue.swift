@@ -31,6 +31,13 @@ struct FrameQueue {
         }
     }
 
+    var last: Frame? { isEmpty ? nil : items[items.count - 1] }
+
+    /// Drops the newest frame (conflation replaces it with a newer one).
+    mutating func removeLast() {
+        bytes -= items.removeLast().count
+    }
+
     mutating func removeAll() {
         items.removeAll()
         head = 0

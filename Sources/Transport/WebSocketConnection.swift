@@ -26,6 +26,8 @@ final class WebSocketConnection: Subscriber {
     private let sendQueueLimit: Int
     private let metrics: Metrics
     private(set) var queue = FrameQueue()
+    /// Bytes conflated away since the queue was last empty.
+    private var lagBytes = 0
     /// Set once the connection is to be closed; sent from the next writable callback.
     private(set) var pendingClose: (code: Int32, reason: String)?
     /// The message being reassembled from fragments.
@@ -50,13 +52,35 @@ final class WebSocketConnection: Subscriber {
 
     func deliver(_ frame: Frame) {
         guard pendingClose == nil else { return }
+        if queue.bytes > sendQueueLimit / 4 { conflate(before: frame) }
         queue.append(frame)
-        if queue.bytes > sendQueueLimit {
+        if queue.bytes + lagBytes > sendQueueLimit {
             metrics.increment("switchboard_slow_consumer_closes_total")
             close(4008, "slow consumer: send queue over limits.sendQueueBytes")
             return
         }
         lws_callback_on_writable(wsi)
+    }
+
+    /// A subscriber more than a quarter of `limits.sendQueueBytes` behind does
+    /// not need every intermediate document (§3.2 conflation): each
+    /// `state_change` carries the whole document and its quality, each
+    /// `quality` frame the latest sample and aggregate. Unsent frames at the
+    /// tail that the new one supersedes are dropped; versions then jump, never
+    /// go back. Replies and presence stay. Subscribers that keep up get every
+    /// frame exactly once.
+    ///
+    /// Dropped bytes still count against the budget until the queue drains
+    /// (`lagBytes`), so a peer that never catches up is closed with 4008.
+    private func conflate(before frame: Frame) {
+        while let tail = queue.last {
+            let superseded = (frame.kind == .state && (tail.kind == .state || tail.kind == .quality))
+                || (frame.kind == .quality && tail.kind == .quality)
+            guard superseded else { return }
+            lagBytes += tail.count
+            queue.removeLast()
+            metrics.increment("switchboard_frames_conflated_total")
+        }
     }
 
     /// Schedules a close frame with `code`. A peer that never becomes writable
@@ -118,7 +142,7 @@ final class WebSocketConnection: Subscriber {
     private func sent(_ frame: Frame) {
         metrics.increment("switchboard_frames_sent_total")
         metrics.increment("switchboard_bytes_sent_total", by: Double(frame.count))
-        if !queue.isEmpty { lws_callback_on_writable(wsi) }
+        if queue.isEmpty { lagBytes = 0 } else { lws_callback_on_writable(wsi) }
     }
 
     /// Largest pre-framed batch handed to one `lws_write`.
