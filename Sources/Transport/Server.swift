@@ -38,6 +38,7 @@ public final class Server: @unchecked Sendable {
     private let shutdownRequested = Atomic<Bool>(false)
     private var drainDeadline: Int64?
     private var finished = false
+    private var lastKeepalive: Int64 = 0
 
     /// The port actually bound (differs from the config when it asked for 0).
     public private(set) var port = 0
@@ -63,10 +64,12 @@ public final class Server: @unchecked Sendable {
         // messages arrive in fragments and are reassembled up to the limit.
         protocols[0].rx_buffer_size = 4096
 
+        // Zero disables libwebsockets' own validity timers: it re-arms one per
+        // connection on activity with a linear insert into a sorted list,
+        // O(connections) per request (BENCHMARKS.md). Keepalive is the hub's
+        // own, one scan every 200 ms (`keepalive(now:)`).
         retryPolicy = .allocate(capacity: 1)
         retryPolicy.initialize(to: lws_retry_bo_t())
-        retryPolicy.pointee.secs_since_valid_ping = UInt16(clamping: config.keepalive.pingSec)
-        retryPolicy.pointee.secs_since_valid_hangup = UInt16(clamping: config.keepalive.timeoutSec)
 
         tick = .allocate(capacity: 1)
         tick.initialize(to: CLibWebSockets_timer())
@@ -167,8 +170,29 @@ public final class Server: @unchecked Sendable {
     func onTick() {
         let now = WallClock.nowMs()
         hub.runTimers(now: now)
+        // Often enough that a peer gets its ping well before the timeout even
+        // with keepalive.timeoutSec = 2 × pingSec; a pass is a few µs per 1,000 connections.
+        if now - lastKeepalive >= 200 {
+            lastKeepalive = now
+            keepalive(now: now)
+        }
         checkDrain(now: now)
         if !finished { scheduleTick() }
+    }
+
+    /// Pings every connection quiet for `keepalive.pingSec`; drops one that
+    /// has sent nothing (not even a pong) for `keepalive.timeoutSec`.
+    private func keepalive(now: Int64) {
+        let pingMs = Int64(config.keepalive.pingSec) * 1000
+        let timeoutMs = Int64(config.keepalive.timeoutSec) * 1000
+        for socket in sockets.values {
+            if now - socket.lastHeardAt >= timeoutMs {
+                logger.info("dropping silent peer", metadata: ["conn": "\(socket.id)"])
+                lws_set_timeout(socket.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC)
+            } else if now - max(socket.lastHeardAt, socket.lastPingAt) >= pingMs {
+                socket.ping(at: now)
+            }
+        }
     }
 
     private func beginDrainIfRequested() {
@@ -217,6 +241,11 @@ public final class Server: @unchecked Sendable {
             return established(wsi, slot)
         case LWS_CALLBACK_RECEIVE:
             return receive(wsi, slot, input, len)
+        case LWS_CALLBACK_RECEIVE_PONG:
+            if let slot, let socket = sockets[slot.pointee] {
+                socket.lastHeardAt = WallClock.nowMs()
+            }
+            return 0
         case LWS_CALLBACK_SERVER_WRITEABLE:
             guard let slot, let socket = sockets[slot.pointee] else { return 0 }
             return socket.writable()
@@ -498,6 +527,7 @@ public final class Server: @unchecked Sendable {
     private func receive(_ wsi: OpaquePointer, _ slot: UnsafeMutablePointer<Int>?,
                          _ input: UnsafeMutableRawPointer?, _ len: Int) -> Int32 {
         guard let slot, let socket = sockets[slot.pointee] else { return -1 }
+        socket.lastHeardAt = WallClock.nowMs()
         if let input, len > 0 {
             if socket.rx.count + len > config.limits.maxMessageBytes {
                 var reason = Array("message over limits.maxMessageBytes".utf8)

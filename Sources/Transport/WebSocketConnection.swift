@@ -28,6 +28,11 @@ final class WebSocketConnection: Subscriber {
     private(set) var queue = FrameQueue()
     /// Bytes conflated away since the queue was last empty.
     private var lagBytes = 0
+    /// When the peer last sent anything (a message, a pong), ms.
+    var lastHeardAt: Int64
+    /// When the hub last pinged it, ms.
+    private(set) var lastPingAt: Int64 = 0
+    private var pingPending = false
     /// Set once the connection is to be closed; sent from the next writable callback.
     private(set) var pendingClose: (code: Int32, reason: String)?
     /// The message being reassembled from fragments.
@@ -41,6 +46,7 @@ final class WebSocketConnection: Subscriber {
         self.messagesPerSecond = Double(messagesPerSecond)
         self.messageTokens = Double(messagesPerSecond)
         self.lastRefill = openedAt
+        self.lastHeardAt = openedAt
         self.id = id
         self.wsi = wsi
         self.sessionId = sessionId
@@ -83,6 +89,13 @@ final class WebSocketConnection: Subscriber {
         }
     }
 
+    /// Sends a ping at the next writable callback.
+    func ping(at now: Int64) {
+        lastPingAt = now
+        pingPending = true
+        lws_callback_on_writable(wsi)
+    }
+
     /// Schedules a close frame with `code`. A peer that never becomes writable
     /// again (it stopped reading) is cut after two seconds regardless.
     func close(_ code: Int32, _ reason: String) {
@@ -99,6 +112,18 @@ final class WebSocketConnection: Subscriber {
             var reason = Array(close.reason.utf8.prefix(120))
             lws_close_reason(wsi, lws_close_status(rawValue: UInt32(close.code)), &reason, reason.count)
             return -1
+        }
+        if pingPending {
+            pingPending = false
+            // A payload, because libwebsockets 4.1 reports a pong to us only
+            // when it carries one (and a pong echoes its ping's payload).
+            var buffer = [UInt8](repeating: 0, count: Int(CLibWebSockets_PRE)) + Array("sb-ping".utf8)
+            let written = buffer.withUnsafeMutableBufferPointer { b in
+                lws_write(wsi, b.baseAddress! + Int(CLibWebSockets_PRE), 7, LWS_WRITE_PING)
+            }
+            if written < 0 { return -1 }
+            if !queue.isEmpty { lws_callback_on_writable(wsi) }
+            return 0
         }
         guard let frame = queue.first else { return 0 }
         if queue.count > 1 { return writeBatch() }
