@@ -21,7 +21,8 @@ run: build
 	@echo "dashboard: http://127.0.0.1:8080/#token=$$(.build/release/switchboard token --role dashboard --sub operator --config $(CONFIG))"
 	.build/release/switchboard serve --config $(CONFIG) $(ARGS)
 
-test: deps
+test:
+	@scripts/install-deps.sh chromium
 	$(SWIFT) build --build-tests
 	# The synchronous hub tests block threads of the (2-thread) cooperative
 	# pool while they wait on sockets; the async client tests get their own run.

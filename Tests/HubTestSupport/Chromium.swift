@@ -13,7 +13,8 @@ public final class Chromium {
     }
 
     public static var executable: String? {
-        ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].first {
+        ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome",
+         "/Applications/Chromium.app/Contents/MacOS/Chromium"].first {
             FileManager.default.isExecutableFile(atPath: $0)
         }
     }
