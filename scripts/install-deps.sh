@@ -15,8 +15,16 @@ missing_libs() {
 
 if [ "$(uname -s)" = "Darwin" ]; then
   command -v brew >/dev/null 2>&1 || { echo "Homebrew is required: https://brew.sh" >&2; exit 1; }
-  if [ -n "$(missing_libs)" ] || [ "$#" -gt 0 ]; then
-    brew install pkg-config libwebsockets jansson openssl@3 sqlite "$@"
+  formulae=()
+  for p in "$@"; do
+    case "$p" in
+      chromium) [ -d /Applications/Chromium.app ] || brew install --cask chromium ;;
+      libnginx-mod-nchan) ;;  # Homebrew's nginx has no nchan module
+      *) formulae+=("$p") ;;
+    esac
+  done
+  if [ -n "$(missing_libs)" ] || [ "${#formulae[@]}" -gt 0 ] || ! command -v node >/dev/null 2>&1; then
+    brew install pkg-config libwebsockets jansson openssl@3 sqlite node "${formulae[@]}"
   fi
   exit 0
 fi
