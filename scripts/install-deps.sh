@@ -23,8 +23,8 @@ if [ "$(uname -s)" = "Darwin" ]; then
       *) formulae+=("$p") ;;
     esac
   done
-  if [ -n "$(missing_libs)" ] || [ "${#formulae[@]}" -gt 0 ] || ! command -v node >/dev/null 2>&1; then
-    brew install pkg-config libwebsockets jansson openssl@3 sqlite node "${formulae[@]}"
+  if [ -n "$(missing_libs)" ] || [ -n "${formulae[*]+x}" ] || ! command -v node >/dev/null 2>&1; then
+    brew install pkg-config libwebsockets jansson openssl@3 sqlite node ${formulae[@]+"${formulae[@]}"}
   fi
   exit 0
 fi
