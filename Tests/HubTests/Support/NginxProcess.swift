@@ -45,12 +45,19 @@ final class NginxProcess {
         try String(contentsOf: shippedConfigURL, encoding: .utf8)
     }
 
-    /// Replaces `target` (which must occur) by `replacement`.
+    /// Replaces `target` by `replacement` on every directive line (comments
+    /// are left alone); fails when no directive line contains `target`.
     static func substitute(_ text: inout String, _ target: String, _ replacement: String) throws {
-        guard text.contains(target) else {
-            throw Failure(description: "Config/nginx.conf no longer contains `\(target)`: update NginxProcess.render")
+        var found = false
+        let lines = text.components(separatedBy: "\n").map { line -> String in
+            guard !line.drop(while: { $0 == " " }).hasPrefix("#"), line.contains(target) else { return line }
+            found = true
+            return line.replacingOccurrences(of: target, with: replacement)
         }
-        text = text.replacingOccurrences(of: target, with: replacement)
+        guard found else {
+            throw Failure(description: "Config/nginx.conf no longer has a directive line with `\(target)`: update NginxProcess.render")
+        }
+        text = lines.joined(separator: "\n")
     }
 
     /// The shipped config made runnable in `dir`: upstream = the hub's port,
@@ -75,7 +82,7 @@ final class NginxProcess {
         // non-root test cannot write.
         let temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
             .map { "    \($0)_temp_path \(dir.path)/\($0);" }.joined(separator: "\n")
-        try substitute(&conf, "http {\n", "http {\n" + temp + "\n")
+        try substitute(&conf, "http {", "http {\n" + temp)
         return conf
     }
 
@@ -182,12 +189,13 @@ final class NginxProcess {
 
     /// A WebSocket through the proxy, with a client token granting every
     /// session unless `token` says otherwise.
-    func connect(_ path: String, token: String?? = .none, headers: [String: String] = [:]) throws -> WSClient {
+    /// - Parameter source: the local address to connect from (another client).
+    func connect(_ path: String, token: String?? = .none, headers: [String: String] = [:], source: String? = nil) throws -> WSClient {
         let chosen: String? = token ?? HubProcess.token(role: path == "/ws/dashboard" ? .dashboard : .client,
                                                         sid: path == "/ws/dashboard" ? nil : "*")
         var target = path
         if let chosen { target += (path.contains("?") ? "&" : "?") + "token=" + chosen }
-        return try WSClient(port: port, path: target, headers: headers)
+        return try WSClient(port: port, path: target, headers: headers, source: source)
     }
 
     /// `nginx -t` on a config file; returns nginx's verdict.
