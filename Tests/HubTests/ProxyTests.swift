@@ -233,6 +233,7 @@ import Glibc
         let nginx = try NginxProcess(upstreamPort: hub.port)
         let ws = try nginx.connect("/ws/calls/px-drain")
         _ = try ws.nextJSON()
+        #expect(try nginx.anonymous.get("/readyz").status == 200)
         kill(hub.process.processIdentifier, SIGTERM)
         #expect(try ws.closeCode(timeout: 10) == 1001)
         // Answer the close as a client would; the hub then has nothing left to drain.
