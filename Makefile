@@ -1,6 +1,8 @@
 # Switchboard: two commands.
 #   make run   installs what it needs, builds (release), starts the hub
-#   make test  installs what it needs, runs every test
+#   make test  installs what it needs, runs every test (then the container
+#              check when docker or buildah is usable, else says it skipped)
+#   make container  builds the image, runs it, probes /healthz (scripts/container.sh)
 #   make bench installs nginx + nchan, builds (release), runs every scenario
 #              against the hub and its peers (BENCHMARKS.md); BENCH_ARGS=--quick
 SWIFT ?= swift
@@ -8,8 +10,9 @@ CONFIG ?= Config/switchboard.json
 ARGS ?=
 BENCH_ARGS ?=
 BENCH_SCRATCH ?= .build-bench
+CURL_DEV := $(if $(filter Linux,$(shell uname -s)),libcurl4-openssl-dev)
 
-.PHONY: run test build deps clean bench bench-build bench-smoke
+.PHONY: run test build deps clean container bench bench-build bench-smoke
 
 deps:
 	@scripts/install-deps.sh
@@ -21,14 +24,22 @@ run: build
 	@echo "dashboard: http://127.0.0.1:8080/#token=$$(.build/release/switchboard token --role dashboard --sub operator --config $(CONFIG))"
 	.build/release/switchboard serve --config $(CONFIG) $(ARGS)
 
+# chromium: the dashboard test drives a real browser.
+# nginx: ProxyTests run the hub behind Config/nginx.conf.
+# libcurl4-openssl-dev: the container's static-stdlib build links Foundation's libcurl.
 test:
-	@scripts/install-deps.sh chromium
+	@scripts/install-deps.sh chromium nginx $(CURL_DEV)
 	$(SWIFT) build --build-tests
 	# The synchronous hub tests block threads of the (2-thread) cooperative
 	# pool while they wait on sockets; the async client tests get their own run.
 	$(SWIFT) test --skip-build --skip SwitchboardClientTests
 	$(SWIFT) test --skip-build --filter SwitchboardClientTests
 	node --test Tests/js/
+	@SWIFT=$(SWIFT) scripts/container.sh --if-available
+
+container:
+	@scripts/install-deps.sh $(CURL_DEV)
+	@SWIFT=$(SWIFT) scripts/container.sh
 
 clean:
 	rm -rf .build

@@ -154,6 +154,7 @@ public final class HubProcess {
 
 /// Output collected from the child on the pipe's reader thread.
 public final class LogBuffer: @unchecked Sendable {  // `value` is only touched under `lock`
+    public init() {}
     private let lock = NSLock()
     private var value = ""
 

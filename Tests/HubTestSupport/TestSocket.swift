@@ -12,11 +12,22 @@ public final class TestSocket {
     public struct Timeout: Error { public init() {} }
     public struct Closed: Error { public init() {} }
 
-    public init(port: Int, receiveBuffer: Int? = nil) throws {
+    /// - Parameter source: a local address to connect from (e.g. `127.0.0.2`:
+    ///   on Linux all of 127/8 is loopback), to appear as another client.
+    public init(port: Int, receiveBuffer: Int? = nil, source: String? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         if let receiveBuffer {
             var size = Int32(receiveBuffer)
             setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            if bound != 0 { close(fd); throw Closed() }
         }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)

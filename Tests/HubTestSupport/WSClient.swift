@@ -20,8 +20,9 @@ public final class WSClient {
         public var description: String { "upgrade rejected: \(status) \(body)" }
     }
 
-    public init(port: Int, path: String, headers: [String: String] = [:], receiveBuffer: Int? = nil) throws {
-        socket = try TestSocket(port: port, receiveBuffer: receiveBuffer)
+    public init(port: Int, path: String, headers: [String: String] = [:], receiveBuffer: Int? = nil,
+                source: String? = nil) throws {
+        socket = try TestSocket(port: port, receiveBuffer: receiveBuffer, source: source)
         var request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         request += "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
         for (k, v) in headers { request += "\(k): \(v)\r\n" }
