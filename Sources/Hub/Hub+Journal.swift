@@ -56,6 +56,10 @@ extension Hub {
             pending.completion(.success(outcome))
             if let channel { snapshotIfDue(channel, journal: journal) }
         }
+        for seconds in journal.takeCommitSeconds() {
+            metrics.observe("switchboard_journal_commit_seconds", seconds,
+                            bounds: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1])
+        }
         for error in journal.takeMaintenanceErrors() {
             logger.error("journal compaction failed", metadata: ["error": "\(error.message)"])
         }

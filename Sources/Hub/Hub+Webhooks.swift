@@ -29,7 +29,7 @@ extension Hub {
         case .success(let value):
             result = value
         }
-        metrics.increment("switchboard_webhook_requests_total", [("provider", route.provider), ("outcome", "ok")])
+
         var routed: [(String, ProviderEvent)] = []
         for var event in result.events {
             // Nothing names a session (e.g. an Asterisk device event without ?session=): dropped.
@@ -38,7 +38,9 @@ extension Hub {
             routed.append((sessionId, event))
         }
         let finish: () -> HTTPResponse = { [unowned self] in
-            route == .twilioVoice ? HTTPResponse(voiceTwiML(routed.last?.0)) : HTTPResponse(result.reply)
+            // Counted once stored and applied: an input the journal refused is `store_unavailable`.
+            metrics.increment("switchboard_webhook_requests_total", [("provider", route.provider), ("outcome", "ok")])
+            return route == .twilioVoice ? HTTPResponse(voiceTwiML(routed.last?.0)) : HTTPResponse(result.reply)
         }
         guard !routed.isEmpty else { return finish() }
         var remaining = routed.count
@@ -47,7 +49,14 @@ extension Hub {
             accept(DecodedInput(input: event.input), to: sessionId, now: now) { outcome in
                 if case .failure = outcome { failed = true }
                 remaining -= 1
-                if remaining == 0 { respond(failed ? Hub.storeUnavailable : finish()) }
+                guard remaining == 0 else { return }
+                if failed {
+                    self.metrics.increment("switchboard_webhook_requests_total",
+                                           [("provider", route.provider), ("outcome", "store_unavailable")])
+                    respond(Hub.storeUnavailable)
+                } else {
+                    respond(finish())
+                }
             }
         }
         return .accepted

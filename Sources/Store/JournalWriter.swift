@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Group commit on its own thread.
 ///
 /// The reactor `submit`s entries and never blocks on I/O. The writer thread
@@ -28,6 +34,7 @@ public final class JournalWriter: @unchecked Sendable {
     private let wake: @Sendable () -> Void
     private let lock = ConditionLock()
     private var queue: [Operation] = []
+    private var commitSeconds: [Double] = []
     private var completed: [JournalCompletion] = []
     private var dropErrors: [StoreError] = []
     private var closing = false
@@ -107,6 +114,21 @@ public final class JournalWriter: @unchecked Sendable {
             queue.append(.drop(sessions))
             lock.broadcast()
         }
+    }
+
+    /// How long each commit since the last call took (transaction + fsync),
+    /// for the commit latency histogram.
+    public func takeCommitSeconds() -> [Double] {
+        lock.withLock {
+            defer { commitSeconds.removeAll(keepingCapacity: true) }
+            return commitSeconds
+        }
+    }
+
+    static func monotonicSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
     /// Replaces a session's entries with a snapshot, in order with appends:
@@ -210,12 +232,15 @@ public final class JournalWriter: @unchecked Sendable {
 
     private func commit(_ appends: [(token: Int, entry: JournalEntry)]) {
         var failure: StoreError?
+        let started = JournalWriter.monotonicSeconds()
         do {
             try store.append(appends.map(\.entry))
         } catch {
             failure = StoreError.wrapping(error)
         }
+        let seconds = JournalWriter.monotonicSeconds() - started
         lock.withLock {
+            commitSeconds.append(seconds)
             for (token, entry) in appends {
                 completed.append(JournalCompletion(token: token, entry: entry, error: failure))
             }

@@ -73,7 +73,8 @@ struct Serve: ParsableCommand {
         // Signals arrive on a Dispatch queue, never inside the service loop;
         // the handler only flips a flag and wakes the loop.
         var sources: [DispatchSourceSignal] = []
-        for sig in [SIGTERM, SIGINT] {
+        // SIGHUP drains too: an unhandled HUP would end the hub without a drain.
+        for sig in [SIGTERM, SIGINT, SIGHUP] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler { server.requestShutdown() }
