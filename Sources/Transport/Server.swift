@@ -76,7 +76,11 @@ public final class Server: @unchecked Sendable {
 
         hub.deliverResponse = { [unowned self] id, response in
             guard let exchange = exchanges[id] else { return }
-            _ = respond(exchange.wsi, exchange, response)
+            // Answered outside the connection's own callback: a failed write
+            // cannot be returned to libwebsockets, so the connection is cut.
+            if respond(exchange.wsi, exchange, response) != 0 {
+                lws_set_timeout(exchange.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC)
+            }
         }
         hub.transportGauges = { [unowned self] in
             let dashboards = Double(sockets.values.filter { $0.sessionId == nil }.count)
@@ -405,10 +409,17 @@ public final class Server: @unchecked Sendable {
         return 0
     }
 
+    /// Writes the response at once rather than on the next writable
+    /// callback: a small HTTP/1.1 reply fits the socket buffer, libwebsockets
+    /// keeps and finishes any short write itself, and every extra turn of the
+    /// loop is a `poll()` over every socket.
     private func respond(_ wsi: OpaquePointer, _ exchange: HTTPExchange, _ response: HTTPResponse) -> Int32 {
         exchange.response = response
-        lws_callback_on_writable(wsi)
-        return 0
+        guard let user = lws_wsi_user(wsi) else {
+            lws_callback_on_writable(wsi)
+            return 0
+        }
+        return httpWritable(wsi, user.assumingMemoryBound(to: Int.self))
     }
 
     private func httpWritable(_ wsi: OpaquePointer, _ slot: UnsafeMutablePointer<Int>?) -> Int32 {
