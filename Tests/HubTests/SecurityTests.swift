@@ -229,3 +229,22 @@ import Testing
         #expect(try hub.http.get("/api/calls/p").json["presence"].map { ($0 as? [Any])?.count } == 2)
     }
 }
+
+/// Wire details a browser or a scanner would probe (§3.1, issue 6 §7).
+@Suite struct WireTests {
+    @Test func theSwitchboardSubprotocolIsEchoed() throws {
+        let hub = try HubProcess()
+        let ws = try hub.connect("/ws/calls/sub", headers: ["Sec-WebSocket-Protocol": "switchboard.v1"])
+        #expect(ws.handshake.lowercased().contains("sec-websocket-protocol: switchboard.v1"))
+        #expect(try ws.nextJSON()["type"] as? String == "snapshot")
+    }
+
+    @Test func http2IsNotSpokenEvenWithPriorKnowledge() throws {
+        let hub = try HubProcess()
+        let socket = try TestSocket(port: hub.port)
+        try socket.write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        let reply = (try? socket.readToEnd(deadline: Date(timeIntervalSinceNow: 3))) ?? []
+        // An HTTP/2 server answers with a binary SETTINGS frame; this hub speaks HTTP/1.x only.
+        #expect(reply.isEmpty || String(decoding: reply.prefix(5), as: UTF8.self) == "HTTP/")
+    }
+}
