@@ -8,35 +8,11 @@ enum DocumentKey: Int, CaseIterable, Sendable {
     case deviceStatus, callState, logStatus, recording, quality, metadata
     case startedAt, answeredAt, endedAt, duration, lastSync, syncStatus, version
 
-    /// The wire name.
-    var name: String {
-        switch self {
-        case .sessionId: return "sessionId"
-        case .callId: return "callId"
-        case .callUUID: return "callUUID"
-        case .direction: return "direction"
-        case .from: return "from"
-        case .to: return "to"
-        case .phoneNumber: return "phoneNumber"
-        case .provider: return "provider"
-        case .providerCallId: return "providerCallId"
-        case .twilioCallSid: return "twilioCallSid"
-        case .sipCallId: return "sipCallId"
-        case .deviceStatus: return "deviceStatus"
-        case .callState: return "callState"
-        case .logStatus: return "logStatus"
-        case .recording: return "recording"
-        case .quality: return "quality"
-        case .metadata: return "metadata"
-        case .startedAt: return "startedAt"
-        case .answeredAt: return "answeredAt"
-        case .endedAt: return "endedAt"
-        case .duration: return "duration"
-        case .lastSync: return "lastSync"
-        case .syncStatus: return "syncStatus"
-        case .version: return "version"
-        }
-    }
+    /// The wire name: every key is spelled on the wire exactly like its case.
+    var name: String { DocumentKey.names[rawValue] }
+
+    /// Spelled once, from the case names, so no table can drift from them.
+    private static let names: [String] = allCases.map { String(describing: $0) }
 }
 
 /// A set of `DocumentKey`s, one bit each.
