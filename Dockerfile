@@ -45,7 +45,7 @@ FROM ${RUNTIME_IMAGE}
 # libcurl4: the static Foundation still links libcurl dynamically
 # (FoundationNetworking); curl itself serves the HEALTHCHECK.
 RUN apt-get update -qq \
- && apt-get install -y -qq --no-install-recommends libwebsockets17 libjansson4 libssl3 libsqlite3-0 libcurl4 curl ca-certificates \
+ && apt-get install -y -qq --no-install-recommends libwebsockets17 libwebsockets-evlib-ev libjansson4 libssl3 libsqlite3-0 libcurl4 curl ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/switchboard --create-home --shell /usr/sbin/nologin switchboard
 COPY --from=binary /out/switchboard /usr/local/bin/switchboard

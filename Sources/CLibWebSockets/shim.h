@@ -6,11 +6,13 @@
 static const size_t CLibWebSockets_PRE = LWS_PRE;
 
 /// Option bits are composite macros Swift cannot import.
-static inline uint64_t CLibWebSockets_serverOptions(int disableIPv6) {
+static inline uint64_t CLibWebSockets_serverOptions(int disableIPv6, int libev) {
     uint64_t options = LWS_SERVER_OPTION_VALIDATE_UTF8
         | LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
     if (disableIPv6)
         options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    if (libev)
+        options |= LWS_SERVER_OPTION_LIBEV;
     return options;
 }
 

@@ -39,6 +39,10 @@ public final class Server: @unchecked Sendable {
     private var drainDeadline: Int64?
     private var finished = false
     private var lastKeepalive: Int64 = 0
+    /// Whether libev runs the loop: `lws_service` then returns only once the
+    /// context is being destroyed.
+    private var usingEventLibrary = false
+    private var loopStopping = false
 
     /// The port actually bound (differs from the config when it asked for 0).
     public private(set) var port = 0
@@ -108,13 +112,23 @@ public final class Server: @unchecked Sendable {
         defer { free(iface) }
         info.iface = UnsafePointer(iface)
         info.protocols = UnsafePointer(protocols)
-        info.options = CLibWebSockets_serverOptions(host.contains(":") ? 0 : 1)
+        info.options = CLibWebSockets_serverOptions(host.contains(":") ? 0 : 1, 1)
         info.user = Unmanaged.passUnretained(self).toOpaque()
         info.retry_and_idle_policy = UnsafePointer(retryPolicy)
         info.max_http_header_data = 8192
         info.timeout_secs = 30
         info.alpn = UnsafePointer(strdup("http/1.1"))  // HTTP/2 stays off (§5, DESIGN.md)
-        guard let ctx = lws_create_context(&info) else {
+        // libev's epoll loop (Debian's libwebsockets-evlib-ev plugin): the
+        // default poll() walks every socket on every turn of the loop, which
+        // dominates CPU with thousands of connections (BENCHMARKS.md).
+        var created = lws_create_context(&info)
+        usingEventLibrary = created != nil
+        if created == nil {
+            logger.warning("libev event loop unavailable, falling back to poll()")
+            info.options = CLibWebSockets_serverOptions(host.contains(":") ? 0 : 1, 0)
+            created = lws_create_context(&info)
+        }
+        guard let ctx = created else {
             throw StartError(message: "cannot listen on \(host):\(config.server.port)")
         }
         context = ctx
@@ -151,8 +165,10 @@ public final class Server: @unchecked Sendable {
         while !finished {
             if lws_service(context, 0) < 0 { break }
         }
-        // Everything acknowledged is already committed; this flushes the rest.
+        // Everything acknowledged is already committed; this flushes the rest
+        // (already done before the loop stopped when libev runs it).
         hub.journal?.close()
+        // With libev this second call completes what `stopLoop` started.
         lws_context_destroy(context)
         self.context = nil
         logger.info("stopped")
@@ -181,7 +197,11 @@ public final class Server: @unchecked Sendable {
             keepalive(now: now)
         }
         checkDrain(now: now)
-        if !finished { scheduleTick() }
+        if finished {
+            stopLoopIfFinished()
+        } else {
+            scheduleTick()
+        }
     }
 
     /// Pings every connection quiet for `keepalive.pingSec`; drops one that
@@ -214,6 +234,19 @@ public final class Server: @unchecked Sendable {
             finished = true
             if let context { lws_cancel_service(context) }
         }
+    }
+
+    /// Ends the loop once drained. With poll(), `lws_service` returns after
+    /// each turn and `run` sees `finished`. With libev it returns only when
+    /// the context starts its destruction, which is how the libwebsockets
+    /// event-library examples stop: called from a loop callback (the timer),
+    /// never a connection's. The journal is flushed first, while the wake-up
+    /// it may send still has a live context.
+    private func stopLoopIfFinished() {
+        guard finished, usingEventLibrary, !loopStopping, let context else { return }
+        loopStopping = true
+        hub.journal?.close()
+        lws_context_destroy(context)
     }
 
     // MARK: - Callback dispatch
