@@ -101,11 +101,13 @@ extension Hub {
     }
 
     /// Drops ended sessions `retention.endedSec` after `endedAt` from memory
-    /// and the journal, unless someone is still watching.
+    /// and the journal.
     func enforceRetention(now: Int64) {
         let keepMs = Int64(config.retention.endedSec) * 1000
         var expired: [String] = []
-        for (id, channel) in sessions where channel.order.isEmpty {
+        // Not while anyone watches, nor while one of its inputs awaits its
+        // commit (applying it would recreate the session under a new epoch).
+        for (id, channel) in sessions where channel.order.isEmpty && channel.uncommitted == 0 {
             guard let endedAt = channel.engine.document.endedAt, now - endedAt >= keepMs,
                   channel.engine.document.lastSync.map({ now - $0 >= keepMs }) ?? true else { continue }
             expired.append(id)
