@@ -54,6 +54,13 @@ public struct CallSession: Sendable, Codable {
     /// The timeline (§2.7), oldest first, at most `config.timelineEntries`.
     public var timeline: [TimelineEntry] { timelineRing.elements }
 
+    /// `document.endedAt` without building the document (retention checks
+    /// every session every second).
+    public var endedAt: Int64? { lifecycle.times.endedAt }
+
+    /// `document.lastSync` without building the document.
+    public var lastSyncAt: Int64? { lastSync }
+
     /// The merged document, derived fields included.
     public var document: CallDocument {
         func text(_ field: Field) -> String? { winner(field)?.value.stringValue }

@@ -49,21 +49,25 @@ final class DashboardFeed {
     /// One dashboard row: what a live-calls table needs (§3.2 plus the
     /// columns the dashboard page shows).
     static func row(_ engine: CallSession) -> JSONValue {
-        let doc = engine.document.json
-        let quality = doc["quality"] ?? .null
+        // Typed fields, not `document.json`: a flush may build a row for
+        // every live session, and the rest of the document is not needed.
+        let doc = engine.document
+        func int(_ v: Int64?) -> JSONValue { v.map { .int($0) } ?? .null }
+        func text(_ v: String?) -> JSONValue { v.map { .string($0) } ?? .null }
+        let quality = doc.quality?.json ?? .null  // rounded as in the document
         return .object([
             "type": "session",
             "sessionId": .string(engine.sessionId),
-            "callState": doc["callState"] ?? .null,
-            "syncStatus": doc["syncStatus"] ?? .null,
-            "provider": doc["provider"] ?? .null,
-            "direction": doc["direction"] ?? .null,
-            "startedAt": doc["startedAt"] ?? .null,
-            "answeredAt": doc["answeredAt"] ?? .null,
-            "endedAt": doc["endedAt"] ?? .null,
+            "callState": text(doc.callState?.rawValue),
+            "syncStatus": .string(doc.syncStatus.rawValue),
+            "provider": text(doc.provider),
+            "direction": text(doc.direction),
+            "startedAt": int(doc.startedAt),
+            "answeredAt": int(doc.answeredAt),
+            "endedAt": int(doc.endedAt),
             "quality": .object(["mos": quality["mos"] ?? .null, "grade": quality["grade"] ?? .null]),
             "warnings": .array(engine.quality.warnings.map { .string($0.rawValue) }),
-            "lastSync": doc["lastSync"] ?? .null,
+            "lastSync": int(doc.lastSync),
             "version": .int(engine.version),
         ])
     }

@@ -108,8 +108,8 @@ extension Hub {
         // Not while anyone watches, nor while one of its inputs awaits its
         // commit (applying it would recreate the session under a new epoch).
         for (id, channel) in sessions where channel.order.isEmpty && channel.uncommitted == 0 {
-            guard let endedAt = channel.engine.document.endedAt, now - endedAt >= keepMs,
-                  channel.engine.document.lastSync.map({ now - $0 >= keepMs }) ?? true else { continue }
+            guard let endedAt = channel.engine.endedAt, now - endedAt >= keepMs,
+                  channel.engine.lastSyncAt.map({ now - $0 >= keepMs }) ?? true else { continue }
             expired.append(id)
         }
         guard !expired.isEmpty else { return }
