@@ -65,13 +65,20 @@ struct FrameBuilder {
     }
 
     func ack(id: JSONValue, outcome: InputOutcome) -> Frame {
+        ack(id: id, version: outcome.version, applied: outcome.applied, ignored: outcome.ignored,
+            duplicate: outcome.duplicate)
+    }
+
+    /// The `ack` frame (§3.2); an `auth` refresh acks with nothing applied.
+    func ack(id: JSONValue, version: Int64, applied: [Field] = [], ignored: [IgnoredUpdate] = [],
+             duplicate: Bool = false) -> Frame {
         make(.reply, version: 0, [
             "type": "ack",
             "id": id,
-            "version": .int(outcome.version),
-            "applied": .array(outcome.applied.map { .string($0.name) }),
-            "ignored": .array(outcome.ignored.map(\.json)),
-            "duplicate": .bool(outcome.duplicate),
+            "version": .int(version),
+            "applied": .array(applied.map { .string($0.name) }),
+            "ignored": .array(ignored.map(\.json)),
+            "duplicate": .bool(duplicate),
         ])
     }
 

@@ -262,10 +262,9 @@ public final class Hub {
                       sessionId.map(fresh.canRead) ?? fresh.role.canWatchDashboard else {
                     throw InputError(code: "forbidden", message: "a refreshed token must keep the same sub, role and grant")
                 }
-                var result = MessageResult(replies: id.map { [frames.make(.reply, version: 0, [
-                    "type": "ack", "id": $0, "version": .int(sessionId.flatMap { sessions[$0]?.engine.version } ?? 0),
-                    "applied": .array([]), "ignored": .array([]), "duplicate": false,
-                ])] } ?? [], isError: false)
+                let version = sessionId.flatMap { sessions[$0]?.engine.version } ?? 0
+                var result = MessageResult(replies: id.map { [frames.ack(id: $0, version: version)] } ?? [],
+                                           isError: false)
                 result.refreshed = fresh
                 return result
             case "report", "quality":
