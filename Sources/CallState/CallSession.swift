@@ -239,7 +239,6 @@ public struct CallSession: Sendable, Codable {
         let clamped = update.ts > now.saturatingAdd(config.maxFutureSkewMs)
         if clamped {
             candidate.update.ts = now
-            candidate.key.ts = now
         }
         // Witnesses first, so the candidate can then move into its register.
         if state != nil { lifecycle.observe(candidate) }
@@ -265,27 +264,32 @@ public struct CallSession: Sendable, Codable {
     private static func resolve(_ candidate: consuming FieldRegister, into register: inout FieldRegister,
                                 windowMs: Int64, conflicts: inout [Conflict],
                                 changes: inout DocumentKeySet) -> UpdateFate {
-        let field = candidate.update.field
+        // The explicit `consume`s move the candidate into the register; without
+        // them the optimiser copied it (four retains) and destroyed the original.
+        let documentKey = candidate.update.field.documentKey
         guard register.isSet else {
-            register = candidate
             // An absent field and a null one look the same in the document.
-            if candidate.update.value != .null { changes.insert(field.documentKey) }
+            if candidate.update.value != .null { changes.insert(documentKey) }
+            register = consume candidate
             return .applied
         }
         let comparison = candidate.compare(with: register)
+        let agree = candidate.update.value.sameJSON(as: register.update.value)
         if comparison.order > 0 {
-            if !candidate.update.value.sameJSON(as: register.update.value) { changes.insert(field.documentKey) }
-            if let rule = MergeOrder.conflictRule(winner: candidate.update, loser: register.update,
-                                                  decidedBy: comparison.rule, windowMs: windowMs) {
-                conflicts.append(Conflict(field: field, kept: Conflict.Side(candidate.update),
-                                          discarded: Conflict.Side(register.update), rule: rule))
+            if !agree {
+                changes.insert(documentKey)
+                if let rule = MergeOrder.conflictRule(winner: candidate.update, loser: register.update,
+                                                      decidedBy: comparison.rule, windowMs: windowMs) {
+                    conflicts.append(Conflict(field: candidate.update.field, kept: Conflict.Side(candidate.update),
+                                              discarded: Conflict.Side(register.update), rule: rule))
+                }
             }
-            register = candidate
+            register = consume candidate
             return .applied
         }
-        if let rule = MergeOrder.conflictRule(winner: register.update, loser: candidate.update,
-                                              decidedBy: comparison.rule, windowMs: windowMs) {
-            conflicts.append(Conflict(field: field, kept: Conflict.Side(register.update),
+        if !agree, let rule = MergeOrder.conflictRule(winner: register.update, loser: candidate.update,
+                                                      decidedBy: comparison.rule, windowMs: windowMs) {
+            conflicts.append(Conflict(field: candidate.update.field, kept: Conflict.Side(register.update),
                                       discarded: Conflict.Side(candidate.update), rule: rule))
             return .conflict
         }

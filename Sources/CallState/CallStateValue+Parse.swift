@@ -3,7 +3,10 @@ extension CallStateValue {
     ///
     /// The merge parses every `callState` update, and the synthesised
     /// `init(rawValue:)` compares the string with each case in turn; the length
-    /// and first byte already single out one candidate, so this compares once.
+    /// and first byte already single out one candidate, so this compares once,
+    /// with `==` (equal small strings are equal bit patterns, so that is a
+    /// two-word compare, where iterating the UTF-8 views costs hundreds of
+    /// instructions).
     static func parse(_ raw: String) -> CallStateValue? {
         let utf8 = raw.utf8
         guard let first = utf8.first else { return nil }
@@ -25,7 +28,7 @@ extension CallStateValue {
         case (8, UInt8(ascii: "c")): candidate = .canceled
         default: candidate = nil
         }
-        guard let candidate, utf8.elementsEqual(candidate.rawValue.utf8) else { return nil }
+        guard let candidate, raw == candidate.rawValue else { return nil }
         return candidate
     }
 }

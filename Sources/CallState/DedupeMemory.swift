@@ -5,36 +5,37 @@
 ///
 /// Why not `Set` plus a ring: this runs once per input on the hot path, and a
 /// `Set` of string pairs re-hashes every string each time it grows and needs a
-/// second hash to evict. Here each pair is hashed once (with the standard
-/// library's seeded `Hasher`, so crafted ids cannot force collisions) into an
+/// second hash to evict. Here each pair is hashed once (with `SeededByteHash`,
+/// keyed per process, so crafted ids cannot be made to collide) into an
 /// open-addressing table (linear probing, backward-shift deletion) whose
 /// buckets carry the hash with the pair's position in the FIFO, so probing and
 /// growing never touch the pairs themselves.
 ///
 /// Ids are compared and hashed as UTF-8 bytes, not as Unicode-equivalent
-/// strings: an event id is an opaque token, and byte hashing skips the
-/// normalisation work of `String.hash(into:)`.
+/// strings: an event id is an opaque token.
 struct DedupeMemory: Sendable {
-    struct Key: Hashable, Sendable, Codable {
+    struct Key: Equatable, Sendable, Codable {
         var source: String
         var eventId: String
 
         static func == (a: Key, b: Key) -> Bool {
-            a.source.utf8.elementsEqual(b.source.utf8) && a.eventId.utf8.elementsEqual(b.eventId.utf8)
+            Key.sameBytes(a.source, b.source) && Key.sameBytes(a.eventId, b.eventId)
         }
 
-        func hash(into hasher: inout Hasher) {
-            Key.feed(source, into: &hasher)
-            // A byte that never occurs in UTF-8 keeps ("ab","c") apart from ("a","bc").
-            hasher.combine(UInt8(0xFF))
-            Key.feed(eventId, into: &hasher)
+        /// The table hash: the same bytes give the same value within a process.
+        var tableHash: Int {
+            var hasher = SeededByteHash()
+            hasher.combine(source)
+            hasher.combine(eventId)
+            return Int(truncatingIfNeeded: hasher.finalize())
         }
 
-        private static func feed(_ string: String, into hasher: inout Hasher) {
-            let done: Void? = string.utf8.withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
-            if done == nil {
-                for byte in string.utf8 { hasher.combine(byte) }
+        private static func sameBytes(_ a: String, _ b: String) -> Bool {
+            if a.utf8.count != b.utf8.count { return false }
+            let fast = a.utf8.withContiguousStorageIfAvailable { x in
+                b.utf8.withContiguousStorageIfAvailable { y in x.elementsEqual(y) }
             }
+            return (fast ?? nil) ?? a.utf8.elementsEqual(b.utf8)
         }
     }
 
@@ -56,14 +57,14 @@ struct DedupeMemory: Sendable {
 
     func contains(source: String, eventId: String) -> Bool {
         let key = Key(source: source, eventId: eventId)
-        return find(key, hash: key.hashValue) != nil
+        return find(key, hash: key.tableHash) != nil
     }
 
     /// Remembers a pair; false if it was already remembered (a duplicate).
     @discardableResult
     mutating func remember(source: String, eventId: String) -> Bool {
         let key = Key(source: source, eventId: eventId)
-        let hash = key.hashValue
+        let hash = key.tableHash
         if find(key, hash: hash) != nil { return false }
         guard capacity > 0 else { return true }
 
@@ -128,7 +129,7 @@ struct DedupeMemory: Sendable {
         let target = UInt64(position + 1)
         // Only evictions get here (a full memory): hashing the old key again
         // is cheaper than keeping every hash beside its key.
-        var hole = keys[position].hashValue & mask
+        var hole = keys[position].tableHash & mask
         while table[hole] & 0xFFFF_FFFF != target { hole = (hole + 1) & mask }
         var next = hole
         while true {
@@ -149,7 +150,7 @@ struct DedupeMemory: Sendable {
 }
 
 /// A snapshot stores the remembered keys in ring order, never the table:
-/// its hashes come from the process-seeded `Hasher` and mean nothing in
+/// its hashes come from the process-seeded `SeededByteHash` and mean nothing in
 /// another process. Decoding re-hashes every key.
 extension DedupeMemory: Codable {
     private enum CodingKeys: String, CodingKey { case capacity, keys, head }
@@ -163,7 +164,7 @@ extension DedupeMemory: Codable {
         while size < keys.count * 2 { size *= 2 }
         table = Array(repeating: 0, count: size)
         for (position, key) in keys.enumerated() {
-            insert(DedupeMemory.bucket(hash: UInt64(UInt(bitPattern: key.hashValue)), position: position))
+            insert(DedupeMemory.bucket(hash: UInt64(UInt(bitPattern: key.tableHash)), position: position))
         }
     }
 

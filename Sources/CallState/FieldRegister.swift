@@ -1,5 +1,5 @@
 /// One last-writer-wins register: the winning update of a field, with its
-/// merge key precomputed so comparisons parse nothing.
+/// `callState` value parsed once so comparisons parse nothing.
 ///
 /// Registers are stored non-optional (an unset one has `isSet == false`) so
 /// the merge can compare and replace them in place through `inout`, without
@@ -8,7 +8,6 @@ struct FieldRegister: Sendable, Codable {
     /// The winner, exactly as merged (clamped `ts` included): replaying it
     /// reproduces the register.
     var update: Update
-    var key: MergeKey
     /// The parsed value when the field is `callState`.
     var state: CallStateValue?
     /// False for a register no update has reached yet.
@@ -16,7 +15,6 @@ struct FieldRegister: Sendable, Codable {
 
     init(update: Update, state: CallStateValue?) {
         self.update = update
-        self.key = MergeKey(update, state: state)
         self.state = state
         self.isSet = true
     }
@@ -28,6 +26,11 @@ struct FieldRegister: Sendable, Codable {
         register.isSet = false
         return register
     }()
+
+    /// Rules 1-5 of the merge key. Derived on demand rather than stored: every
+    /// part is a field of `update` or `state` already, and a smaller register
+    /// means fewer cache lines per merge.
+    var key: MergeKey { MergeKey(update, state: state) }
 
     /// The winner, nil while unset.
     var winner: Update? { isSet ? update : nil }

@@ -48,13 +48,23 @@ struct Lifecycle: Sendable, Codable {
     /// Folds in one `callState` observation (`register.state` is non-nil).
     mutating func observe(_ register: FieldRegister) {
         guard let state = register.state else { return }
-        let ts = register.key.ts
-        if state.lifecycleRank >= 1 && keepEarliest(register, as: .started) { times.startedAt = ts }
-        if state.lifecycleRank == 4 && keepEarliest(register, as: .answered) { times.answeredAt = ts }
-        if state.isTerminal && keepEarliest(register, as: .ended) { times.endedAt = ts }
+        let ts = register.update.ts
+        if state.lifecycleRank >= 1 && Lifecycle.keepEarliest(register, in: &witnessRegisters[Witness.started.rawValue]) {
+            times.startedAt = ts
+        }
+        if state.lifecycleRank == 4 && Lifecycle.keepEarliest(register, in: &witnessRegisters[Witness.answered.rawValue]) {
+            times.answeredAt = ts
+        }
+        if state.isTerminal && Lifecycle.keepEarliest(register, in: &witnessRegisters[Witness.ended.rawValue]) {
+            times.endedAt = ts
+        }
         switch register.update.sourceKind {
-        case .client: if keepGreatest(register, as: .latestClient) { clientState = state }
-        case .provider: if keepGreatest(register, as: .latestProvider) { providerState = state }
+        case .client:
+            if Lifecycle.keepGreatest(register, in: &witnessRegisters[Witness.latestClient.rawValue]) { clientState = state }
+        case .provider:
+            if Lifecycle.keepGreatest(register, in: &witnessRegisters[Witness.latestProvider.rawValue]) {
+                providerState = state
+            }
         case .backend: break
         }
     }
@@ -62,22 +72,23 @@ struct Lifecycle: Sendable, Codable {
     /// The witness updates (possibly repeated).
     var witnesses: [Update] { witnessRegisters.compactMap(\.winner) }
 
+    // Both helpers take the stored witness `inout`: reading it out of the
+    // array to compare cost a copy of the register (four retains and releases).
+
     /// Replaces the witness if `candidate` is earlier (ties: greater merge key); true if it did.
-    private mutating func keepEarliest(_ candidate: FieldRegister, as witness: Witness) -> Bool {
-        let current = witnessRegisters[witness.rawValue]
+    private static func keepEarliest(_ candidate: FieldRegister, in current: inout FieldRegister) -> Bool {
         if current.isSet {
-            if candidate.key.ts > current.key.ts { return false }
-            if candidate.key.ts == current.key.ts && candidate.compare(with: current).order <= 0 { return false }
+            if candidate.update.ts > current.update.ts { return false }
+            if candidate.update.ts == current.update.ts && candidate.compare(with: current).order <= 0 { return false }
         }
-        witnessRegisters[witness.rawValue] = candidate
+        current = candidate
         return true
     }
 
     /// Replaces the witness if `candidate` is greater in the merge order; true if it did.
-    private mutating func keepGreatest(_ candidate: FieldRegister, as witness: Witness) -> Bool {
-        let current = witnessRegisters[witness.rawValue]
+    private static func keepGreatest(_ candidate: FieldRegister, in current: inout FieldRegister) -> Bool {
         if current.isSet && candidate.compare(with: current).order <= 0 { return false }
-        witnessRegisters[witness.rawValue] = candidate
+        current = candidate
         return true
     }
 }
