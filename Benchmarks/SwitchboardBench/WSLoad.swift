@@ -44,6 +44,14 @@ final class WSLoad: @unchecked Sendable {
     private let hostC: UnsafeMutablePointer<CChar>
     private var thread: pthread_t?
     private let stopFlag = Atomic<Bool>(false)
+    /// Whether libev runs the loop (then `lws_service` returns only once the
+    /// context is being destroyed, which `stopTimer` does).
+    private var usingEventLibrary = false
+    private let stopTimer: UnsafeMutablePointer<CLibWebSockets_timer> = {
+        let timer = UnsafeMutablePointer<CLibWebSockets_timer>.allocate(capacity: 1)
+        timer.initialize(to: CLibWebSockets_timer())
+        return timer
+    }()
 
     // Service-thread state.
     private var targets: [Target] = []
@@ -77,6 +85,7 @@ final class WSLoad: @unchecked Sendable {
 
     deinit {
         protocols.deallocate()
+        stopTimer.deallocate()
         free(protocolName)
         free(hostC)
         for p in pathsC { free(p) }
@@ -88,11 +97,23 @@ final class WSLoad: @unchecked Sendable {
         info.port = CONTEXT_PORT_NO_LISTEN
         info.protocols = UnsafePointer(protocols)
         info.user = Unmanaged.passUnretained(self).toOpaque()
-        info.options = 0
+        // The same epoll loop as the hub: with poll() the generator walks all
+        // ~2,000 sockets per turn, saturates its core, and adds its own
+        // queueing to every latency it reports.
+        info.options = CLibWebSockets_serverOptions(1, 1)
         info.timeout_secs = 30
         lws_set_log_level(LLL_ERR, nil)
         context = lws_create_context(&info)
+        usingEventLibrary = context != nil
+        if context == nil {
+            info.options = 0
+            context = lws_create_context(&info)
+        }
         precondition(context != nil, "lws client context failed")
+        if usingEventLibrary, let context {
+            stopTimer.pointee.owner = Unmanaged.passUnretained(self).toOpaque()
+            lws_sul_schedule(context, 0, &stopTimer.pointee.sul, benchStopCheck, 20_000)
+        }
         let box = Unmanaged.passRetained(self).toOpaque()
         var tid = pthread_t()
         pthread_create(&tid, nil, { arg in
@@ -108,8 +129,20 @@ final class WSLoad: @unchecked Sendable {
         while !stopFlag.load(ordering: .acquiring) {
             if lws_service(context, 0) < 0 { break }
         }
+        // With libev the stop timer began the destruction; this completes it.
         lws_context_destroy(context)
         self.context = nil
+    }
+
+    /// With libev: every 20 ms, ends the loop once `stop()` was asked, from a
+    /// loop timer as the libwebsockets event-library examples do.
+    fileprivate func checkStop() {
+        guard let context else { return }
+        if stopFlag.load(ordering: .acquiring) {
+            lws_context_destroy(context)
+        } else {
+            lws_sul_schedule(context, 0, &stopTimer.pointee.sul, benchStopCheck, 20_000)
+        }
     }
 
     /// Stops the thread; every connection is dropped with the context.
@@ -288,4 +321,10 @@ func benchClientCallback(_ wsi: OpaquePointer?, _ reason: lws_callback_reasons, 
                          _ input: UnsafeMutableRawPointer?, _ len: Int) -> Int32 {
     guard let wsi, let context = lws_get_context(wsi), let owner = lws_context_user(context) else { return 0 }
     return Unmanaged<WSLoad>.fromOpaque(owner).takeUnretainedValue().handle(wsi, reason, input, len)
+}
+
+/// The generator's stop timer; the owner travels in the enclosing struct.
+private func benchStopCheck(_ sul: UnsafeMutablePointer<lws_sorted_usec_list_t>?) {
+    guard let sul, let owner = CLibWebSockets_timerOwner(sul) else { return }
+    Unmanaged<WSLoad>.fromOpaque(owner).takeUnretainedValue().checkStop()
 }

@@ -35,8 +35,8 @@ struct FrameBuilder {
         return make(.state, version: engine.version, [
             "type": "state_change",
             "sessionId": .string(engine.sessionId),
-            "callId": doc.json["callId"] ?? .null,
-            "state": doc.json["callState"] ?? .null,
+            "callId": doc.callId.map(JSONValue.string) ?? .null,
+            "state": doc.callState.map { .string($0.rawValue) } ?? .null,
             "version": .int(engine.version),
             "epoch": .string(engine.epoch),
             "changed": .array(outcome.changed.map { .string($0) }),

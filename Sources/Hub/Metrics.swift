@@ -29,7 +29,14 @@ public final class Metrics {
         }
     }
 
-    private var counters: [Key: Double] = [:]
+    /// A counter resolved once, for per-frame call sites: adding to it is one
+    /// store, where `increment(_:_:by:)` renders labels and hashes the key.
+    public final class Counter {
+        public private(set) var value: Double = 0
+        public func add(_ by: Double = 1) { value += by }
+    }
+
+    private var counters: [Key: Counter] = [:]
     private var histograms: [Key: Histogram] = [:]
     private var help: [String: (type: String, text: String)] = [:]
 
@@ -37,7 +44,16 @@ public final class Metrics {
 
     /// Adds `by` to a counter.
     public func increment(_ name: String, _ labels: [(String, String)] = [], by: Double = 1) {
-        counters[Key(name: name, labels: Metrics.render(labels)), default: 0] += by
+        counter(name, labels).add(by)
+    }
+
+    /// The counter `name{labels}`, created at 0 if new; keep it for hot paths.
+    public func counter(_ name: String, _ labels: [(String, String)] = []) -> Counter {
+        let key = Key(name: name, labels: Metrics.render(labels))
+        if let existing = counters[key] { return existing }
+        let created = Counter()
+        counters[key] = created
+        return created
     }
 
     /// Records one observation in a histogram with the given bucket bounds.
@@ -65,7 +81,7 @@ public final class Metrics {
         }
         for key in counters.keys.sorted() {
             header(key.name)
-            out += "\(key.name)\(key.labels) \(Metrics.number(counters[key]!))\n"
+            out += "\(key.name)\(key.labels) \(Metrics.number(counters[key]!.value))\n"
         }
         for key in histograms.keys.sorted() {
             header(key.name)

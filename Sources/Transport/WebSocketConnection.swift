@@ -164,9 +164,12 @@ final class WebSocketConnection: Subscriber {
         return 0
     }
 
+    private lazy var framesSent = metrics.counter("switchboard_frames_sent_total")
+    private lazy var bytesSent = metrics.counter("switchboard_bytes_sent_total")
+
     private func sent(_ frame: Frame) {
-        metrics.increment("switchboard_frames_sent_total")
-        metrics.increment("switchboard_bytes_sent_total", by: Double(frame.count))
+        framesSent.add()
+        bytesSent.add(Double(frame.count))
         if queue.isEmpty { lagBytes = 0 } else { lws_callback_on_writable(wsi) }
     }
 

@@ -25,6 +25,23 @@ struct InternalsTests {
         }
     }
 
+    @Test("The idempotency hash: equal pairs hash alike, a moved boundary or byte does not")
+    func seededByteHash() {
+        func hash(_ source: String, _ eventId: String) -> Int {
+            DedupeMemory.Key(source: source, eventId: eventId).tableHash
+        }
+        let long = String(repeating: "x", count: 40)
+        #expect(hash("twilio", "CA1:1:ringing") == hash("twilio", "CA1:1:ringing"))
+        #expect(hash(long, long) == hash(String(long), String(long)))
+        #expect(hash("ab", "c") != hash("a", "bc"))
+        #expect(hash("", "abc") != hash("abc", ""))
+        #expect(hash("twilio", "e1") != hash("twilio", "e2"))
+        // Every length up to three words, so each tail shape is exercised.
+        var seen = Set<Int>()
+        for n in 0..<25 { seen.insert(hash("s", String(repeating: "a", count: n))) }
+        #expect(seen.count == 25)
+    }
+
     @Test("A zero-capacity memory remembers nothing")
     func dedupeZero() {
         var memory = DedupeMemory(capacity: 0)

@@ -27,6 +27,27 @@ import Testing
         #expect(throws: JSONCodecError.self) { try JSONCodec.parse([UInt8]()) }
     }
 
+    @Test func objectKeysSortByTheirUTF8BytesWhateverTheirLength() {
+        // Prefixes, empty, non-ASCII (é is 0xC3 0xA9, above every ASCII byte),
+        // and longer than 15 bytes (heap strings, not small ones).
+        let keys = ["b", "", "a", "ab", "aB", "é", "e", "zz", "a-very-long-key-past-fifteen-bytes",
+                    "a-very-long-key-past-fifteen-bytez", "Z", "~"]
+        let object = JSONValue.object(Dictionary(uniqueKeysWithValues: keys.map { ($0, JSONValue.int(1)) }))
+        let expected = keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        let text = JSONCodec.encodeString(object)
+        #expect(text == "{" + expected.map { "\"\($0)\":1" }.joined(separator: ",") + "}")
+        for a in keys {
+            for b in keys {
+                #expect(JSONCodec.utf8Precedes(a, b) == a.utf8.lexicographicallyPrecedes(b.utf8), "\(a) < \(b)")
+            }
+        }
+    }
+
+    @Test func stringsNeedingNoEscapeAndStringsNeedingOneEncodeTheSameAsByteByByte() {
+        #expect(JSONCodec.encodeString(.string("plain ascii and é")) == "\"plain ascii and é\"")
+        #expect(JSONCodec.encodeString(.string("tab\there \"q\" \\ \u{7F}")) == #""tab\there \"q\" \\ \u007f""#)
+    }
+
     @Test func encodesCompactSortedAndEscaped() {
         let value: JSONValue = .object(["b": .array([.int(1), .double(0.1), .null]), "a": .string("q\"\\\n\u{1}é😀"), "c": .bool(true)])
         #expect(JSONCodec.encodeString(value) == #"{"a":"q\"\\\n\u0001é😀","b":[1,0.1,null],"c":true}"#)
