@@ -113,9 +113,12 @@ final class HTTPLoad {
                 let next = start + UInt64(Double(result.issued) * 1e6 / rate)
                 timeoutUs = next > now ? min(next - now, 5000) : 0
             }
+            // Idle connections are polled too: a server may close an idle
+            // keep-alive connection (libwebsockets does after 10 s without a
+            // request), and a client must notice before it sends on it.
             for i in conns.indices {
-                fds[i].fd = conns[i].busy ? conns[i].fd : -1
-                fds[i].events = Int16(POLLIN) | (conns[i].outOffset < conns[i].out.count ? Int16(POLLOUT) : 0)
+                fds[i].fd = conns[i].fd
+                fds[i].events = Int16(POLLIN) | (conns[i].busy && conns[i].outOffset < conns[i].out.count ? Int16(POLLOUT) : 0)
                 fds[i].revents = 0
             }
             // poll() has 1 ms resolution: below that, sleep the rest
@@ -129,14 +132,25 @@ final class HTTPLoad {
                 let got = chunk.withUnsafeMutableBytes { read(conns[i].fd, $0.baseAddress, $0.count) }
                 if got <= 0 {
                     if got < 0 && (errno == EAGAIN || errno == EINTR) { continue }
-                    // Peer closed: the request in flight is lost; reconnect.
-                    result.errors += 1
-                    result.lastErrorStatus = "connection closed"
+                    let wasBusy = conns[i].busy
+                    let sentAtOfClosed = conns[i].sentAt
                     close(conns[i].fd)
                     conns[i] = Conn()
                     conns[i].fd = dial()
-                    inflight -= 1
-                    if conns[i].fd >= 0 { idle.append(i) }
+                    if wasBusy {
+                        // Peer closed with a request in flight: it is lost.
+                        result.errors += 1
+                        result.lastErrorStatus = "connection closed"
+                        if getenv("SWITCHBOARD_BENCH_DEBUG") != nil {
+                            say("  closed with a request in flight for \((Clock.monoUs() - sentAtOfClosed) / 1000) ms")
+                        }
+                        inflight -= 1
+                        if conns[i].fd >= 0 { idle.append(i) }
+                    } else if conns[i].fd < 0, let at = idle.firstIndex(of: i) {
+                        // An idle keep-alive connection closed by the server:
+                        // reconnect, as HTTP clients do; nothing was lost.
+                        idle.remove(at: at)
+                    }
                     continue
                 }
                 conns[i].inBuf.append(contentsOf: chunk[0..<got])

@@ -15,12 +15,15 @@ struct Step {
     var serverCPU: Double, generatorCPU: Double                 // % of one core
     var rssMB: Double
     var errors: Int
+    /// The last error seen: an HTTP status, or "connection closed".
+    var lastError = ""
     var keptUp: Bool
 
     var line: String {
         "rate \(human(rate))/s in \(human(achieved))/s frames \(human(delivered))/s "
             + "p50 \(fmt(p50, 2)) p99 \(fmt(p99, 2)) p99.9 \(fmt(p999, 2)) max \(fmt(max, 1)) ms ack-p99 \(fmt(ackP99, 2)) ms "
             + "cpu \(fmt(serverCPU, 0))% gen \(fmt(generatorCPU, 0))% rss \(fmt(rssMB, 0)) MB err \(errors)"
+            + (errors > 0 ? " (last: \(lastError))" : "")
             + (keptUp ? "" : "  <- behind")
     }
 }
@@ -137,7 +140,7 @@ struct Runner {
                     p999: ms(stats.latency.valueAtPercentile(99.9)), max: ms(stats.latency.max),
                     ackP99: ms(result.ack.valueAtPercentile(99)),
                     serverCPU: cpu1.percent(since: cpu0), generatorCPU: gen1.percent(since: gen0),
-                    rssMB: ProcStats.rssKB(pids) / 1024, errors: result.errors, keptUp: kept)
+                    rssMB: ProcStats.rssKB(pids) / 1024, errors: result.errors, lastError: result.lastErrorStatus, keptUp: kept)
     }
 
     // MARK: (a) fan-out
