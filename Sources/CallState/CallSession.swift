@@ -61,6 +61,16 @@ public struct CallSession: Sendable, Codable {
     /// `document.lastSync` without building the document.
     public var lastSyncAt: Int64? { lastSync }
 
+    /// `document.callState` without building the document (dashboard rows).
+    public var currentCallState: CallStateValue? { callState }
+
+    /// `document.syncStatus` without building the document.
+    public var syncStatus: SyncStatus { sync.status }
+
+    /// `document.startedAt` and `answeredAt` without building the document.
+    public var startedAt: Int64? { lifecycle.times.startedAt }
+    public var answeredAt: Int64? { lifecycle.times.answeredAt }
+
     /// The merged document, derived fields included.
     public var document: CallDocument {
         func text(_ field: Field) -> String? { winner(field)?.value.stringValue }

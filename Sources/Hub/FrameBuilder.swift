@@ -30,20 +30,39 @@ struct FrameBuilder {
         ])
     }
 
+    /// `state_change` (§3.2), the frame of every input: written member by
+    /// member in canonical key order (the same bytes as encoding the
+    /// dictionary, which a test checks) because building and sorting its
+    /// dictionaries was the largest share of the hub's CPU per input.
     func stateChange(_ engine: CallSession, _ outcome: ApplyOutcome) -> Frame {
         let doc = engine.document
-        return make(.state, version: engine.version, [
-            "type": "state_change",
-            "sessionId": .string(engine.sessionId),
-            "callId": doc.callId.map(JSONValue.string) ?? .null,
-            "state": doc.callState.map { .string($0.rawValue) } ?? .null,
-            "version": .int(engine.version),
-            "epoch": .string(engine.epoch),
-            "changed": .array(outcome.changed.map { .string($0) }),
-            "call": doc.json,
-            "quality": engine.quality.latest?.json ?? .null,
-            "conflicts": .array(outcome.conflicts.map(\.json)),
-        ])
+        var out: [UInt8] = []
+        out.reserveCapacity(1024)
+        out.append(UInt8(ascii: "{"))
+        // Keys in UTF-8 byte order: call < callId < changed < conflicts < epoch
+        // < quality < sessionId < state < type < version.
+        JSONCodec.writeKey("call", first: true, into: &out)
+        JSONCodec.writeObject(ordered: doc.canonicalMembers, into: &out)
+        JSONCodec.writeKey("callId", first: false, into: &out)
+        JSONCodec.write(doc.callId.map(JSONValue.string) ?? .null, into: &out)
+        JSONCodec.writeKey("changed", first: false, into: &out)
+        JSONCodec.write(.array(outcome.changed.map { .string($0) }), into: &out)
+        JSONCodec.writeKey("conflicts", first: false, into: &out)
+        JSONCodec.write(.array(outcome.conflicts.map(\.json)), into: &out)
+        JSONCodec.writeKey("epoch", first: false, into: &out)
+        JSONCodec.write(.string(engine.epoch), into: &out)
+        JSONCodec.writeKey("quality", first: false, into: &out)
+        JSONCodec.write(engine.quality.latest?.json ?? .null, into: &out)
+        JSONCodec.writeKey("sessionId", first: false, into: &out)
+        JSONCodec.write(.string(engine.sessionId), into: &out)
+        JSONCodec.writeKey("state", first: false, into: &out)
+        JSONCodec.write(doc.callState.map { .string($0.rawValue) } ?? .null, into: &out)
+        JSONCodec.writeKey("type", first: false, into: &out)
+        JSONCodec.write(.string("state_change"), into: &out)
+        JSONCodec.writeKey("version", first: false, into: &out)
+        JSONCodec.write(.int(engine.version), into: &out)
+        out.append(UInt8(ascii: "}"))
+        return Frame(kind: .state, version: engine.version, headroom: headroom, payload: out)
     }
 
     /// `quality` frame (§3.2): latest values, the call's aggregate, active warnings.
@@ -62,6 +81,23 @@ struct FrameBuilder {
     /// Several frames in one WebSocket message: a JSON array.
     func batch(_ items: [JSONValue]) -> Frame {
         Frame(kind: .dashboard, version: 0, headroom: headroom, payload: JSONCodec.encode(.array(items)))
+    }
+
+    /// A dashboard batch: rows (members in canonical order, written without
+    /// sorting), then events; the same bytes as `batch(rows + events)`.
+    func batch(rows: [[(key: String, value: JSONValue)]], events: [JSONValue]) -> Frame {
+        var out: [UInt8] = [UInt8(ascii: "[")]
+        out.reserveCapacity(320 * rows.count + 256)
+        for (index, row) in rows.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            JSONCodec.writeObject(ordered: row, into: &out)
+        }
+        for (index, event) in events.enumerated() {
+            if index > 0 || !rows.isEmpty { out.append(UInt8(ascii: ",")) }
+            JSONCodec.write(event, into: &out)
+        }
+        out.append(UInt8(ascii: "]"))
+        return Frame(kind: .dashboard, version: 0, headroom: headroom, payload: out)
     }
 
     func ack(id: JSONValue, outcome: InputOutcome) -> Frame {

@@ -29,6 +29,10 @@ public final class Hub {
     var qualityPending: Set<String> = []
     /// Everything `GET /metrics` reports.
     public let metrics = Metrics()
+    /// Per-input counters, resolved once per label value (rendering and
+    /// hashing the labels on every input showed in profiles).
+    private var inputCounters: [SourceKind: Metrics.Counter] = [:]
+    var webhookOkCounters: [String: Metrics.Counter] = [:]
     /// The journal; nil with `store.kind` memory (tests), where inputs apply at once.
     public var journal: JournalWriter?
     var pendingInputs: [Int: PendingInput] = [:]
@@ -175,7 +179,11 @@ public final class Hub {
         let channel = channel(sessionId)
         let outcome = channel.engine.apply(decoded.input, now: now)
         if !outcome.duplicate {
-            metrics.increment("switchboard_inputs_total", [("sourceKind", decoded.input.sourceKind.rawValue)])
+            let kind = decoded.input.sourceKind
+            if inputCounters[kind] == nil {
+                inputCounters[kind] = metrics.counter("switchboard_inputs_total", [("sourceKind", kind.rawValue)])
+            }
+            inputCounters[kind]?.add()
         }
         publish(outcome, on: channel, now: now)
         return InputOutcome(outcome: outcome, ignored: decoded.ignored + outcome.ignored)
@@ -370,10 +378,9 @@ public final class Hub {
     /// as a JSON array (a batch), encoded once.
     func flushDashboard(now: Int64) {
         let pending = dashboard.drain(now: now)
-        let rows = pending.sessions.compactMap { sessions[$0].map { DashboardFeed.row($0.engine) } }
-        let batch = rows + pending.events
-        guard !batch.isEmpty else { return }
-        let frame = frames.batch(batch)
+        let rows = pending.sessions.compactMap { sessions[$0].map { DashboardFeed.rowMembers($0.engine) } }
+        guard !rows.isEmpty || !pending.events.isEmpty else { return }
+        let frame = frames.batch(rows: rows, events: pending.events)
         for subscriber in dashboard.subscribers.values { subscriber.deliver(frame) }
     }
 

@@ -172,6 +172,29 @@ public enum JSONCodec {
         }
     }
 
+    /// Writes an object whose members the caller already holds in canonical
+    /// key order (`utf8Precedes`): the same bytes as `write(.object(…))`
+    /// without building a dictionary or sorting. Debug builds check the order.
+    public static func writeObject(ordered members: [(key: String, value: JSONValue)], into out: inout [UInt8]) {
+        assert(zip(members, members.dropFirst()).allSatisfy { utf8Precedes($0.key, $1.key) },
+               "members not in canonical order")
+        out.append(UInt8(ascii: "{"))
+        for (index, member) in members.enumerated() {
+            writeKey(member.key, first: index == 0, into: &out)
+            write(member.value, into: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    /// Writes `"key":`, preceded by a comma unless it is the object's first
+    /// member: for callers that write an object's members themselves, in
+    /// canonical order, to avoid materialising a nested value.
+    public static func writeKey(_ key: String, first: Bool, into out: inout [UInt8]) {
+        if !first { out.append(UInt8(ascii: ",")) }
+        writeString(key, into: &out)
+        out.append(UInt8(ascii: ":"))
+    }
+
     /// Whether `a` sorts before `b` by UTF-8 bytes (the canonical key order):
     /// `memcmp` over contiguous storage (every native string has it), where
     /// the generic `lexicographicallyPrecedes` over `UTF8View` walks byte by byte.
