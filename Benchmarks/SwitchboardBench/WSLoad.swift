@@ -100,7 +100,7 @@ final class WSLoad: @unchecked Sendable {
         // The same epoll loop as the hub: with poll() the generator walks all
         // ~2,000 sockets per turn, saturates its core, and adds its own
         // queueing to every latency it reports.
-        info.options = CLibWebSockets_serverOptions(1, 1)
+        info.options = CLibWebSockets_clientOptions(0, 1)
         info.timeout_secs = 30
         lws_set_log_level(LLL_ERR, nil)
         context = lws_create_context(&info)

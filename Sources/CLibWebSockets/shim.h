@@ -26,10 +26,14 @@ typedef struct CLibWebSockets_timer {
 static inline void *CLibWebSockets_timerOwner(lws_sorted_usec_list_t *sul) {
     return ((CLibWebSockets_timer *)sul)->owner;
 }
-/// Context options for a client-only context (SwitchboardClient): global TLS
-/// init only when a wss:// connection needs it.
-static inline uint64_t CLibWebSockets_clientOptions(int useTLS) {
-    return useTLS ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0;
+/// Context options for a client-only context: global TLS init only when a
+/// wss:// connection needs it; libev (epoll) for a client holding thousands of
+/// connections (the benchmark generator).
+static inline uint64_t CLibWebSockets_clientOptions(int useTLS, int libev) {
+    uint64_t options = useTLS ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0;
+    if (libev)
+        options |= LWS_SERVER_OPTION_LIBEV;
+    return options;
 }
 
 /// CONTEXT_PORT_NO_LISTEN: a context that only makes client connections.

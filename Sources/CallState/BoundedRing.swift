@@ -39,12 +39,10 @@ struct BoundedRing<Element> {
     /// `appendEvicting` when the caller does not need the dropped element.
     mutating func append(_ element: consuming Element) {
         guard capacity > 0 else { return }
-        // Explicit moves: without them the optimiser copied the element and
-        // destroyed the original (five retains and releases per timeline entry).
         if count < capacity {
-            appendToStorage(consume element)
+            appendToStorage(element)
         } else {
-            overwriteOldest(with: consume element)
+            overwriteOldest(with: element)
         }
     }
 
@@ -54,12 +52,12 @@ struct BoundedRing<Element> {
             chunk.reserveCapacity(Swift.min(BoundedRing.chunkSize, capacity - count))
             chunks.append(chunk)
         }
-        chunks[chunks.count - 1].append(consume element)
+        chunks[chunks.count - 1].append(element)
         count += 1
     }
 
     private mutating func overwriteOldest(with element: consuming Element) {
-        chunks[head / BoundedRing.chunkSize][head % BoundedRing.chunkSize] = consume element
+        chunks[head / BoundedRing.chunkSize][head % BoundedRing.chunkSize] = element
         head += 1
         if head == capacity { head = 0 }
     }

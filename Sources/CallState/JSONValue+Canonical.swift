@@ -44,7 +44,7 @@ extension JSONValue {
             out += "]"
         case .object(let members):
             out += "{"
-            let keys = members.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            let keys = members.keys.sorted { $0.precedesByUTF8($1) }
             for (i, key) in keys.enumerated() {
                 if i > 0 { out += "," }
                 JSONValue.writeCanonical(string: key, into: &out)

@@ -68,12 +68,12 @@ public enum MergeOrder {
         }
         if ak.seq != bk.seq { return Comparison(order: ak.seq > bk.seq ? 1 : -1, rule: .seq) }
         if a.source != b.source {
-            return Comparison(order: b.source.utf8.lexicographicallyPrecedes(a.source.utf8) ? 1 : -1, rule: .source)
+            return Comparison(order: b.source.precedesByUTF8(a.source) ? 1 : -1, rule: .source)
         }
         if a.value != b.value {
             let at = a.value.canonicalText, bt = b.value.canonicalText
             if at != bt {
-                return Comparison(order: bt.utf8.lexicographicallyPrecedes(at.utf8) ? 1 : -1, rule: .value)
+                return Comparison(order: bt.precedesByUTF8(at) ? 1 : -1, rule: .value)
             }
         }
         return Comparison(order: 0, rule: .none)

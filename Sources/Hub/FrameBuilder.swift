@@ -78,13 +78,9 @@ struct FrameBuilder {
         ])
     }
 
-    /// Several frames in one WebSocket message: a JSON array.
-    func batch(_ items: [JSONValue]) -> Frame {
-        Frame(kind: .dashboard, version: 0, headroom: headroom, payload: JSONCodec.encode(.array(items)))
-    }
-
-    /// A dashboard batch: rows (members in canonical order, written without
-    /// sorting), then events; the same bytes as `batch(rows + events)`.
+    /// A dashboard batch, several messages in one WebSocket message: a JSON
+    /// array of rows (members in canonical order, written without sorting),
+    /// then events; the same bytes as encoding `.array(rows + events)`.
     func batch(rows: [[(key: String, value: JSONValue)]], events: [JSONValue]) -> Frame {
         var out: [UInt8] = [UInt8(ascii: "[")]
         out.reserveCapacity(320 * rows.count + 256)

@@ -29,10 +29,6 @@ public final class Hub {
     var qualityPending: Set<String> = []
     /// Everything `GET /metrics` reports.
     public let metrics = Metrics()
-    /// Per-input counters, resolved once per label value (rendering and
-    /// hashing the labels on every input showed in profiles).
-    private var inputCounters: [SourceKind: Metrics.Counter] = [:]
-    var webhookOkCounters: [String: Metrics.Counter] = [:]
     /// The journal; nil with `store.kind` memory (tests), where inputs apply at once.
     public var journal: JournalWriter?
     var pendingInputs: [Int: PendingInput] = [:]
@@ -179,11 +175,7 @@ public final class Hub {
         let channel = channel(sessionId)
         let outcome = channel.engine.apply(decoded.input, now: now)
         if !outcome.duplicate {
-            let kind = decoded.input.sourceKind
-            if inputCounters[kind] == nil {
-                inputCounters[kind] = metrics.counter("switchboard_inputs_total", [("sourceKind", kind.rawValue)])
-            }
-            inputCounters[kind]?.add()
+            metrics.increment("switchboard_inputs_total", [("sourceKind", decoded.input.sourceKind.rawValue)])
         }
         publish(outcome, on: channel, now: now)
         return InputOutcome(outcome: outcome, ignored: decoded.ignored + outcome.ignored)

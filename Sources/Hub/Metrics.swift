@@ -37,6 +37,9 @@ public final class Metrics {
     }
 
     private var counters: [Key: Counter] = [:]
+    /// The same counters by name and raw label pairs, so a repeated
+    /// `increment` neither renders nor escapes its labels again.
+    private var countersByLabels: [[String]: Counter] = [:]
     private var histograms: [Key: Histogram] = [:]
     private var help: [String: (type: String, text: String)] = [:]
 
@@ -49,11 +52,13 @@ public final class Metrics {
 
     /// The counter `name{labels}`, created at 0 if new; keep it for hot paths.
     public func counter(_ name: String, _ labels: [(String, String)] = []) -> Counter {
+        let raw = [name] + labels.flatMap { [$0.0, $0.1] }
+        if let known = countersByLabels[raw] { return known }
         let key = Key(name: name, labels: Metrics.render(labels))
-        if let existing = counters[key] { return existing }
-        let created = Counter()
-        counters[key] = created
-        return created
+        let counter = counters[key] ?? Counter()
+        counters[key] = counter
+        countersByLabels[raw] = counter
+        return counter
     }
 
     /// Records one observation in a histogram with the given bucket bounds.

@@ -1,9 +1,4 @@
 import CJansson
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CallState
 
 /// JSON at the edge: raw bytes <-> `CallState.JSONValue`.
@@ -161,7 +156,7 @@ public enum JSONCodec {
             // Byte order of the UTF-8 keys: locale- and normalisation-free,
             // hence deterministic across processes and platforms. Sorting the
             // pairs (not the keys, then looking each up again) hashes nothing.
-            let sorted = members.sorted { utf8Precedes($0.key, $1.key) }
+            let sorted = members.sorted { $0.key.precedesByUTF8($1.key) }
             for (index, member) in sorted.enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
                 writeString(member.key, into: &out)
@@ -173,10 +168,10 @@ public enum JSONCodec {
     }
 
     /// Writes an object whose members the caller already holds in canonical
-    /// key order (`utf8Precedes`): the same bytes as `write(.object(…))`
+    /// key order (`String.precedesByUTF8`): the same bytes as `write(.object(…))`
     /// without building a dictionary or sorting. Debug builds check the order.
     public static func writeObject(ordered members: [(key: String, value: JSONValue)], into out: inout [UInt8]) {
-        assert(zip(members, members.dropFirst()).allSatisfy { utf8Precedes($0.key, $1.key) },
+        assert(zip(members, members.dropFirst()).allSatisfy { $0.key.precedesByUTF8($1.key) },
                "members not in canonical order")
         out.append(UInt8(ascii: "{"))
         for (index, member) in members.enumerated() {
@@ -193,20 +188,6 @@ public enum JSONCodec {
         if !first { out.append(UInt8(ascii: ",")) }
         writeString(key, into: &out)
         out.append(UInt8(ascii: ":"))
-    }
-
-    /// Whether `a` sorts before `b` by UTF-8 bytes (the canonical key order):
-    /// `memcmp` over contiguous storage (every native string has it), where
-    /// the generic `lexicographicallyPrecedes` over `UTF8View` walks byte by byte.
-    public static func utf8Precedes(_ a: String, _ b: String) -> Bool {
-        let fast = a.utf8.withContiguousStorageIfAvailable { x in
-            b.utf8.withContiguousStorageIfAvailable { y -> Bool in
-                let common = Swift.min(x.count, y.count)
-                let order = common == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, common)
-                return order != 0 ? order < 0 : x.count < y.count
-            }
-        }
-        return (fast ?? nil) ?? a.utf8.lexicographicallyPrecedes(b.utf8)
     }
 
     private static func writeDouble(_ d: Double, into out: inout [UInt8]) {

@@ -88,8 +88,8 @@ public enum Twilio {
         var grouped: [String: Set<String>] = [:]
         for (name, value) in pairs { grouped[name, default: []].insert(value) }
         var suffix: [UInt8] = []
-        for name in grouped.keys.sorted(by: utf8Less) {
-            for value in grouped[name]!.sorted(by: utf8Less) {
+        for name in grouped.keys.sorted { $0.precedesByUTF8($1) } {
+            for value in grouped[name]!.sorted { $0.precedesByUTF8($1) } {
                 suffix.append(contentsOf: name.utf8)
                 suffix.append(contentsOf: value.utf8)
             }
@@ -108,8 +108,8 @@ public enum Twilio {
         var data = Array(url.utf8)
         var grouped: [String: Set<String>] = [:]
         for (name, value) in params { grouped[name, default: []].insert(value) }
-        for name in grouped.keys.sorted(by: utf8Less) {
-            for value in grouped[name]!.sorted(by: utf8Less) {
+        for name in grouped.keys.sorted { $0.precedesByUTF8($1) } {
+            for value in grouped[name]!.sorted { $0.precedesByUTF8($1) } {
                 data.append(contentsOf: name.utf8)
                 data.append(contentsOf: value.utf8)
             }
@@ -148,10 +148,6 @@ public enum Twilio {
             return [url, scheme + String(authority[authority.startIndex..<colon]) + String(tail)]
         }
         return [url, scheme + String(authority) + ":" + defaultPort + String(tail)]
-    }
-
-    private static func utf8Less(_ a: String, _ b: String) -> Bool {
-        a.utf8.lexicographicallyPrecedes(b.utf8)
     }
 
     // MARK: Mapping

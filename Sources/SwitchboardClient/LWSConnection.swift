@@ -135,7 +135,7 @@ final class LWSConnection: WebSocketConnection, @unchecked Sendable {
         var info = lws_context_creation_info()
         info.port = CLibWebSockets_noListenPort()
         info.protocols = UnsafePointer(protocols)
-        info.options = CLibWebSockets_clientOptions(url.secure ? 1 : 0)
+        info.options = CLibWebSockets_clientOptions(url.secure ? 1 : 0, 0)
         info.user = Unmanaged.passUnretained(self).toOpaque()
         info.connect_timeout_secs = UInt32(max(1, connectTimeoutSeconds))
         info.timeout_secs = UInt32(max(1, connectTimeoutSeconds))

@@ -38,7 +38,7 @@ import Testing
         #expect(text == "{" + expected.map { "\"\($0)\":1" }.joined(separator: ",") + "}")
         for a in keys {
             for b in keys {
-                #expect(JSONCodec.utf8Precedes(a, b) == a.utf8.lexicographicallyPrecedes(b.utf8), "\(a) < \(b)")
+                #expect(a.precedesByUTF8(b) == a.utf8.lexicographicallyPrecedes(b.utf8), "\(a) < \(b)")
             }
         }
     }
