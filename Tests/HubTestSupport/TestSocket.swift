@@ -100,3 +100,29 @@ public final class TestSocket {
         buffer.append(contentsOf: chunk[0..<n])
     }
 }
+
+/// A TCP port nobody listens on right now: bind port 0, read the port back,
+/// close. For servers that cannot take port 0 (nginx) and for restarting a
+/// hub on the same address.
+public func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = 0
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let ok = withUnsafeMutablePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0
+        }
+    }
+    guard ok else { throw NoFreePort(errno: errno) }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
+
+/// `freePort()` could not bind.
+public struct NoFreePort: Error, CustomStringConvertible {
+    public let errno: Int32
+    public var description: String { "cannot bind a free port: errno \(errno)" }
+}

@@ -87,24 +87,6 @@ final class NginxProcess {
         return conf
     }
 
-    /// A TCP port nobody listens on right now (nginx cannot bind port 0).
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = 0
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0
-            }
-        }
-        guard ok else { throw Failure(description: "cannot bind a free port: errno \(errno)") }
-        return Int(UInt16(bigEndian: addr.sin_port))
-    }
-
     /// Starts nginx in front of the hub listening on `upstreamPort`.
     /// - Parameter transform: a last edit of the rendered config.
     convenience init(upstreamPort: Int, webSocketTimeout: Int? = nil,
@@ -113,7 +95,7 @@ final class NginxProcess {
         // The free port may be taken between probing and nginx's bind: retry.
         for _ in 0..<3 {
             do {
-                try self.init(upstreamPort: upstreamPort, port: NginxProcess.freePort(),
+                try self.init(upstreamPort: upstreamPort, port: freePort(),
                               webSocketTimeout: webSocketTimeout, transform: transform)
                 return
             } catch let error as Failure where error.description.contains("Address already in use") {

@@ -293,7 +293,7 @@ import Glibc
         try #require(openssl.terminationStatus == 0, "openssl could not make a test certificate")
 
         let shipped = try NginxProcess.shippedConfig()
-        var plain = try NginxProcess.render(shipped, upstreamPort: 8080, port: NginxProcess.freePort(), dir: dir)
+        var plain = try NginxProcess.render(shipped, upstreamPort: 8080, port: freePort(), dir: dir)
         let checked = try NginxProcess.check(plain, in: dir)
         #expect(checked.ok, "\(checked.output)")
 
@@ -310,7 +310,7 @@ import Glibc
             enabled[i] = indent + String(rest.dropFirst(rest.hasPrefix("# ") ? 2 : 1))
         }
         plain = enabled.joined(separator: "\n")
-        let tlsPort = try NginxProcess.freePort()
+        let tlsPort = try freePort()
         try NginxProcess.substitute(&plain, "listen 443 ssl;", "listen 127.0.0.1:\(tlsPort) ssl;")
         try NginxProcess.substitute(&plain, "listen [::]:443 ssl;", "")
         try NginxProcess.substitute(&plain, "/etc/ssl/certs/calls.example.com.fullchain.pem", cert)

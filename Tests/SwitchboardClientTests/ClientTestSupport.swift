@@ -30,24 +30,6 @@ func first<T: Sendable>(_ stream: AsyncStream<T>, within timeout: Double = 10, _
 /// Milliseconds since the epoch, for `ts` / `timestamp` fields.
 func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
-/// A port that was free a moment ago (bind 0, read it back, close), so a hub
-/// can be restarted on the same address.
-func freePort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = 0
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    _ = withUnsafePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-    }
-    return Int(UInt16(bigEndian: addr.sin_port))
-}
 
 /// Wraps a real transport: records every URL and header set asked for, and
 /// can hold new connections back until the test opens the gate.

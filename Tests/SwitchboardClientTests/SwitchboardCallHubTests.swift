@@ -110,7 +110,7 @@ import Testing
     }
 
     @Test func reconnectsAndResumesAfterTheHubRestarts() async throws {
-        let port = freePort()
+        let port = try freePort()
         let config: [String: Any] = ["server": ["host": "127.0.0.1", "port": port], "store": ["kind": "sqlite"]]
         let first1 = try HubProcess(config: config)
         try Self.sync(first1, "c-4", "ringing")
