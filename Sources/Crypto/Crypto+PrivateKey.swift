@@ -15,18 +15,9 @@ extension Crypto {
         /// Parses an unencrypted PEM private key: RSA (≥ 2048 bits), EC P-256 or Ed25519.
         public init(pem: String) throws(KeyError) {
             guard looksLikePEM(pem) else { throw KeyError("not PEM (no -----BEGIN line)") }
-            let parsed: OpaquePointer? = withMemoryBIO(pem) { bio in PEM_read_bio_PrivateKey(bio, nil, nil, nil) }
-            guard let parsed else {
-                ERR_clear_error()
-                throw KeyError("not an unencrypted PEM private key")
+            (pkey, scheme) = try Crypto.readKey(pem, notFound: "not an unencrypted PEM private key") { bio in
+                PEM_read_bio_PrivateKey(bio, nil, nil, nil)
             }
-            do {
-                scheme = try Crypto.scheme(of: parsed)
-            } catch {
-                EVP_PKEY_free(parsed)
-                throw error
-            }
-            pkey = parsed
         }
 
         deinit { EVP_PKEY_free(pkey) }

@@ -22,18 +22,9 @@ extension Crypto {
                 // config is a leak waiting to happen.
                 throw KeyError("a private key where a public key is expected")
             }
-            let parsed: OpaquePointer? = withMemoryBIO(pem) { bio in PEM_read_bio_PUBKEY(bio, nil, nil, nil) }
-            guard let parsed else {
-                ERR_clear_error()
-                throw KeyError("not a PEM public key (expected -----BEGIN PUBLIC KEY-----)")
+            (pkey, scheme) = try Crypto.readKey(pem, notFound: "not a PEM public key (expected -----BEGIN PUBLIC KEY-----)") { bio in
+                PEM_read_bio_PUBKEY(bio, nil, nil, nil)
             }
-            do {
-                scheme = try Crypto.scheme(of: parsed)
-            } catch {
-                EVP_PKEY_free(parsed)
-                throw error
-            }
-            pkey = parsed
         }
 
         deinit { EVP_PKEY_free(pkey) }

@@ -58,6 +58,23 @@ extension Crypto {
         }
     }
 
+    /// Reads one key from PEM text with `read` (an OpenSSL `PEM_read_bio_*`)
+    /// and decides its scheme; the key is freed if its type is refused.
+    /// - Throws: `KeyError(notFound)` when `read` finds no key.
+    static func readKey(_ pem: String, notFound: String,
+                        _ read: (OpaquePointer) -> OpaquePointer?) throws(KeyError) -> (OpaquePointer, SignatureScheme) {
+        guard let parsed = withMemoryBIO(pem, read) else {
+            ERR_clear_error()
+            throw KeyError(notFound)
+        }
+        do {
+            return (parsed, try scheme(of: parsed))
+        } catch {
+            EVP_PKEY_free(parsed)
+            throw error
+        }
+    }
+
     /// Runs `body` on a read-only memory BIO over `text`'s UTF-8 bytes.
     static func withMemoryBIO<T>(_ text: String, _ body: (OpaquePointer) -> T?) -> T? {
         var bytes = Array(text.utf8)
