@@ -11,19 +11,33 @@ struct SignatureHeader {
     /// `v1` during a secret rotation).
     var values: [String: [String]]
 
+    /// One pass over the bytes (this runs for every signed webhook): items
+    /// split at `,`, key and value at the first `=`, spaces and tabs trimmed.
     init(parsing header: String) {
         timestamp = nil
         values = [:]
-        for item in header.split(separator: ",") {
-            guard let eq = item.firstIndex(of: "=") else { continue }
-            let key = item[item.startIndex..<eq].trimmingSpaces()
-            let value = item[item.index(after: eq)...].trimmingSpaces()
-            if key == "t" {
-                timestamp = Int64(value)
-            } else {
-                values[key, default: []].append(value)
+        let bytes = Array(header.utf8)
+        var start = 0
+        while start <= bytes.count {
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: ",")) ?? bytes.count
+            if let eq = bytes[start..<end].firstIndex(of: UInt8(ascii: "=")) {
+                let key = SignatureHeader.trimmed(bytes[start..<eq])
+                let value = SignatureHeader.trimmed(bytes[(eq + 1)..<end])
+                if key.elementsEqual("t".utf8) {
+                    timestamp = Int64(String(decoding: value, as: UTF8.self))
+                } else {
+                    values[String(decoding: key, as: UTF8.self), default: []].append(String(decoding: value, as: UTF8.self))
+                }
             }
+            start = end + 1
         }
+    }
+
+    private static func trimmed(_ slice: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        let isSpace = { (b: UInt8) in b == UInt8(ascii: " ") || b == UInt8(ascii: "\t") }
+        guard let first = slice.firstIndex(where: { !isSpace($0) }) else { return [] }
+        let last = slice.lastIndex(where: { !isSpace($0) })!
+        return slice[first...last]
     }
 
     /// Signs `body` at `timestamp` (seconds): the header value a sender puts

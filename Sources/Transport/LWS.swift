@@ -9,29 +9,36 @@ enum LWS {
     static func header(_ wsi: OpaquePointer, _ token: lws_token_indexes) -> String? {
         let n = Int(lws_hdr_total_length(wsi, token))
         guard n > 0 else { return nil }
-        var buf = [CChar](repeating: 0, count: n + 1)
-        guard lws_hdr_copy(wsi, &buf, Int32(buf.count), token) >= 0 else { return nil }
-        return String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return copied(capacity: n + 1) { lws_hdr_copy(wsi, $0, $1, token) }
     }
 
-    /// A header libwebsockets has no token for; `name` is lower-case without ':'.
-    static func customHeader(_ wsi: OpaquePointer, _ name: String) -> String? {
-        let key = name + ":"
-        let nlen = Int32(key.utf8.count)
-        let n = Int(lws_hdr_custom_length(wsi, key, nlen))
+    /// A header libwebsockets has no token for; `name` is lower-case with
+    /// its ':' (how libwebsockets stores it), as bytes with a NUL.
+    static func customHeader(_ wsi: OpaquePointer, _ name: [CChar]) -> String? {
+        let nlen = Int32(name.count - 1)
+        let n = Int(lws_hdr_custom_length(wsi, name, nlen))
         guard n > 0 else { return nil }
-        var buf = [CChar](repeating: 0, count: n + 1)
-        guard lws_hdr_custom_copy(wsi, &buf, Int32(buf.count), key, nlen) >= 0 else { return nil }
-        return String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return copied(capacity: n + 1) { lws_hdr_custom_copy(wsi, $0, $1, name, nlen) }
+    }
+
+    /// Text that `copy` writes into a stack buffer of `capacity` bytes, up to
+    /// its first NUL; nil when `copy` fails (returns < 0).
+    private static func copied(capacity: Int,
+                               _ copy: (UnsafeMutablePointer<CChar>, Int32) -> Int32) -> String? {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: capacity) { buffer in
+            let written = copy(buffer.baseAddress!, Int32(capacity))
+            guard written >= 0 else { return nil }
+            let bytes = UnsafeRawBufferPointer(start: buffer.baseAddress, count: min(Int(written), capacity))
+            return String(decoding: bytes.prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
     }
 
     /// URL arguments, each already %-decoded by libwebsockets.
     static func queryArguments(_ wsi: OpaquePointer) -> [(String, String)] {
         var out: [(String, String)] = []
-        var buf = [CChar](repeating: 0, count: 2048)
         var index: Int32 = 0
-        while lws_hdr_copy_fragment(wsi, &buf, Int32(buf.count), WSI_TOKEN_HTTP_URI_ARGS, index) > 0 {
-            let text = String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        while let text = copied(capacity: 2048, { lws_hdr_copy_fragment(wsi, $0, $1, WSI_TOKEN_HTTP_URI_ARGS, index) }),
+              !text.isEmpty {
             if let eq = text.firstIndex(of: "=") {
                 out.append((String(text[..<eq]), String(text[text.index(after: eq)...])))
             } else {
@@ -60,18 +67,25 @@ enum LWS {
         return String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// Headers with a libwebsockets token that some route reads.
+    private static let tokenHeaders: [(lws_token_indexes, String)] = [
+        (WSI_TOKEN_HTTP_CONTENT_TYPE, "content-type"), (WSI_TOKEN_HTTP_AUTHORIZATION, "authorization"),
+        (WSI_TOKEN_ORIGIN, "origin"), (WSI_TOKEN_HOST, "host"), (WSI_TOKEN_HTTP_IF_NONE_MATCH, "if-none-match"),
+        (WSI_TOKEN_X_FORWARDED_FOR, "x-forwarded-for"), (WSI_TOKEN_HTTP_CONTENT_LENGTH, "content-length"),
+    ]
+
+    /// Headers without a token that some route reads, with the `name:` key
+    /// libwebsockets looks them up by (built once, not per request).
+    private static let customHeaders: [(name: String, key: [CChar])] =
+        ["forwarded", "x-twilio-signature", "elevenlabs-signature", "agora-signature-v2",
+         "agora-signature", "telnyx-signature-ed25519", "telnyx-timestamp", "x-switchboard-signature"]
+        .map { ($0, Array(($0 + ":").utf8CString)) }
+
     /// Headers handed to the hub: the ones any route reads, lower-cased.
     static func requestHeaders(_ wsi: OpaquePointer) -> [String: String] {
         var out: [String: String] = [:]
-        let known: [(lws_token_indexes, String)] = [
-            (WSI_TOKEN_HTTP_CONTENT_TYPE, "content-type"), (WSI_TOKEN_HTTP_AUTHORIZATION, "authorization"),
-            (WSI_TOKEN_ORIGIN, "origin"), (WSI_TOKEN_HOST, "host"), (WSI_TOKEN_HTTP_IF_NONE_MATCH, "if-none-match"),
-            (WSI_TOKEN_X_FORWARDED_FOR, "x-forwarded-for"), (WSI_TOKEN_HTTP_CONTENT_LENGTH, "content-length"),
-        ]
-        for (token, name) in known { if let v = header(wsi, token) { out[name] = v } }
-        let custom = ["forwarded", "x-twilio-signature", "elevenlabs-signature", "agora-signature-v2",
-                      "agora-signature", "telnyx-signature-ed25519", "telnyx-timestamp", "x-switchboard-signature"]
-        for name in custom { if let v = customHeader(wsi, name) { out[name] = v } }
+        for (token, name) in tokenHeaders { if let v = header(wsi, token) { out[name] = v } }
+        for (name, key) in customHeaders { if let v = customHeader(wsi, key) { out[name] = v } }
         return out
     }
 

@@ -76,4 +76,30 @@ import Testing
             .flatMap { Int($0.split(separator: " ")[1]) } ?? 0
         #expect(frames + conflated == count, "every version was either sent or conflated: \(frames) + \(conflated)")
     }
+
+    /// A frame for an idle subscriber is written at once, outside the
+    /// writable callback; one the socket cannot take whole is finished by
+    /// libwebsockets while later frames queue behind it. Far below the
+    /// conflation threshold, every version must arrive exactly once, in order.
+    @Test func directWritesThatOverflowTheSocketKeepEveryFrameInOrder() throws {
+        let hub = try HubProcess(config: ["limits": ["maxMessageBytes": 100_000, "sendQueueBytes": 256 << 20,
+                                                     "messagesPerSecond": 100_000]])
+        let reader = try hub.connect("/ws/calls/direct", receiveBuffer: 4096)
+        _ = try reader.nextJSON()
+        let writer = try hub.connect("/ws/calls/direct")
+        _ = try writer.nextJSON()
+        let count = 200  // 20 KB each, 4 MB in all: most of it waits in the hub
+        let pad = String(repeating: "d", count: 20_000)
+        for i in 1...count {
+            try writer.send(#"{"type":"report","ts":\#(1_000 + i),"state":{"metadata":{"i":\#(i),"pad":"\#(pad)"}}}"#)
+            _ = try writer.nextJSON()
+        }
+        var versions: [Int] = []
+        while versions.count < count {
+            let frame = try reader.nextJSON(timeout: 10)
+            guard frame["type"] as? String == "state_change", let version = frame["version"] as? Int else { continue }
+            versions.append(version)
+        }
+        #expect(versions == Array(1...count))
+    }
 }

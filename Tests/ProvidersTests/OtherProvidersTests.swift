@@ -332,6 +332,10 @@ import Testing
     @Test func signatureHeaderParsesAndRoundTrips() throws {
         let header = SignatureHeader(parsing: "t=12, v1=aa,v1=bb,v0=cc")
         #expect(header.timestamp == 12 && header.values["v1"] == ["aa", "bb"] && header.values["v0"] == ["cc"])
+        // Spaces and tabs around keys and values, empty items and items
+        // without `=` are tolerated; a value keeps its inner `=`.
+        let loose = SignatureHeader(parsing: " t = 12 ,\tv1=aa\t,,junk, v1 = b=b,")
+        #expect(loose.timestamp == 12 && loose.values["v1"] == ["aa", "b=b"] && loose.values.count == 1)
         let body = Array("{}".utf8)
         let signed = SignatureHeader.sign(secret: "s", timestamp: 100, body: body)
         try SignatureHeader.verify(signed, name: "X", scheme: "v1", secret: "s", body: body, now: 100_000, toleranceSeconds: 300)
