@@ -193,6 +193,28 @@ final class HTTPLoad {
         }
     }
 
+    /// One blocking `GET` on a fresh connection (`Connection: close`); the
+    /// response body, or nil on any failure or a status other than 200.
+    static func get(host: String, port: Int, path: String, bearer: String) -> String? {
+        let probe = HTTPLoad(host: host, port: port, connections: 1)
+        let fd = probe.dial()
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: \(host)\r\nAuthorization: Bearer \(bearer)\r\nConnection: close\r\n\r\n".utf8)
+        guard request.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == request.count else { return nil }
+        var response: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            response.append(contentsOf: chunk[0..<n])
+        }
+        let text = String(decoding: response, as: UTF8.self)
+        guard text.hasPrefix("HTTP/1.1 200"), let body = text.suffix(after: "\r\n\r\n") else { return nil }
+        return String(body)
+    }
+
     /// Removes one complete response from `buffer`; returns its status.
     static func takeResponse(_ buffer: inout [UInt8]) -> Int? {
         let count = buffer.count
@@ -230,5 +252,18 @@ final class HTTPLoad {
         guard count >= headerEnd + length else { return nil }
         buffer.removeFirst(headerEnd + length)
         return status
+    }
+}
+
+extension String {
+    /// What follows the first occurrence of `marker`, or nil.
+    func suffix(after marker: String) -> Substring? {
+        let needle = Array(marker.utf8)
+        var i = utf8.startIndex
+        while i != utf8.endIndex {
+            if utf8[i...].starts(with: needle) { return self[utf8.index(i, offsetBy: needle.count)...] }
+            i = utf8.index(after: i)
+        }
+        return nil
     }
 }

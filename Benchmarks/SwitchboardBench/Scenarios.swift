@@ -24,7 +24,7 @@ struct Step {
             + "p50 \(fmt(p50, 2)) p99 \(fmt(p99, 2)) p99.9 \(fmt(p999, 2)) max \(fmt(max, 1)) ms ack-p99 \(fmt(ackP99, 2)) ms "
             + "cpu \(fmt(serverCPU, 0))% gen \(fmt(generatorCPU, 0))% rss \(fmt(rssMB, 0)) MB err \(errors)"
             + (errors > 0 ? " (last: \(lastError))" : "")
-            + (keptUp ? "" : "  <- behind")
+            + (keptUp ? "" : "  <- behind (\(frames) of \(expectedFrames) frames)")
     }
 }
 
@@ -44,8 +44,14 @@ struct Shape {
     var fanoutStartRate = 25.0
     var fanoutMaxSteps = 16
     var bisectSteps = 2
+    /// Keep-alive connections the webhooks come over, in (b) and (d). The
+    /// hub's own view behind the shipped nginx config (`keepalive 32` idle
+    /// upstream connections, more while busy) is a pool of this order.
     var httpConnectionsIngest = 64
-    var httpConnectionsDurable = 256
+    var httpConnectionsDurable = 64
+    /// (d) once more over this many connections: the cost of a wide pool
+    /// (libwebsockets keeps each connection's timeout in one sorted list).
+    var httpConnectionsDurableWide = 256
 
     static let full = Shape()
     static var quick: Shape {
@@ -71,6 +77,7 @@ struct Shape {
         s.bisectSteps = 0
         s.httpConnectionsIngest = 4
         s.httpConnectionsDurable = 8
+        s.httpConnectionsDurableWide = 16
         return s
     }
 }
@@ -102,9 +109,15 @@ struct Runner {
 
     /// One open-loop step: `rate` inputs/s for `shape.stepSeconds`, then the
     /// frames still in flight are waited for.
+    /// - Parameter stateChanges: for the hub, a reader of how many inputs
+    ///   changed state so far: an input that arrives after a later one of
+    ///   the same session (several connections in flight) loses
+    ///   last-writer-wins and rightly sends no frame, so it is not expected.
     func step(rate: Double, http: HTTPLoad, ws: WSLoad, adapter: inout Adapter, sessions: Int, fanout: Int,
-              server: ServerProcess, maxP99Ms: Double, seconds: Double? = nil) -> Step {
+              server: ServerProcess, maxP99Ms: Double, seconds: Double? = nil,
+              stateChanges: (() -> Int?)? = nil) -> Step {
         let duration = seconds ?? shape.stepSeconds
+        let changes0 = stateChanges?()
         _ = ws.takeStats()
         let pids = server.pids
         let cpu0 = CPUSample(pids)
@@ -116,7 +129,8 @@ struct Runner {
         adapter = adapterCopy
         let cpu1 = CPUSample(pids)
         let gen1 = CPUSample([getpid()])
-        let expected = result.completed * fanout
+        let changes1 = stateChanges?()
+        let expected = (changes0.flatMap { c0 in changes1.map { $0 - c0 } } ?? result.completed) * fanout
         // Let what is still queued arrive (bounded): it counts, late.
         var stats = ws.takeStats()
         let settleDeadline = Clock.monoUs() + 3_000_000
@@ -163,6 +177,14 @@ struct Runner {
         _ = connect(ws, Array(repeating: adapter.subscriber(session: 0), count: n))
         let http = HTTPLoad(host: "127.0.0.1", port: server.port, connections: 8)
         guard http.open() else { say("  cannot open HTTP connections"); return (nil, [], 0) }
+        // The session's version counts its state changes (PROTOCOL.md §2.6).
+        let dashboardToken = secrets.token(role: "dashboard", sub: "bench-version")
+        let version: (() -> Int?)? = peer != .hub ? nil : {
+            guard let body = HTTPLoad.get(host: "127.0.0.1", port: server.port, path: "/api/calls/" + Adapter.session(0),
+                                          bearer: dashboardToken),
+                  let rest = body.suffix(after: #""version":"#) else { return nil }
+            return Int(rest.prefix { $0.isNumber })
+        }
         // Warm-up (first frames, allocations), not recorded.
         _ = step(rate: shape.fanoutStartRate, http: http, ws: ws, adapter: &adapter, sessions: 1, fanout: n,
                  server: server, maxP99Ms: 100, seconds: min(1, shape.stepSeconds))
@@ -172,7 +194,8 @@ struct Runner {
         var rate = shape.fanoutStartRate
         var frameBytes = 0
         for _ in 0..<shape.fanoutMaxSteps {
-            let s = step(rate: rate, http: http, ws: ws, adapter: &adapter, sessions: 1, fanout: n, server: server, maxP99Ms: fanoutMaxP99)
+            let s = step(rate: rate, http: http, ws: ws, adapter: &adapter, sessions: 1, fanout: n, server: server,
+                         maxP99Ms: fanoutMaxP99, stateChanges: version)
             frameBytes = max(frameBytes, lastMeanFrameBytes)
             log("    \(peer.rawValue) (a) " + s.line)
             steps.append(s)
@@ -181,7 +204,8 @@ struct Runner {
         if var low = best?.rate, var high = failRate {
             for _ in 0..<shape.bisectSteps {
                 let mid = (low * high).squareRoot()
-                let s = step(rate: mid, http: http, ws: ws, adapter: &adapter, sessions: 1, fanout: n, server: server, maxP99Ms: fanoutMaxP99)
+                let s = step(rate: mid, http: http, ws: ws, adapter: &adapter, sessions: 1, fanout: n, server: server,
+                             maxP99Ms: fanoutMaxP99, stateChanges: version)
                 log("    \(peer.rawValue) (a) " + s.line)
                 steps.append(s)
                 if s.keptUp { best = s; low = mid } else { high = mid }
@@ -254,8 +278,9 @@ struct Runner {
     // MARK: (d) durable ingest
 
     /// The hub with the SQLite journal: inputs/s at rising rates while every
-    /// answer still comes after its commit; 1 subscriber per session.
-    func durable(tag: String) -> [Step] {
+    /// answer still comes after its commit; 1 subscriber per session; the
+    /// webhooks come over `connections` keep-alive connections.
+    func durable(tag: String, connections: Int) -> [Step] {
         let server = Launch.start(.hub, paths: paths, secrets: secrets, durable: true, tag: tag)
         defer { server.stop() }
         let ws = WSLoad(host: "127.0.0.1", port: server.port, rxBufferSize: 16384)
@@ -264,7 +289,7 @@ struct Runner {
         let sessions = shape.durableSessions
         var adapter = Adapter(peer: .hub, secrets: secrets, payloadBytes: 0, sessions: sessions, runTag: tag + "d")
         _ = connect(ws, (0..<sessions).map { adapter.subscriber(session: $0) })
-        let http = HTTPLoad(host: "127.0.0.1", port: server.port, connections: shape.httpConnectionsDurable)
+        let http = HTTPLoad(host: "127.0.0.1", port: server.port, connections: connections)
         guard http.open() else { say("  cannot open HTTP connections"); return [] }
         _ = step(rate: shape.durableRates[0] / 2, http: http, ws: ws, adapter: &adapter, sessions: sessions, fanout: 1,
                  server: server, maxP99Ms: 100, seconds: min(1, shape.stepSeconds))
@@ -272,7 +297,7 @@ struct Runner {
         for rate in shape.durableRates {
             let s = step(rate: rate, http: http, ws: ws, adapter: &adapter, sessions: sessions, fanout: 1,
                          server: server, maxP99Ms: 100)
-            log("    switchboard (d) " + s.line)
+            log("    switchboard (d, \(connections) conns) " + s.line)
             steps.append(s)
             if !s.keptUp { break }
         }

@@ -84,8 +84,10 @@ for run in 1...runs {
     let tag = "r\(run)"
     if scenarios.contains("a") {
         say("  (a) fan-out: 1 session × \(shape.fanoutSubscribers) subscribers")
+        var keptUp: [Peer: [Step]] = [:]
         for peer in peers {
             let r = runner.fanout(peer, payload: payload > 0 ? payload : 1100, tag: tag + "a")
+            keptUp[peer] = r.steps.filter(\.keptUp)
             if peer == .hub && r.frameBytes > 0 { payload = r.frameBytes }
             if let best = r.best {
                 record("a.frames", peer, best.delivered)
@@ -99,6 +101,19 @@ for run in 1...runs {
             if peer == .hub && r.steps.allSatisfy({ $0.frames == 0 }) { failures.append("(a) hub delivered no frames") }
         }
         if payload > 0 { say("    (peers publish \(payload)-byte messages, the hub's mean state_change size)") }
+        // The same load for everyone: the highest step of the common ladder
+        // that every peer kept up with, and what each server spent per frame.
+        let common = keptUp.values.map { Set($0.map(\.rate)) }.reduce(nil as Set<Double>?) { $0?.intersection($1) ?? $1 }
+        if let rate = common?.max() {
+            for (peer, steps) in keptUp {
+                guard let s = steps.first(where: { $0.rate == rate }), s.delivered > 0 else { continue }
+                record("a.usPerFrame", peer, s.serverCPU * 10_000 / s.delivered)
+                record("a.commonRate", peer, rate)
+            }
+            say("    at \(fmt(rate, 0)) inputs/s (every peer kept up): server CPU µs per frame "
+                  + keptUp.keys.sorted { $0.rawValue < $1.rawValue }.compactMap { peer in
+                      figures["a.usPerFrame"]?[peer]?.last.map { "\(peer.rawValue) \(fmt($0, 2))" } }.joined(separator: ", "))
+        }
     }
     if scenarios.contains("b") {
         say("  (b) ingest: \(shape.ingestSessions) sessions × \(shape.ingestSubscribersPerSession) subscribers + \(shape.dashboards) dashboards (hub)")
@@ -126,13 +141,16 @@ for run in 1...runs {
     }
     if scenarios.contains("d") {
         say("  (d) durable ingest (SQLite journal): \(shape.durableSessions) sessions × 1 subscriber")
-        let steps = runner.durable(tag: tag + "d")
-        let ok = steps.filter { $0.keptUp }
-        record("d.inputs", .hub, ok.last?.achieved ?? 0)
-        record("d.ackP99", .hub, ok.last?.ackP99 ?? .nan)
-        record("d.p99", .hub, ok.last?.p99 ?? .nan)
-        say("    switchboard: \(human(ok.last?.achieved ?? 0)) durable inputs/s, ack p99 \(fmt(ok.last?.ackP99 ?? .nan, 2)) ms")
-        if steps.allSatisfy({ $0.frames == 0 }) { failures.append("(d) hub delivered no frames") }
+        for (connections, suffix) in [(shape.httpConnectionsDurable, ""), (shape.httpConnectionsDurableWide, ".wide")] {
+            let steps = runner.durable(tag: tag + "d" + suffix, connections: connections)
+            let ok = steps.filter { $0.keptUp }
+            record("d.inputs" + suffix, .hub, ok.last?.achieved ?? 0)
+            record("d.ackP99" + suffix, .hub, ok.last?.ackP99 ?? .nan)
+            if suffix.isEmpty { record("d.p99", .hub, ok.last?.p99 ?? .nan) }
+            say("    switchboard, \(connections) connections: \(human(ok.last?.achieved ?? 0)) durable inputs/s, "
+                  + "ack p99 \(fmt(ok.last?.ackP99 ?? .nan, 2)) ms")
+            if steps.allSatisfy({ $0.frames == 0 }) { failures.append("(d) hub delivered no frames") }
+        }
     }
 }
 
@@ -157,14 +175,18 @@ let rows: [(String, String, Int)] = [
     ("a.p99", "(a) p99 ms at that rate", 2),
     ("a.cpu", "(a) server CPU % at that rate", 0),
     ("a.gencpu", "(a) generator CPU % at that rate", 0),
+    ("a.commonRate", "(a) highest input rate every peer kept up", 0),
+    ("a.usPerFrame", "(a) server CPU µs per delivered frame at that common rate", 2),
     ("b.maxrate", "(b) max inputs/s with p99 <= 50 ms", 0),
     ("b.p99@5k", "(b) p99 ms at 5,000 inputs/s", 2),
     ("b.p999@5k", "(b) p99.9 ms at 5,000 inputs/s", 2),
     ("b.cpu@5k", "(b) server CPU % at 5,000 inputs/s", 0),
     ("c.kbPerConn", "(c) server RSS KB per idle connection", 2),
-    ("d.inputs", "(d) durable inputs/s (kept up)", 0),
+    ("d.inputs", "(d) durable inputs/s (kept up), \(shape.httpConnectionsDurable) connections", 0),
     ("d.ackP99", "(d) ack p99 ms at that rate", 2),
     ("d.p99", "(d) delivery p99 ms at that rate", 2),
+    ("d.inputs.wide", "(d) durable inputs/s, \(shape.httpConnectionsDurableWide) connections", 0),
+    ("d.ackP99.wide", "(d) ack p99 ms at that rate, \(shape.httpConnectionsDurableWide) connections", 2),
 ]
 var table = "| figure, median (min–max) of \(runs) run(s) | " + peers.map(\.rawValue).joined(separator: " | ")
 let ratioPeers = peers.filter { $0 != .hub }
