@@ -25,9 +25,13 @@ public struct WebhookRequest: Sendable {
     /// (`application/json; charset=utf-8` → `application/json`); nil if absent.
     var mediaType: String? {
         guard let value = headers["content-type"] else { return nil }
-        let type = value.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        let trimmed = type.trimmingSpaces().lowercased()
-        return trimmed.isEmpty ? nil : trimmed
+        // Media types are ASCII and case-insensitive: lower-case the ASCII
+        // letters byte by byte (this runs for every webhook).
+        var bytes = Array(value.utf8.prefix { $0 != UInt8(ascii: ";") })
+        while let last = bytes.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { bytes.removeLast() }
+        let start = bytes.firstIndex { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") } ?? bytes.endIndex
+        for i in bytes.indices where bytes[i] >= UInt8(ascii: "A") && bytes[i] <= UInt8(ascii: "Z") { bytes[i] |= 0x20 }
+        return start == bytes.endIndex ? nil : String(decoding: bytes[start...], as: UTF8.self)
     }
 
     /// Throws 415 unless the body is declared JSON (or undeclared: some

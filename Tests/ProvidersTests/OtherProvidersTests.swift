@@ -329,6 +329,21 @@ import Testing
         #expect(pairs.map { "\($0.name)=\($0.value)" } == ["a=1 2", "b=+é", "c=", "d=%zz", "=e"])
     }
 
+    @Test func mediaTypeIsTheLowerCasedTypeWithoutParametersOrSpaces() throws {
+        let cases: [(String, String?)] = [
+            (" Application/JSON ; charset=utf-8", "application/json"), ("text/plain", "text/plain"),
+            ("application/cloudevents+JSON", "application/cloudevents+json"), ("", nil), (" \t; x=y", nil),
+        ]
+        for (header, expected) in cases {
+            #expect(WebhookRequest(path: "/", headers: ["content-type": header]).mediaType == expected, "\(header)")
+        }
+        #expect(WebhookRequest(path: "/").mediaType == nil)
+        try WebhookRequest(path: "/", headers: ["content-type": "Application/Problem+JSON"]).requireJSONContentType()
+        #expect(throws: WebhookError.self) {
+            try WebhookRequest(path: "/", headers: ["content-type": "text/plain"]).requireJSONContentType()
+        }
+    }
+
     @Test func signatureHeaderParsesAndRoundTrips() throws {
         let header = SignatureHeader(parsing: "t=12, v1=aa,v1=bb,v0=cc")
         #expect(header.timestamp == 12 && header.values["v1"] == ["aa", "bb"] && header.values["v0"] == ["cc"])
