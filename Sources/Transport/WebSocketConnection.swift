@@ -165,7 +165,7 @@ final class WebSocketConnection: Subscriber {
         return queue.count > 1 ? writeBatch() : writeFirst()
     }
 
-    /// Writes the one queued frame.
+    /// Writes the first queued frame on its own.
     private func writeFirst() -> Int32 {
         guard let frame = queue.first else { return 0 }
         let payload = (frame.storage + frame.headroom).assumingMemoryBound(to: UInt8.self)
