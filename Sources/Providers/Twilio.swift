@@ -84,16 +84,7 @@ public enum Twilio {
         }
 
         let pairs = Form.decode(request.body)
-        // twilio-python sorts names, then each name's distinct values.
-        var grouped: [String: Set<String>] = [:]
-        for (name, value) in pairs { grouped[name, default: []].insert(value) }
-        var suffix: [UInt8] = []
-        for name in grouped.keys.sorted { $0.precedesByUTF8($1) } {
-            for value in grouped[name]!.sorted { $0.precedesByUTF8($1) } {
-                suffix.append(contentsOf: name.utf8)
-                suffix.append(contentsOf: value.utf8)
-            }
-        }
+        let suffix = signedParameters(pairs.map { ($0.name, $0.value) })
         let ok = urlVariants(url).contains { candidate in
             let mac = Crypto.hmacSHA1(key: key, parts: [Array(candidate.utf8), suffix])
             return Crypto.constantTimeEquals(Array(Crypto.base64Encode(mac).utf8), given)
@@ -105,16 +96,24 @@ public enum Twilio {
     /// Computes the signature a Twilio request to `url` with `params` carries
     /// (for tests and `switchboard simulate`).
     public static func signature(authToken: String, url: String, params: [(String, String)]) -> String {
-        var data = Array(url.utf8)
+        let data = Array(url.utf8) + signedParameters(params)
+        return Crypto.base64Encode(Crypto.hmacSHA1(key: Array(authToken.utf8), message: data))
+    }
+
+    /// The parameters as Twilio signs them after the URL: names sorted, then
+    /// each name's distinct values sorted (as twilio-python does), every
+    /// name+value concatenated.
+    static func signedParameters(_ params: [(String, String)]) -> [UInt8] {
         var grouped: [String: Set<String>] = [:]
         for (name, value) in params { grouped[name, default: []].insert(value) }
-        for name in grouped.keys.sorted { $0.precedesByUTF8($1) } {
-            for value in grouped[name]!.sorted { $0.precedesByUTF8($1) } {
-                data.append(contentsOf: name.utf8)
-                data.append(contentsOf: value.utf8)
+        var bytes: [UInt8] = []
+        for name in grouped.keys.sorted(by: { $0.precedesByUTF8($1) }) {
+            for value in grouped[name]!.sorted(by: { $0.precedesByUTF8($1) }) {
+                bytes.append(contentsOf: name.utf8)
+                bytes.append(contentsOf: value.utf8)
             }
         }
-        return Crypto.base64Encode(Crypto.hmacSHA1(key: Array(authToken.utf8), message: data))
+        return bytes
     }
 
     /// `publicUrl` without a trailing `/`, the path, and the raw query when
