@@ -572,6 +572,8 @@ public final class Server: @unchecked Sendable {
                          _ input: UnsafeMutableRawPointer?, _ len: Int) -> Int32 {
         guard let slot, let socket = sockets[slot.pointee] else { return -1 }
         socket.lastHeardAt = WallClock.nowMs()
+        socket.receiving = true
+        defer { socket.receiving = false }
         if let input, len > 0 {
             if socket.rx.count + len > config.limits.maxMessageBytes {
                 var reason = Array("message over limits.maxMessageBytes".utf8)

@@ -46,6 +46,11 @@ final class WebSocketConnection: Subscriber {
     private var directWrites = false
     /// A direct write failed; the connection is being closed.
     private var writeFailed = false
+    /// Set by the server while it handles a message from this peer. Its
+    /// replies (`ack`, `pong`, `error`) then wait for the writable callback:
+    /// a peer that floods gets cut (4029) with its queue dropped, and no
+    /// reply `send()`s slow the reading of the rest of its messages.
+    var receiving = false
     /// The message being reassembled from fragments.
     var rx: [UInt8] = []
     /// Error timestamps inside the last minute (`limits.maxErrorsPerMinute`).
@@ -76,7 +81,7 @@ final class WebSocketConnection: Subscriber {
             close(4008, "slow consumer: send queue over limits.sendQueueBytes")
             return
         }
-        if queue.count == 1, directWrites, !writableRequested, lws_partial_buffered(wsi) == 0 {
+        if queue.count == 1, directWrites, !receiving, !writableRequested, lws_partial_buffered(wsi) == 0 {
             // The common case of a subscriber that keeps up. Asking for a
             // writable callback would cost two `epoll_ctl` calls (arm, then
             // disarm POLLOUT) and a turn of the loop per frame: 10-15 % of
