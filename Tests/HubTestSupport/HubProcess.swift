@@ -42,20 +42,13 @@ public final class HubProcess {
         ownsData = reused == nil
         dataDir = reused ?? FileManager.default.temporaryDirectory.appendingPathComponent("sb-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dataDir, withIntermediateDirectories: true)
-        var merged: [String: Any] = [
+        let defaults: [String: Any] = [
             "server": ["host": "127.0.0.1", "port": 0],
             "auth": ["hs256Secret": HubProcess.secret],
             "store": ["kind": "memory"],
             "publicDir": HubProcess.repoRoot.appendingPathComponent("public").path,
         ]
-        for (k, v) in config {
-            if var section = merged[k] as? [String: Any], let extra = v as? [String: Any] {
-                section.merge(extra) { $1 }
-                merged[k] = section
-            } else {
-                merged[k] = v
-            }
-        }
+        let merged = HubProcess.merging(config, into: defaults)
         let configURL = dataDir.appendingPathComponent("config.json")
         try JSONSerialization.data(withJSONObject: merged).write(to: configURL)
 
@@ -64,13 +57,7 @@ public final class HubProcess {
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SWITCHBOARD_") }
         env.merge(environment) { $1 }
         process.environment = env
-        process.standardError = errPipe
-        process.standardOutput = errPipe
-        let output = self.output
-        errPipe.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if !data.isEmpty { output.append(String(decoding: data, as: UTF8.self)) }
-        }
+        output.capture(process, through: errPipe)
         try process.run()
 
         let deadline = Date(timeIntervalSinceNow: 15)
@@ -136,12 +123,19 @@ public final class HubProcess {
 
     /// Runs the binary to completion (for start-up failures).
     public static func runToExit(arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = binary
-        p.arguments = arguments
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SWITCHBOARD_") }
         env.merge(environment) { $1 }
-        p.environment = env
+        return try HubProcess.runToExit(binary, arguments: arguments, environment: env)
+    }
+
+    /// Runs `executable` to completion; its exit status and everything it
+    /// printed (stdout and stderr together). `environment` nil: inherited.
+    public static func runToExit(_ executable: URL, arguments: [String],
+                                 environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
+        let p = Process()
+        p.executableURL = executable
+        p.arguments = arguments
+        if let environment { p.environment = environment }
         let pipe = Pipe()
         p.standardError = pipe
         p.standardOutput = pipe
@@ -149,6 +143,21 @@ public final class HubProcess {
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// `overrides` laid over `base` one level deep: a section (an object)
+    /// in both is merged key by key, anything else replaced.
+    public static func merging(_ overrides: [String: Any], into base: [String: Any]) -> [String: Any] {
+        var merged = base
+        for (k, v) in overrides {
+            if var section = merged[k] as? [String: Any], let extra = v as? [String: Any] {
+                section.merge(extra) { $1 }
+                merged[k] = section
+            } else {
+                merged[k] = v
+            }
+        }
+        return merged
     }
 }
 
@@ -168,5 +177,16 @@ public final class LogBuffer: @unchecked Sendable {  // `value` is only touched 
         lock.lock()
         defer { lock.unlock() }
         return value
+    }
+
+    /// Sends the child's stdout and stderr through `pipe` into this buffer,
+    /// read as it arrives (set the pipe's `readabilityHandler` to nil when done).
+    public func capture(_ process: Process, through pipe: Pipe) {
+        process.standardOutput = pipe
+        process.standardError = pipe
+        pipe.fileHandleForReading.readabilityHandler = { [self] handle in
+            let data = handle.availableData
+            if !data.isEmpty { append(String(decoding: data, as: UTF8.self)) }
+        }
     }
 }

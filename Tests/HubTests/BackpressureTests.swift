@@ -40,20 +40,35 @@ import Testing
 /// A subscriber that falls behind gets its queued frames pre-framed into one
 /// buffer per write (DESIGN.md "The hot path"): order and bytes must survive.
 @Suite struct BatchedWriteTests {
-    @Test func queuedFramesOfEverySizeArriveIntactAndInOrder() throws {
-        let hub = try HubProcess(config: ["limits": ["maxMessageBytes": 200_000, "sendQueueBytes": 16 << 20,
+    /// A hub, a subscriber with a 4 KB receive buffer that does not read yet,
+    /// and a writer on the same session; both past their snapshot.
+    static func slowReaderAndWriter(session: String, maxMessageBytes: Int, sendQueueBytes: Int) throws
+        -> (hub: HubProcess, reader: WSClient, writer: WSClient) {
+        let hub = try HubProcess(config: ["limits": ["maxMessageBytes": maxMessageBytes, "sendQueueBytes": sendQueueBytes,
                                                      "messagesPerSecond": 100_000]])
-        let reader = try hub.connect("/ws/calls/batch", receiveBuffer: 4096)
+        let reader = try hub.connect("/ws/calls/\(session)", receiveBuffer: 4096)
         _ = try reader.nextJSON()
-        let writer = try hub.connect("/ws/calls/batch")
+        let writer = try hub.connect("/ws/calls/\(session)")
         _ = try writer.nextJSON()
-        let sizes = [10, 300, 150_000]  // 7-bit, 16-bit and 64-bit length headers
-        let count = 150  // ~7.5 MB: more than the kernel's socket buffers hold, so frames queue in the hub
+        return (hub, reader, writer)
+    }
+
+    /// Reports 1...count, each `metadata.i` = its number and a `pad` of
+    /// `padBytes(i)` bytes; waits for each one's ack.
+    static func report(_ count: Int, from writer: WSClient, padBytes: (Int) -> Int) throws {
         for i in 1...count {
-            let pad = String(repeating: "x", count: sizes[i % 3])
+            let pad = String(repeating: "x", count: padBytes(i))
             try writer.send(#"{"type":"report","ts":\#(1_000 + i),"state":{"metadata":{"i":\#(i),"pad":"\#(pad)"}}}"#)
             _ = try writer.nextJSON()
         }
+    }
+
+    @Test func queuedFramesOfEverySizeArriveIntactAndInOrder() throws {
+        let (hub, reader, writer) = try Self.slowReaderAndWriter(session: "batch", maxMessageBytes: 200_000,
+                                                                 sendQueueBytes: 16 << 20)
+        let sizes = [10, 300, 150_000]  // 7-bit, 16-bit and 64-bit length headers
+        let count = 150  // ~7.5 MB: more than the kernel's socket buffers hold, so frames queue in the hub
+        try Self.report(count, from: writer) { sizes[$0 % 3] }
         // The reader did not read while the frames piled up; now it does.
         // Far behind, it may be conflated: versions jump, never go back, and
         // every frame it gets is whole.
@@ -82,18 +97,11 @@ import Testing
     /// libwebsockets while later frames queue behind it. Far below the
     /// conflation threshold, every version must arrive exactly once, in order.
     @Test func directWritesThatOverflowTheSocketKeepEveryFrameInOrder() throws {
-        let hub = try HubProcess(config: ["limits": ["maxMessageBytes": 100_000, "sendQueueBytes": 256 << 20,
-                                                     "messagesPerSecond": 100_000]])
-        let reader = try hub.connect("/ws/calls/direct", receiveBuffer: 4096)
-        _ = try reader.nextJSON()
-        let writer = try hub.connect("/ws/calls/direct")
-        _ = try writer.nextJSON()
+        let (hub, reader, writer) = try Self.slowReaderAndWriter(session: "direct", maxMessageBytes: 100_000,
+                                                                 sendQueueBytes: 256 << 20)
+        defer { withExtendedLifetime(hub) {} }  // the hub lives until the last frame is read
         let count = 200  // 20 KB each, 4 MB in all: most of it waits in the hub
-        let pad = String(repeating: "d", count: 20_000)
-        for i in 1...count {
-            try writer.send(#"{"type":"report","ts":\#(1_000 + i),"state":{"metadata":{"i":\#(i),"pad":"\#(pad)"}}}"#)
-            _ = try writer.nextJSON()
-        }
+        try Self.report(count, from: writer) { _ in 20_000 }
         var versions: [Int] = []
         while versions.count < count {
             let frame = try reader.nextJSON(timeout: 10)

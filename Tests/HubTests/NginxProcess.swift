@@ -117,13 +117,7 @@ final class NginxProcess {
 
         process.executableURL = binary
         process.arguments = ["-p", dir.path + "/", "-c", confURL.path, "-g", "daemon off;"]
-        process.standardOutput = pipe
-        process.standardError = pipe
-        let output = self.output
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if !data.isEmpty { output.append(String(decoding: data, as: UTF8.self)) }
-        }
+        output.capture(process, through: pipe)
         try process.run()
 
         // Ready when the port accepts a connection.
@@ -185,15 +179,7 @@ final class NginxProcess {
     static func check(_ conf: String, in dir: URL) throws -> (ok: Bool, output: String) {
         let confURL = dir.appendingPathComponent("nginx-check.conf")
         try conf.write(to: confURL, atomically: true, encoding: .utf8)
-        let p = Process()
-        p.executableURL = try requireBinary()
-        p.arguments = ["-t", "-p", dir.path + "/", "-c", confURL.path]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus == 0, String(decoding: data, as: UTF8.self))
+        let run = try HubProcess.runToExit(try requireBinary(), arguments: ["-t", "-p", dir.path + "/", "-c", confURL.path])
+        return (run.status == 0, run.output)
     }
 }

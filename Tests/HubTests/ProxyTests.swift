@@ -16,19 +16,11 @@ import Glibc
 
     /// A hub with Twilio configured and `publicUrl` set as a deployment would.
     static func startHub(_ extra: [String: Any] = [:]) throws -> HubProcess {
-        var config: [String: Any] = [
+        let base: [String: Any] = [
             "server": ["publicUrl": publicUrl],
             "providers": ["twilio": ["authToken": WebhookRouteTests.twilioToken]],
         ]
-        for (k, v) in extra {
-            if var section = config[k] as? [String: Any], let more = v as? [String: Any] {
-                section.merge(more) { $1 }
-                config[k] = section
-            } else {
-                config[k] = v
-            }
-        }
-        return try HubProcess(config: config)
+        return try HubProcess(config: HubProcess.merging(extra, into: base))
     }
 
     /// Frames until the first `state_change`.
