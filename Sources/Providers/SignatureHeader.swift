@@ -21,8 +21,8 @@ struct SignatureHeader {
         while start <= bytes.count {
             let end = bytes[start...].firstIndex(of: UInt8(ascii: ",")) ?? bytes.count
             if let eq = bytes[start..<end].firstIndex(of: UInt8(ascii: "=")) {
-                let key = SignatureHeader.trimmed(bytes[start..<eq])
-                let value = SignatureHeader.trimmed(bytes[(eq + 1)..<end])
+                let key = bytes[start..<eq].trimmingSpaces()
+                let value = bytes[(eq + 1)..<end].trimmingSpaces()
                 if key.elementsEqual("t".utf8) {
                     timestamp = Int64(String(decoding: value, as: UTF8.self))
                 } else {
@@ -31,13 +31,6 @@ struct SignatureHeader {
             }
             start = end + 1
         }
-    }
-
-    private static func trimmed(_ slice: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
-        let isSpace = { (b: UInt8) in b == UInt8(ascii: " ") || b == UInt8(ascii: "\t") }
-        guard let first = slice.firstIndex(where: { !isSpace($0) }) else { return [] }
-        let last = slice.lastIndex(where: { !isSpace($0) })!
-        return slice[first...last]
     }
 
     /// Signs `body` at `timestamp` (seconds): the header value a sender puts

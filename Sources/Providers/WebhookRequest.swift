@@ -25,13 +25,11 @@ public struct WebhookRequest: Sendable {
     /// (`application/json; charset=utf-8` → `application/json`); nil if absent.
     var mediaType: String? {
         guard let value = headers["content-type"] else { return nil }
+        let type = Array(value.utf8.prefix { $0 != UInt8(ascii: ";") })[...].trimmingSpaces()
+        guard !type.isEmpty else { return nil }
         // Media types are ASCII and case-insensitive: lower-case the ASCII
         // letters byte by byte (this runs for every webhook).
-        var bytes = Array(value.utf8.prefix { $0 != UInt8(ascii: ";") })
-        while let last = bytes.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { bytes.removeLast() }
-        let start = bytes.firstIndex { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") } ?? bytes.endIndex
-        for i in bytes.indices where bytes[i] >= UInt8(ascii: "A") && bytes[i] <= UInt8(ascii: "Z") { bytes[i] |= 0x20 }
-        return start == bytes.endIndex ? nil : String(decoding: bytes[start...], as: UTF8.self)
+        return String(decoding: type.map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 | 0x20 : $0 }, as: UTF8.self)
     }
 
     /// Throws 415 unless the body is declared JSON (or undeclared: some
@@ -51,5 +49,15 @@ extension StringProtocol {
         guard let start = firstIndex(where: { !isSpace($0) }) else { return "" }
         let end = lastIndex(where: { !isSpace($0) })!
         return String(self[start...end])
+    }
+}
+
+extension ArraySlice<UInt8> {
+    /// Without leading and trailing spaces and tabs: `trimmingSpaces()` for
+    /// UTF-8 bytes.
+    func trimmingSpaces() -> ArraySlice<UInt8> {
+        let isSpace = { (b: UInt8) in b == UInt8(ascii: " ") || b == UInt8(ascii: "\t") }
+        guard let first = firstIndex(where: { !isSpace($0) }) else { return [] }
+        return self[first...lastIndex(where: { !isSpace($0) })!]
     }
 }
