@@ -46,7 +46,10 @@ final class HTTPLoad {
 
     deinit { for c in conns where c.fd >= 0 { close(c.fd) } }
 
-    private func dial() -> Int32 {
+    private func dial() -> Int32 { HTTPLoad.dial(host: host, port: port) }
+
+    /// A connected, non-blocking TCP socket with `TCP_NODELAY`, or -1.
+    private static func dial(host: String, port: Int) -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return -1 }
         var addr = sockaddr_in()
@@ -196,8 +199,7 @@ final class HTTPLoad {
     /// One blocking `GET` on a fresh connection (`Connection: close`); the
     /// response body, or nil on any failure or a status other than 200.
     static func get(host: String, port: Int, path: String, bearer: String) -> String? {
-        let probe = HTTPLoad(host: host, port: port, connections: 1)
-        let fd = probe.dial()
+        let fd = dial(host: host, port: port)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
