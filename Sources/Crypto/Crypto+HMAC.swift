@@ -1,4 +1,5 @@
 import COpenSSL
+import Synchronization
 
 extension Crypto {
     /// An HMAC computed incrementally, for bodies too large to hold: feed
@@ -10,13 +11,48 @@ extension Crypto {
 
         private let ctx: OpaquePointer
 
+        /// Keyed contexts by digest and key, copied for each MAC.
+        ///
+        /// `EVP_MAC_init` fetches the digest from the provider store and
+        /// hashes the key into the inner and outer pads on every call; a
+        /// webhook secret is the same on every request, so that is done once
+        /// and `EVP_MAC_CTX_dup` copies the result (BENCHMARKS.md). Bounded:
+        /// past `templateLimit` keys, contexts are built from scratch.
+        private static let templates = Mutex<[TemplateKey: ContextBox]>([:])
+        private static let templateLimit = 64
+
+        private struct TemplateKey: Hashable {
+            let digest: String
+            let key: [UInt8]
+        }
+
+        /// Owns one template context for the life of the process.
+        private final class ContextBox: @unchecked Sendable {
+            let ctx: OpaquePointer
+            init(_ ctx: OpaquePointer) { self.ctx = ctx }
+            deinit { EVP_MAC_CTX_free(ctx) }
+        }
+
         /// - Parameters:
         ///   - digest: OpenSSL digest name, `SHA256` or `SHA1`.
         public init(digest: String, key: [UInt8]) {
+            let templateKey = TemplateKey(digest: digest, key: key)
+            ctx = HMAC.templates.withLock { templates in
+                if let template = templates[templateKey], let copy = EVP_MAC_CTX_dup(template.ctx) {
+                    return copy
+                }
+                let fresh = HMAC.keyedContext(digest: digest, key: key)
+                if templates.count < HMAC.templateLimit, let template = EVP_MAC_CTX_dup(fresh) {
+                    templates[templateKey] = ContextBox(template)
+                }
+                return fresh
+            }
+        }
+
+        private static func keyedContext(digest: String, key: [UInt8]) -> OpaquePointer {
             guard let algorithm = HMAC.algorithm, let ctx = EVP_MAC_CTX_new(algorithm) else {
                 fatalError("OpenSSL has no HMAC")
             }
-            self.ctx = ctx
             var initOK: Int32 = 0
             // OSSL_PARAM keeps both pointers: they must outlive EVP_MAC_init.
             digest.withCString { name in
@@ -34,6 +70,7 @@ extension Crypto {
                 }
             }
             precondition(initOK == 1, "EVP_MAC_init(HMAC-\(digest)) failed: \(ERR_get_error())")
+            return ctx
         }
 
         deinit { EVP_MAC_CTX_free(ctx) }

@@ -47,6 +47,11 @@ final class ConditionLock: @unchecked Sendable {
         precondition(rc == 0, "pthread_cond_wait failed: \(rc)")
     }
 
+    /// Wakes one waiter; may be called without holding the mutex.
+    func signal() {
+        pthread_cond_signal(condition)
+    }
+
     /// Wakes every waiter (there is one writer thread, plus `close()` callers).
     func broadcast() {
         pthread_cond_broadcast(condition)

@@ -18,8 +18,8 @@ import Darwin
 /// submitted after it.
 ///
 /// ## Lock discipline (why `@unchecked Sendable` is sound)
-/// - `queue`, `completed`, `dropErrors`, `closing` and `thread` are read and
-///   written only while holding `lock`.
+/// - `queue`, `completed`, `dropErrors`, `closing`, `writerSleeps` and
+///   `thread` are read and written only while holding `lock`.
 /// - `store` is used only by the writer thread, from `init` until `close()`
 ///   has joined it; callers must not touch the store in that interval.
 /// - `wake` is `@Sendable` and is called without holding `lock`.
@@ -38,6 +38,8 @@ public final class JournalWriter: @unchecked Sendable {
     private var completed: [JournalCompletion] = []
     private var dropErrors: [StoreError] = []
     private var closing = false
+    /// The writer is waiting for work and nobody has signalled it yet.
+    private var writerSleeps = false
     private var thread: PosixThread?
 
     /// Starts the writer thread. From now on the writer owns `store`.
@@ -65,18 +67,39 @@ public final class JournalWriter: @unchecked Sendable {
         // Checked here, not left to the database: one bad row fails its whole
         // transaction, and with it every other client's input in the batch.
         let invalid = JournalWriter.check(entry)
-        let rejected: Bool = lock.withLock {
+        let (rejected, mustSignal): (Bool, Bool) = lock.withLock {
             if closing || invalid != nil {
                 completed.append(JournalCompletion(
                     token: token, entry: entry, error: invalid ?? StoreError(message: "journal writer is closed")))
-                return true
+                return (true, false)
             }
             queue.append(.append(token: token, entry: entry))
-            // One waiter (the writer); only it needs to hear about new work.
-            lock.broadcast()
-            return false
+            return (false, claimWakeUp())
         }
         if rejected { wake() }
+        if mustSignal { lock.signal() }
+    }
+
+    /// Queues a drop or snapshot (ignored once closing) and wakes the writer.
+    private func enqueue(_ operation: Operation) {
+        let mustSignal: Bool = lock.withLock {
+            guard !closing else { return false }
+            queue.append(operation)
+            return claimWakeUp()
+        }
+        if mustSignal { lock.signal() }
+    }
+
+    /// Whether the caller must signal the writer; call holding the lock,
+    /// signal after unlocking.
+    ///
+    /// One wake-up per sleep, however many operations arrive before the
+    /// writer runs, and sent after unlocking so the woken writer finds the
+    /// mutex free: signalling under the lock on every submit cost the
+    /// reactor two `futex` calls per input (BENCHMARKS.md).
+    private func claimWakeUp() -> Bool {
+        defer { writerSleeps = false }
+        return writerSleeps
     }
 
     /// Why the journal would refuse `entry`, or nil: session ids of 1-128
@@ -109,11 +132,7 @@ public final class JournalWriter: @unchecked Sendable {
     /// Asks the writer to delete these sessions, in order with appends.
     public func drop(sessions: [String]) {
         guard !sessions.isEmpty else { return }
-        lock.withLock {
-            guard !closing else { return }
-            queue.append(.drop(sessions))
-            lock.broadcast()
-        }
+        enqueue(.drop(sessions))
     }
 
     /// How long each commit since the last call took (transaction + fsync),
@@ -135,11 +154,7 @@ public final class JournalWriter: @unchecked Sendable {
     /// the caller submits it only when none of the session's inputs are
     /// waiting for a commit, so it covers exactly the stored entries.
     public func snapshot(_ snapshot: SessionSnapshot) {
-        lock.withLock {
-            guard !closing else { return }
-            queue.append(.snapshot(snapshot))
-            lock.broadcast()
-        }
+        enqueue(.snapshot(snapshot))
     }
 
     /// Errors of drops and snapshots since the last call (a failed drop
@@ -189,7 +204,11 @@ public final class JournalWriter: @unchecked Sendable {
         var batch: [Operation] = []
         lock.lock()
         while true {
-            while queue.isEmpty && !closing { lock.wait() }
+            while queue.isEmpty && !closing {
+                writerSleeps = true
+                lock.wait()
+            }
+            writerSleeps = false
             if queue.isEmpty { break }  // closing, and everything is flushed
             // Swap instead of copy: both arrays keep their capacity.
             swap(&batch, &queue)

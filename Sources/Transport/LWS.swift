@@ -89,19 +89,26 @@ enum LWS {
         return out
     }
 
-    /// Writes a complete HTTP response (headers, then body).
+    /// Writes a complete HTTP response, headers and body in one `send()`.
+    ///
+    /// One write, not `lws_finalize_write_http_header` and then the body: on
+    /// HTTP/1.1 both are raw bytes on the socket, and the second `send()`
+    /// was one of the three a webhook costs (BENCHMARKS.md). libwebsockets
+    /// keeps and finishes a short write either way.
     /// - Returns: false if the connection must be closed.
     static func writeResponse(_ wsi: OpaquePointer, _ response: HTTPResponseBytes) -> Bool {
-        var headerBuf = [UInt8](repeating: 0, count: pre + 4096)
-        let ok: Bool = headerBuf.withUnsafeMutableBufferPointer { b in
-            guard let base = b.baseAddress else { return false }
+        let headerSpace = 4096
+        let sendsBody = response.status != 204 && response.status != 304
+        let body = sendsBody ? response.body : []
+        var buffer = [UInt8](repeating: 0, count: pre + headerSpace + body.count)
+        let written: Int32 = buffer.withUnsafeMutableBufferPointer { b in
+            guard let base = b.baseAddress else { return -1 }
             let start = base + pre
             var p: UnsafeMutablePointer<UInt8>? = start
-            let end = base + b.count - 1
-            let length = response.status == 204 || response.status == 304
-                ? lws_filepos_t(0) : lws_filepos_t(response.body.count)
-            if lws_add_http_common_headers(wsi, UInt32(response.status), response.contentType, length, &p, end) != 0 {
-                return false
+            let end = start + headerSpace - 1
+            if lws_add_http_common_headers(wsi, UInt32(response.status), response.contentType,
+                                           lws_filepos_t(body.count), &p, end) != 0 {
+                return -1
             }
             for (name, value) in response.headers {
                 let key = name.lowercased() + ":"
@@ -112,16 +119,15 @@ enum LWS {
                                                     Int32(value.utf8.count), &p, end)
                     }
                 }
-                if added != 0 { return false }
+                if added != 0 { return -1 }
             }
-            return lws_finalize_write_http_header(wsi, start, &p, end) == 0
-        }
-        guard ok else { return false }
-        guard !response.body.isEmpty, response.status != 204, response.status != 304 else { return true }
-        var bodyBuf = [UInt8](repeating: 0, count: pre + response.body.count)
-        bodyBuf.replaceSubrange(pre..., with: response.body)
-        let written = bodyBuf.withUnsafeMutableBufferPointer { b in
-            lws_write(wsi, b.baseAddress! + pre, response.body.count, LWS_WRITE_HTTP_FINAL)
+            guard lws_finalize_http_header(wsi, &p, end) == 0, var tail = p else { return -1 }
+            body.withUnsafeBytes { bytes in
+                guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
+                tail.update(from: source.assumingMemoryBound(to: UInt8.self), count: bytes.count)
+                tail += bytes.count
+            }
+            return lws_write(wsi, start, tail - start, LWS_WRITE_HTTP_FINAL)
         }
         return written >= 0
     }

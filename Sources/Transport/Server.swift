@@ -30,6 +30,9 @@ public final class Server: @unchecked Sendable {
     private var nextId = 1
     var sockets: [Int: WebSocketConnection] = [:]
     var exchanges: [Int: HTTPExchange] = [:]
+    /// Peer address per HTTP connection (see `httpPeer`), so `getpeername`
+    /// runs once per connection, not once per keep-alive request.
+    private var httpPeers: [Int: String] = [:]
     /// Upgrades that passed the handshake checks, waiting for ESTABLISHED.
     private var admitted: [Int: (identity: ClientIdentity, address: String)] = [:]
     /// Open WebSockets per client address (`limits.maxConnectionsPerIp`).
@@ -292,6 +295,7 @@ public final class Server: @unchecked Sendable {
         case LWS_CALLBACK_WSI_DESTROY:
             // An upgrade admitted by the filter but never established.
             if let slot, slot.pointee != 0 { admitted[slot.pointee] = nil }
+            if let key = lws_get_opaque_user_data(wsi) { httpPeers[Int(bitPattern: key)] = nil }
             return lws_callback_http_dummy(wsi, reason, user, input, len)
         case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
             hub.processCommitted()
@@ -325,7 +329,7 @@ public final class Server: @unchecked Sendable {
         let request = HTTPRequest(method: LWS.method(wsi), path: path ?? "",
                                   query: Dictionary(query, uniquingKeysWith: { first, _ in first }),
                                   rawQuery: query.isEmpty ? nil : query.map { $0.0 + "=" + $0.1 }.joined(separator: "&"),
-                                  headers: headers, peer: hub.clientAddress(peer: LWS.peer(wsi), headers: headers))
+                                  headers: headers, peer: hub.clientAddress(peer: httpPeer(wsi), headers: headers))
         let id = allocateId()
         let exchange = HTTPExchange(id: id, wsi: wsi, request: request)
         slot.pointee = id
@@ -463,6 +467,20 @@ public final class Server: @unchecked Sendable {
                                       body: exchange.request.method == "HEAD" ? [] : response.body)
         guard LWS.writeResponse(wsi, bytes) else { return -1 }
         return lws_http_transaction_completed(wsi) != 0 ? -1 : 0
+    }
+
+    /// The connection's peer address, read on its first request. The key
+    /// lives in the connection's opaque user data, which (unlike the
+    /// per-session data) lasts from accept to close and starts out nil; a
+    /// fresh id per connection means a missed clean-up can leak an entry but
+    /// never hand one connection's address to another.
+    private func httpPeer(_ wsi: OpaquePointer) -> String {
+        if let key = lws_get_opaque_user_data(wsi), let known = httpPeers[Int(bitPattern: key)] { return known }
+        let peer = LWS.peer(wsi)
+        let id = allocateId()
+        lws_set_opaque_user_data(wsi, UnsafeMutableRawPointer(bitPattern: id))
+        httpPeers[id] = peer
+        return peer
     }
 
     private func finishExchange(_ slot: UnsafeMutablePointer<Int>) {
