@@ -39,7 +39,7 @@ extension Hub {
         }
         let finish: () -> HTTPResponse = { [unowned self] in
             // Counted once stored and applied: an input the journal refused is `store_unavailable`.
-            metrics.increment("switchboard_webhook_requests_total", [("provider", route.provider), ("outcome", "ok")])
+            countWebhookOK(route.provider)
             return route == .twilioVoice ? HTTPResponse(voiceTwiML(routed.last?.0)) : HTTPResponse(result.reply)
         }
         guard !routed.isEmpty else { return finish() }

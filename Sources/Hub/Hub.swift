@@ -29,6 +29,10 @@ public final class Hub {
     var qualityPending: Set<String> = []
     /// Everything `GET /metrics` reports.
     public let metrics = Metrics()
+    /// Counters bumped on every input, resolved once per label value:
+    /// `Metrics.increment` renders and hashes its labels on each call.
+    private var inputCounters: [SourceKind: Metrics.Counter] = [:]
+    private var webhookOKCounters: [String: Metrics.Counter] = [:]
     /// The journal; nil with `store.kind` memory (tests), where inputs apply at once.
     public var journal: JournalWriter?
     var pendingInputs: [Int: PendingInput] = [:]
@@ -175,10 +179,28 @@ public final class Hub {
         let channel = channel(sessionId)
         let outcome = channel.engine.apply(decoded.input, now: now)
         if !outcome.duplicate {
-            metrics.increment("switchboard_inputs_total", [("sourceKind", decoded.input.sourceKind.rawValue)])
+            let kind = decoded.input.sourceKind
+            Hub.cached(&inputCounters, kind) {
+                metrics.counter("switchboard_inputs_total", [("sourceKind", kind.rawValue)])
+            }.add()
         }
         publish(outcome, on: channel, now: now)
         return InputOutcome(outcome: outcome, ignored: decoded.ignored + outcome.ignored)
+    }
+
+    /// Counts one webhook request answered `ok` for `provider`.
+    func countWebhookOK(_ provider: String) {
+        Hub.cached(&webhookOKCounters, provider) {
+            metrics.counter("switchboard_webhook_requests_total", [("provider", provider), ("outcome", "ok")])
+        }.add()
+    }
+
+    private static func cached<Key: Hashable>(_ cache: inout [Key: Metrics.Counter], _ key: Key,
+                                              _ resolve: () -> Metrics.Counter) -> Metrics.Counter {
+        if let counter = cache[key] { return counter }
+        let counter = resolve()
+        cache[key] = counter
+        return counter
     }
 
     /// Fans out what one accepted change produced: a `state_change` at once;

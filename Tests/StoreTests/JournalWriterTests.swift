@@ -89,6 +89,22 @@ struct JournalWriterTests {
         #expect(try SQLiteJournal(path: path, encryptionKey: nil).loadAll() == entries)
     }
 
+    /// Each submit finds the writer asleep: every one must wake it (the
+    /// wake-up is claimed per sleep and signalled after unlocking).
+    @Test func aLoneInputIsCommittedEachTimeTheWriterHasGoneBackToSleep() throws {
+        let store = MemoryJournal()
+        let writer = JournalWriter(store: store, wake: {})
+        for i in 0..<50 {
+            writer.submit(Fixtures.entry(i), token: i)
+            let done = collect(writer, count: 1, timeout: 5)
+            #expect(done.map(\.token) == [i])
+            if done.isEmpty { break }
+            usleep(200)  // let the writer go back to waiting
+        }
+        writer.close()
+        #expect(store.commitCount == 50)
+    }
+
     @Test func inputsArrivingDuringACommitFormTheNextBatch() throws {
         let store = GatedStore()
         let writer = JournalWriter(store: store, wake: {})
