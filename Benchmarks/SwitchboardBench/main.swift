@@ -26,7 +26,7 @@ let quick = args.contains("--quick")
 if args.contains("--help") || args.contains("-h") {
     say("usage: SwitchboardBench [--quick | --smoke] [--runs N] [--scenarios a,b,c,d] [--peers "
           + Peer.allCases.map(\.rawValue).joined(separator: ",") + "] [--hub-bin PATH] [--lws-bin PATH] "
-          + "[--nchan-conf PATH] [--work-dir DIR] [--quiet]")
+          + "[--nchan-conf PATH] [--work-dir DIR] [--step-seconds S] [--durable-rates R1,R2,...] [--quiet]")
     exit(0)
 }
 var shape = smoke ? Shape.smoke : quick ? Shape.quick : Shape.full
@@ -39,6 +39,12 @@ if let v = option("--nchan-conf") { paths.nchanConf = v }
 if let v = option("--work-dir") { paths.workDir = v }
 if let v = option("--idle-connections") { shape.idleConnections = Int(v) ?? shape.idleConnections }
 if let v = option("--fanout") { shape.fanoutSubscribers = Int(v) ?? shape.fanoutSubscribers }
+// For profiling one load: e.g. `--scenarios d --durable-rates 15000 --step-seconds 20`.
+if let v = option("--step-seconds") { shape.stepSeconds = Double(v) ?? shape.stepSeconds }
+if let v = option("--durable-rates") {
+    let rates = v.split(separator: ",").compactMap { Double($0) }
+    if !rates.isEmpty { shape.durableRates = rates }
+}
 
 @MainActor func available(_ peer: Peer) -> Bool {
     switch peer {

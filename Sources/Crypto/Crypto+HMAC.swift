@@ -16,34 +16,37 @@ extension Crypto {
         /// `EVP_MAC_init` fetches the digest from the provider store and
         /// hashes the key into the inner and outer pads on every call; a
         /// webhook secret is the same on every request, so that is done once
-        /// and `EVP_MAC_CTX_dup` copies the result (BENCHMARKS.md). Bounded:
-        /// past `templateLimit` keys, contexts are built from scratch.
-        private static let templates = Mutex<[TemplateKey: ContextBox]>([:])
+        /// and `EVP_MAC_CTX_dup` copies the result (BENCHMARKS.md). A short
+        /// list searched in order (a deployment has a handful of secrets, and
+        /// comparing a few keys is cheaper than hashing one); past
+        /// `templateLimit` keys, contexts are built from scratch.
+        private static let templates = Mutex<[Template]>([])
         private static let templateLimit = 64
 
-        private struct TemplateKey: Hashable {
+        /// One keyed context, owned for the life of the process.
+        private final class Template: @unchecked Sendable {
             let digest: String
             let key: [UInt8]
-        }
-
-        /// Owns one template context for the life of the process.
-        private final class ContextBox: @unchecked Sendable {
             let ctx: OpaquePointer
-            init(_ ctx: OpaquePointer) { self.ctx = ctx }
+            init(digest: String, key: [UInt8], ctx: OpaquePointer) {
+                self.digest = digest
+                self.key = key
+                self.ctx = ctx
+            }
             deinit { EVP_MAC_CTX_free(ctx) }
         }
 
         /// - Parameters:
         ///   - digest: OpenSSL digest name, `SHA256` or `SHA1`.
         public init(digest: String, key: [UInt8]) {
-            let templateKey = TemplateKey(digest: digest, key: key)
             ctx = HMAC.templates.withLock { templates in
-                if let template = templates[templateKey], let copy = EVP_MAC_CTX_dup(template.ctx) {
+                if let template = templates.first(where: { $0.key == key && $0.digest == digest }),
+                   let copy = EVP_MAC_CTX_dup(template.ctx) {
                     return copy
                 }
                 let fresh = HMAC.keyedContext(digest: digest, key: key)
                 if templates.count < HMAC.templateLimit, let template = EVP_MAC_CTX_dup(fresh) {
-                    templates[templateKey] = ContextBox(template)
+                    templates.append(Template(digest: digest, key: key, ctx: template))
                 }
                 return fresh
             }

@@ -84,6 +84,7 @@ enum LWS {
     /// Headers handed to the hub: the ones any route reads, lower-cased.
     static func requestHeaders(_ wsi: OpaquePointer) -> [String: String] {
         var out: [String: String] = [:]
+        out.reserveCapacity(tokenHeaders.count + customHeaders.count)  // one allocation, no regrowth
         for (token, name) in tokenHeaders { if let v = header(wsi, token) { out[name] = v } }
         for (name, key) in customHeaders { if let v = customHeader(wsi, key) { out[name] = v } }
         return out
