@@ -77,9 +77,10 @@ let package = Package(
         // Load generator (libwebsockets client side) against the hub and its peers: `make bench`.
         .executableTarget(
             name: "SwitchboardBench",
-            dependencies: ["CLibWebSockets", "Crypto", "JSONCodec", "CallState",
+            dependencies: ["CLibWebSockets", "CEpoll", "Crypto", "JSONCodec", "CallState",
                            .product(name: "Histogram", package: "hdrhistogram-swift")],
             path: "Benchmarks/SwitchboardBench"),
+        .systemLibrary(name: "CEpoll", path: "Benchmarks/CEpoll"),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
         .testTarget(name: "AuthTests", dependencies: ["Auth", "Crypto"]),
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "Crypto", "JSONCodec", "CallState"]),
