@@ -40,7 +40,7 @@ struct Shape {
     var durableSessions = 1000
     var stepSeconds = 3.0
     var ingestRates: [Double] = [500, 1000, 2000, 3000, 5000, 7500, 10_000, 15_000, 20_000, 30_000]
-    var durableRates: [Double] = [5000, 7500, 10_000, 12_500, 15_000, 20_000, 25_000, 30_000, 40_000]
+    var durableRates: [Double] = [5000, 7500, 10_000, 12_500, 15_000, 17_500, 20_000, 22_500, 25_000, 30_000]
     var fanoutStartRate = 25.0
     var fanoutMaxSteps = 16
     var bisectSteps = 2
