@@ -5,7 +5,7 @@ import PackageDescription
 /// switchboard → Transport → Hub → (CallState, Providers, JSONCodec, Crypto)
 let package = Package(
     name: "Switchboard",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],  // Synchronization (Atomic, Mutex) needs macOS 15
     products: [
         .executable(name: "switchboard", targets: ["switchboard"]),
         // Swift client for apps: follow a call, report CallKit / device events.
