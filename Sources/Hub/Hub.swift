@@ -75,6 +75,8 @@ public final class Hub {
 
     static func describeMetrics(_ m: Metrics) {
         m.describe("switchboard_connections", type: "gauge", "open WebSocket connections by endpoint")
+        m.describe("switchboard_http_connections", type: "gauge",
+                   "open connections that have carried an HTTP request (keep-alive webhook pools, upgraded WebSockets)")
         m.describe("switchboard_sessions", type: "gauge", "sessions in memory by callState")
         m.describe("switchboard_frames_sent_total", type: "counter", "WebSocket frames written")
         m.describe("switchboard_bytes_sent_total", type: "counter", "WebSocket payload bytes written")

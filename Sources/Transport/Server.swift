@@ -92,7 +92,8 @@ public final class Server: @unchecked Sendable {
         hub.transportGauges = { [unowned self] in
             let dashboards = Double(sockets.values.filter { $0.sessionId == nil }.count)
             return [("switchboard_connections", [("endpoint", "calls")], Double(sockets.count) - dashboards),
-                    ("switchboard_connections", [("endpoint", "dashboard")], dashboards)]
+                    ("switchboard_connections", [("endpoint", "dashboard")], dashboards),
+                    ("switchboard_http_connections", [], Double(httpPeers.count))]
         }
     }
 
@@ -295,6 +296,7 @@ public final class Server: @unchecked Sendable {
         case LWS_CALLBACK_WSI_DESTROY:
             // An upgrade admitted by the filter but never established.
             if let slot, slot.pointee != 0 { admitted[slot.pointee] = nil }
+            // Any connection that carried a request (see `httpPeer`).
             if let key = lws_get_opaque_user_data(wsi) { httpPeers[Int(bitPattern: key)] = nil }
             return lws_callback_http_dummy(wsi, reason, user, input, len)
         case LWS_CALLBACK_EVENT_WAIT_CANCELLED:

@@ -1,4 +1,5 @@
 import Foundation
+import HubTestSupport
 import Testing
 
 /// `GET /metrics` in Prometheus text format (issue 9 §3).
@@ -24,5 +25,42 @@ import Testing
         #expect(text.contains(#"switchboard_signature_failures_total{provider="twilio"} 1"#))
         let frames = text.split(separator: "\n").first { $0.hasPrefix("switchboard_frames_sent_total ") }
         #expect(frames.flatMap { Int($0.split(separator: " ")[1]) }.map { $0 >= 2 } == true, "snapshot + state_change written")
+    }
+
+    /// The hub reads a connection's address once and keeps it until the
+    /// connection is gone: the gauge counts the kept addresses, so an entry
+    /// that outlived its connection would show here.
+    @Test func httpConnectionsAreCountedWhileOpenAndForgottenWhenClosed() throws {
+        let hub = try WebhookRouteTests.startHub()
+        func gauge() throws -> Int? {
+            let text = try hub.http.get("/metrics").text
+            let line = text.split(separator: "\n").first { $0.hasPrefix("switchboard_http_connections ") }
+            return line.flatMap { Int($0.split(separator: " ")[1]) }
+        }
+        /// The gauge once it settles at `expected` (a closed scrape connection is destroyed shortly after).
+        func gauge(settlingAt expected: Int) throws -> Int? {
+            let deadline = Date().addingTimeInterval(5)
+            var value = try gauge()
+            while value != expected && Date() < deadline {
+                usleep(20_000)
+                value = try gauge()
+            }
+            return value
+        }
+        // Only the scrape's own connection.
+        #expect(try gauge(settlingAt: 1) == 1)
+        let keptAlive = try (0..<3).map { _ in try TestSocket(port: hub.port) }
+        for socket in keptAlive {
+            // Two requests per connection: still one connection each.
+            for _ in 0..<2 {
+                try socket.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                let head = try socket.read(until: Array("\r\n\r\n".utf8), deadline: Date().addingTimeInterval(5))
+                #expect(String(decoding: head, as: UTF8.self).hasPrefix("HTTP/1.1 200"))
+                _ = try socket.read(until: Array("}".utf8), deadline: Date().addingTimeInterval(5))
+            }
+        }
+        #expect(try gauge(settlingAt: 4) == 4)
+        for socket in keptAlive { socket.shutdownNow() }
+        #expect(try gauge(settlingAt: 1) == 1)
     }
 }
