@@ -19,7 +19,7 @@ struct DedupeMemory: Sendable {
         var eventId: String
 
         static func == (a: Key, b: Key) -> Bool {
-            Key.sameBytes(a.source, b.source) && Key.sameBytes(a.eventId, b.eventId)
+            a.source.equalsByUTF8(b.source) && a.eventId.equalsByUTF8(b.eventId)
         }
 
         /// The table hash: the same bytes give the same value within a process.
@@ -28,14 +28,6 @@ struct DedupeMemory: Sendable {
             hasher.combine(source)
             hasher.combine(eventId)
             return Int(truncatingIfNeeded: hasher.finalize())
-        }
-
-        private static func sameBytes(_ a: String, _ b: String) -> Bool {
-            if a.utf8.count != b.utf8.count { return false }
-            let fast = a.utf8.withContiguousStorageIfAvailable { x in
-                b.utf8.withContiguousStorageIfAvailable { y in x.elementsEqual(y) }
-            }
-            return (fast ?? nil) ?? a.utf8.elementsEqual(b.utf8)
         }
     }
 

@@ -13,4 +13,15 @@ extension String {
         }
         return (fast ?? nil) ?? utf8.lexicographicallyPrecedes(other.utf8)
     }
+
+    /// Whether the two strings have the same UTF-8 bytes: equality of opaque
+    /// tokens (event ids), without `==`'s Unicode canonical equivalence. The
+    /// same contiguous-storage fast path as `precedesByUTF8`.
+    func equalsByUTF8(_ other: String) -> Bool {
+        if utf8.count != other.utf8.count { return false }
+        let fast = utf8.withContiguousStorageIfAvailable { a in
+            other.utf8.withContiguousStorageIfAvailable { b in a.elementsEqual(b) }
+        }
+        return (fast ?? nil) ?? utf8.elementsEqual(other.utf8)
+    }
 }

@@ -152,18 +152,10 @@ public enum JSONCodec {
             }
             out.append(UInt8(ascii: "]"))
         case .object(let members):
-            out.append(UInt8(ascii: "{"))
             // Byte order of the UTF-8 keys: locale- and normalisation-free,
             // hence deterministic across processes and platforms. Sorting the
             // pairs (not the keys, then looking each up again) hashes nothing.
-            let sorted = members.sorted { $0.key.precedesByUTF8($1.key) }
-            for (index, member) in sorted.enumerated() {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
-                writeString(member.key, into: &out)
-                out.append(UInt8(ascii: ":"))
-                write(member.value, into: &out)
-            }
-            out.append(UInt8(ascii: "}"))
+            writeObject(ordered: members.sorted { $0.key.precedesByUTF8($1.key) }, into: &out)
         }
     }
 
