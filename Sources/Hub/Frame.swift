@@ -24,7 +24,10 @@ public final class Frame: @unchecked Sendable {
         self.version = version
         self.headroom = headroom
         self.count = payload.count
-        storage = UnsafeMutableRawPointer.allocate(byteCount: headroom + max(payload.count, 1), alignment: 16)
+        // Byte alignment: nothing reads the bytes as wider values, and an
+        // alignment above the allocator's default makes Swift call
+        // posix_memalign, which skips malloc's per-thread cache.
+        storage = UnsafeMutableRawPointer.allocate(byteCount: headroom + max(payload.count, 1), alignment: 1)
         payload.withUnsafeBytes { src in
             if let base = src.baseAddress { (storage + headroom).copyMemory(from: base, byteCount: src.count) }
         }

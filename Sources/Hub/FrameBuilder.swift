@@ -37,32 +37,122 @@ struct FrameBuilder {
     func stateChange(_ engine: CallSession, _ outcome: ApplyOutcome) -> Frame {
         let doc = engine.document
         var out: [UInt8] = []
-        out.reserveCapacity(1024)
-        out.append(UInt8(ascii: "{"))
+        // Most state frames are 0.5–1 KB. 960 bytes plus the array header
+        // is still a size glibc serves from its per-thread cache; 1 KB is not.
+        out.reserveCapacity(960)
         // Keys in UTF-8 byte order: call < callId < changed < conflicts < epoch
         // < quality < sessionId < state < type < version.
-        JSONCodec.writeKey("call", first: true, into: &out)
-        JSONCodec.writeObject(ordered: doc.canonicalMembers, into: &out)
-        JSONCodec.writeKey("callId", first: false, into: &out)
-        JSONCodec.write(doc.callId.map(JSONValue.string) ?? .null, into: &out)
-        JSONCodec.writeKey("changed", first: false, into: &out)
-        JSONCodec.write(.array(outcome.changed.map { .string($0) }), into: &out)
-        JSONCodec.writeKey("conflicts", first: false, into: &out)
+        JSONCodec.writeRaw("{\"call\":", into: &out)
+        FrameBuilder.writeDocument(doc, into: &out)
+        JSONCodec.writeRaw(",\"callId\":", into: &out)
+        JSONCodec.writeString(doc.callId, into: &out)
+        JSONCodec.writeRaw(",\"changed\":[", into: &out)
+        for (index, key) in outcome.changed.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            JSONCodec.writeString(key, into: &out)
+        }
+        JSONCodec.writeRaw("],\"conflicts\":", into: &out)
         JSONCodec.write(.array(outcome.conflicts.map(\.json)), into: &out)
-        JSONCodec.writeKey("epoch", first: false, into: &out)
-        JSONCodec.write(.string(engine.epoch), into: &out)
-        JSONCodec.writeKey("quality", first: false, into: &out)
-        JSONCodec.write(engine.quality.latest?.json ?? .null, into: &out)
-        JSONCodec.writeKey("sessionId", first: false, into: &out)
-        JSONCodec.write(.string(engine.sessionId), into: &out)
-        JSONCodec.writeKey("state", first: false, into: &out)
-        JSONCodec.write(doc.callState.map { .string($0.rawValue) } ?? .null, into: &out)
-        JSONCodec.writeKey("type", first: false, into: &out)
-        JSONCodec.write(.string("state_change"), into: &out)
-        JSONCodec.writeKey("version", first: false, into: &out)
-        JSONCodec.write(.int(engine.version), into: &out)
+        JSONCodec.writeRaw(",\"epoch\":", into: &out)
+        JSONCodec.writeString(engine.epoch, into: &out)
+        JSONCodec.writeRaw(",\"quality\":", into: &out)
+        FrameBuilder.writeQuality(engine.quality.latest, into: &out)
+        JSONCodec.writeRaw(",\"sessionId\":", into: &out)
+        JSONCodec.writeString(engine.sessionId, into: &out)
+        JSONCodec.writeRaw(",\"state\":", into: &out)
+        JSONCodec.writeString(doc.callState?.rawValue, into: &out)
+        JSONCodec.writeRaw(",\"type\":\"state_change\",\"version\":", into: &out)
+        JSONCodec.writeInt(engine.version, into: &out)
         out.append(UInt8(ascii: "}"))
         return Frame(kind: .state, version: engine.version, headroom: headroom, payload: out)
+    }
+
+    /// Writes `doc` as `JSONCodec.write(doc.json)` would, straight from its
+    /// fields: no member list, no nested dictionaries to hash, sort and free
+    /// (BENCHMARKS.md, session 5). The key order is that of
+    /// `CallDocument.canonicalMembers`; a test compares the bytes.
+    static func writeDocument(_ doc: CallDocument, into out: inout [UInt8]) {
+        JSONCodec.writeRaw("{\"answeredAt\":", into: &out)
+        JSONCodec.writeInt(doc.answeredAt, into: &out)
+        JSONCodec.writeRaw(",\"callId\":", into: &out)
+        JSONCodec.writeString(doc.callId, into: &out)
+        JSONCodec.writeRaw(",\"callState\":", into: &out)
+        JSONCodec.writeString(doc.callState?.rawValue, into: &out)
+        JSONCodec.writeRaw(",\"callUUID\":", into: &out)
+        JSONCodec.writeString(doc.callUUID, into: &out)
+        JSONCodec.writeRaw(",\"deviceStatus\":", into: &out)
+        JSONCodec.writeString(doc.deviceStatus, into: &out)
+        JSONCodec.writeRaw(",\"direction\":", into: &out)
+        JSONCodec.writeString(doc.direction, into: &out)
+        JSONCodec.writeRaw(",\"duration\":", into: &out)
+        JSONCodec.writeInt(doc.duration, into: &out)
+        JSONCodec.writeRaw(",\"endedAt\":", into: &out)
+        JSONCodec.writeInt(doc.endedAt, into: &out)
+        JSONCodec.writeRaw(",\"from\":", into: &out)
+        JSONCodec.writeString(doc.from, into: &out)
+        JSONCodec.writeRaw(",\"lastSync\":", into: &out)
+        JSONCodec.writeInt(doc.lastSync, into: &out)
+        JSONCodec.writeRaw(",\"logStatus\":", into: &out)
+        JSONCodec.writeString(doc.logStatus?.rawValue, into: &out)
+        JSONCodec.writeRaw(",\"metadata\":", into: &out)
+        if doc.metadata.isEmpty {
+            JSONCodec.writeRaw("{}", into: &out)
+        } else {
+            JSONCodec.write(.object(doc.metadata), into: &out)
+        }
+        JSONCodec.writeRaw(",\"phoneNumber\":", into: &out)
+        JSONCodec.writeString(doc.phoneNumber, into: &out)
+        JSONCodec.writeRaw(",\"provider\":", into: &out)
+        JSONCodec.writeString(doc.provider, into: &out)
+        JSONCodec.writeRaw(",\"providerCallId\":", into: &out)
+        JSONCodec.writeString(doc.providerCallId, into: &out)
+        JSONCodec.writeRaw(",\"quality\":", into: &out)
+        writeQuality(doc.quality, into: &out)
+        // Recording members in byte order: active < duration < format < recordingId.
+        JSONCodec.writeRaw(",\"recording\":{\"active\":", into: &out)
+        JSONCodec.writeBool(doc.recording.active, into: &out)
+        JSONCodec.writeRaw(",\"duration\":", into: &out)
+        JSONCodec.writeInt(doc.recording.duration, into: &out)
+        JSONCodec.writeRaw(",\"format\":", into: &out)
+        JSONCodec.writeString(doc.recording.format, into: &out)
+        JSONCodec.writeRaw(",\"recordingId\":", into: &out)
+        JSONCodec.writeString(doc.recording.recordingId, into: &out)
+        JSONCodec.writeRaw("},\"sessionId\":", into: &out)
+        JSONCodec.writeString(doc.sessionId, into: &out)
+        JSONCodec.writeRaw(",\"sipCallId\":", into: &out)
+        JSONCodec.writeString(doc.sipCallId, into: &out)
+        JSONCodec.writeRaw(",\"startedAt\":", into: &out)
+        JSONCodec.writeInt(doc.startedAt, into: &out)
+        JSONCodec.writeRaw(",\"syncStatus\":", into: &out)
+        JSONCodec.writeString(doc.syncStatus.rawValue, into: &out)
+        JSONCodec.writeRaw(",\"to\":", into: &out)
+        JSONCodec.writeString(doc.to, into: &out)
+        JSONCodec.writeRaw(",\"twilioCallSid\":", into: &out)
+        JSONCodec.writeString(doc.twilioCallSid, into: &out)
+        JSONCodec.writeRaw(",\"version\":", into: &out)
+        JSONCodec.writeInt(doc.version, into: &out)
+        out.append(UInt8(ascii: "}"))
+    }
+
+    /// Writes `snapshot?.json ?? .null`; members in byte order: grade < jitter
+    /// < latency < mos < mosSource < packetLoss < rFactor.
+    static func writeQuality(_ snapshot: QualitySnapshot?, into out: inout [UInt8]) {
+        guard let q = snapshot else { return JSONCodec.writeRaw("null", into: &out) }
+        JSONCodec.writeRaw("{\"grade\":", into: &out)
+        JSONCodec.writeString(q.grade?.rawValue, into: &out)
+        JSONCodec.writeRaw(",\"jitter\":", into: &out)
+        JSONCodec.writeDouble(q.jitter, into: &out)
+        JSONCodec.writeRaw(",\"latency\":", into: &out)
+        JSONCodec.writeDouble(q.latency, into: &out)
+        JSONCodec.writeRaw(",\"mos\":", into: &out)
+        JSONCodec.writeDouble(q.mos, into: &out)
+        JSONCodec.writeRaw(",\"mosSource\":", into: &out)
+        JSONCodec.writeString(q.mosSource?.rawValue, into: &out)
+        JSONCodec.writeRaw(",\"packetLoss\":", into: &out)
+        JSONCodec.writeDouble(q.packetLoss, into: &out)
+        JSONCodec.writeRaw(",\"rFactor\":", into: &out)
+        JSONCodec.writeDouble(q.rFactor, into: &out)
+        out.append(UInt8(ascii: "}"))
     }
 
     /// `quality` frame (§3.2): latest values, the call's aggregate, active warnings.

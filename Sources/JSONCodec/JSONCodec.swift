@@ -182,6 +182,39 @@ public enum JSONCodec {
         out.append(UInt8(ascii: ":"))
     }
 
+    // MARK: Typed members, for callers that write an object straight from
+    // their own fields (no `JSONValue` built, nothing to sort or free).
+
+    /// Appends `literal` unchanged: pre-escaped text such as `,"callId":`.
+    @inline(__always)
+    public static func writeRaw(_ literal: StaticString, into out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+    }
+
+    /// Appends `value` as a JSON string, or `null`.
+    public static func writeString(_ value: String?, into out: inout [UInt8]) {
+        if let value { writeString(value, into: &out) } else { writeRaw("null", into: &out) }
+    }
+
+    /// Appends `value` as a JSON integer, or `null`.
+    public static func writeInt(_ value: Int64?, into out: inout [UInt8]) {
+        if let value { out.append(contentsOf: String(value).utf8) } else { writeRaw("null", into: &out) }
+    }
+
+    /// Appends `value` as `encode(.double(value))` does, or `null`.
+    public static func writeDouble(_ value: Double?, into out: inout [UInt8]) {
+        if let value { writeDouble(value, into: &out) } else { writeRaw("null", into: &out) }
+    }
+
+    /// Appends `true`, `false` or `null`.
+    public static func writeBool(_ value: Bool?, into out: inout [UInt8]) {
+        switch value {
+        case true?: writeRaw("true", into: &out)
+        case false?: writeRaw("false", into: &out)
+        case nil: writeRaw("null", into: &out)
+        }
+    }
+
     private static func writeDouble(_ d: Double, into out: inout [UInt8]) {
         guard d.isFinite else {
             out.append(contentsOf: "null".utf8)

@@ -35,6 +35,8 @@ enum LWS {
 
     /// URL arguments, each already %-decoded by libwebsockets.
     static func queryArguments(_ wsi: OpaquePointer) -> [(String, String)] {
+        // Most requests (every webhook) have none: skip the 2 KB buffer.
+        guard lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) > 0 else { return [] }
         var out: [(String, String)] = []
         var index: Int32 = 0
         while let text = copied(capacity: 2048, { lws_hdr_copy_fragment(wsi, $0, $1, WSI_TOKEN_HTTP_URI_ARGS, index) }),
@@ -98,18 +100,20 @@ enum LWS {
     /// keeps and finishes a short write either way.
     /// - Returns: false if the connection must be closed.
     static func writeResponse(_ wsi: OpaquePointer, _ response: HTTPResponseBytes) -> Bool {
-        let headerSpace = 4096
         let sendsBody = response.status != 204 && response.status != 304
         let body = sendsBody ? response.body : []
-        var buffer = [UInt8](repeating: 0, count: pre + headerSpace + body.count)
-        let written: Int32 = buffer.withUnsafeMutableBufferPointer { b in
-            guard let base = b.baseAddress else { return -1 }
+        // Status line, content type and length fit in 512 bytes; each
+        // extra header takes its name, value and ": \r\n". Sized to the
+        // answer, a typical one fits a stack buffer (no heap, no zeroing).
+        let headerSpace = response.headers.reduce(512) { $0 + $1.0.utf8.count + $1.1.utf8.count + 4 }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: pre + headerSpace + body.count) { b in
+            guard let base = b.baseAddress else { return false }
             let start = base + pre
             var p: UnsafeMutablePointer<UInt8>? = start
             let end = start + headerSpace - 1
             if lws_add_http_common_headers(wsi, UInt32(response.status), response.contentType,
                                            lws_filepos_t(body.count), &p, end) != 0 {
-                return -1
+                return false
             }
             for (name, value) in response.headers {
                 let key = name.lowercased() + ":"
@@ -120,17 +124,16 @@ enum LWS {
                                                     Int32(value.utf8.count), &p, end)
                     }
                 }
-                if added != 0 { return -1 }
+                if added != 0 { return false }
             }
-            guard lws_finalize_http_header(wsi, &p, end) == 0, var tail = p else { return -1 }
+            guard lws_finalize_http_header(wsi, &p, end) == 0, var tail = p else { return false }
             body.withUnsafeBytes { bytes in
                 guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
                 tail.update(from: source.assumingMemoryBound(to: UInt8.self), count: bytes.count)
                 tail += bytes.count
             }
-            return lws_write(wsi, start, tail - start, LWS_WRITE_HTTP_FINAL)
+            return lws_write(wsi, start, tail - start, LWS_WRITE_HTTP_FINAL) >= 0
         }
-        return written >= 0
     }
 }
 

@@ -195,7 +195,7 @@ final class WebSocketConnection: Subscriber {
             queue.removeFirst()
         }
         let pre = Int(CLibWebSockets_PRE)
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: pre + total, alignment: 16)
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: pre + total, alignment: 1)
         defer { buffer.deallocate() }
         var at = buffer + pre
         for frame in frames {

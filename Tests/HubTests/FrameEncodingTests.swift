@@ -50,6 +50,18 @@ import Testing
         #expect(frame.text == JSONCodec.encodeString(expected))
     }
 
+    @Test func documentWrittenFromItsFieldsEqualsTheCanonicalEncodingOfItsJSON() {
+        var sparse = CallDocument(sessionId: "s-2")
+        sparse.quality = QualitySnapshot(mos: nil, latency: 40, jitter: nil, packetLoss: nil, rFactor: nil,
+                                         grade: nil, mosSource: nil, ts: 1)
+        sparse.recording = Recording(active: false, recordingId: nil, format: "mp3", duration: 12)
+        for doc in [busySession().0.document, CallDocument(sessionId: "empty"), sparse] {
+            var out: [UInt8] = []
+            FrameBuilder.writeDocument(doc, into: &out)
+            #expect(String(decoding: out, as: UTF8.self) == JSONCodec.encodeString(doc.json))
+        }
+    }
+
     @Test func documentMembersAreListedInCanonicalKeyOrderOnce() {
         let keys = busySession().0.document.canonicalMembers.map(\.key)
         #expect(keys == keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
