@@ -87,7 +87,8 @@ enum Launch {
     }
 
     /// Runs `argv` with stdout/stderr into `log`.
-    static func spawn(_ argv: [String], log: String) -> pid_t {
+    /// - Parameter env: added to the bench's own environment.
+    static func spawn(_ argv: [String], log: String, env: [String] = []) -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -96,7 +97,15 @@ enum Launch {
         let cargs = argv.map { strdup($0) } + [nil]
         defer { for p in cargs { free(p) } }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, argv[0], &actions, nil, cargs, environ)
+        var envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup($0) }
+        var inherited = environ
+        while let entry = inherited.pointee {
+            envp.append(strdup(entry))
+            inherited += 1
+        }
+        envp.append(nil)
+        defer { for p in envp { free(p) } }
+        let rc = posix_spawn(&pid, argv[0], &actions, nil, cargs, envp)
         guard rc == 0 else { fatalError("cannot start \(argv[0]): \(String(cString: strerror(rc)))") }
         return pid
     }
@@ -139,7 +148,8 @@ enum Launch {
         case .hub:
             writeFile(dir + "/hub.json", hubConfig(port: port, secrets: secrets, durable: durable, dir: dir))
             pid = spawn([paths.hubBinary, "serve", "--config", dir + "/hub.json", "--port", String(port),
-                         "--data-dir", dir, "--log-level", getenv("SWITCHBOARD_BENCH_HUB_LOG").map { String(cString: $0) } ?? "error"], log: dir + "/server.log")
+                         "--data-dir", dir, "--log-level", getenv("SWITCHBOARD_BENCH_HUB_LOG").map { String(cString: $0) } ?? "error"],
+                        log: dir + "/server.log", env: [Launch.hubMallocTunables])
         case .nchan:
             mkdirs(dir + "/body")
             mkdirs(dir + "/logs")
@@ -156,6 +166,10 @@ enum Launch {
         Clock.sleep(seconds: 0.2)
         return ServerProcess(peer: peer, pid: pid, port: port, dir: dir)
     }
+
+    /// The hub runs as `make run` and the container image run it (Makefile
+    /// `HUB_ENV`, Dockerfile): with a larger per-thread malloc cache.
+    static let hubMallocTunables = "GLIBC_TUNABLES=glibc.malloc.tcache_count=256"
 
     static func hubConfig(port: Int, secrets: Secrets, durable: Bool, dir: String) -> String {
         """

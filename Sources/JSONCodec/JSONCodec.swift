@@ -65,8 +65,9 @@ public enum JSONCodec {
     private static func convert(_ node: UnsafeMutablePointer<json_t>, maxStringBytes: Int) -> JSONValue {
         switch json_type(rawValue: UInt32(CJansson_typeof(node))) {
         case JSON_OBJECT:
-            var members: [String: JSONValue] = [:]
-            members.reserveCapacity(json_object_size(node))
+            // `init(minimumCapacity:)` is inlined and specialised here;
+            // `reserveCapacity` looks up generic metadata on every call.
+            var members = [String: JSONValue](minimumCapacity: json_object_size(node))
             var iter = json_object_iter(node)
             while let it = iter {
                 let key = string(json_object_iter_key(it), count: json_object_iter_key_len(it))

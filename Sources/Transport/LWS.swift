@@ -85,8 +85,9 @@ enum LWS {
 
     /// Headers handed to the hub: the ones any route reads, lower-cased.
     static func requestHeaders(_ wsi: OpaquePointer) -> [String: String] {
-        var out: [String: String] = [:]
-        out.reserveCapacity(tokenHeaders.count + customHeaders.count)  // one allocation, no regrowth
+        // One allocation, no regrowth; `minimumCapacity:` rather than
+        // `reserveCapacity`, which looks up generic metadata on every call.
+        var out = [String: String](minimumCapacity: tokenHeaders.count + customHeaders.count)
         for (token, name) in tokenHeaders { if let v = header(wsi, token) { out[name] = v } }
         for (name, key) in customHeaders { if let v = customHeader(wsi, key) { out[name] = v } }
         return out
