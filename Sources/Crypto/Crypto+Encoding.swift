@@ -101,17 +101,19 @@ extension Crypto {
 
     /// Decodes hex (either case); nil for odd length or a non-hex character.
     public static func fromHex(_ text: String) -> [UInt8]? {
-        let chars = Array(text.utf8)
-        guard chars.count % 2 == 0 else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(chars.count / 2)
-        var index = 0
-        while index < chars.count {
-            guard let hi = nibble(chars[index]), let lo = nibble(chars[index + 1]) else { return nil }
-            out.append(hi << 4 | lo)
-            index += 2
+        var text = text
+        return text.withUTF8 { chars -> [UInt8]? in
+            guard chars.count % 2 == 0 else { return nil }
+            var out: [UInt8] = []
+            out.reserveCapacity(chars.count / 2)
+            var index = 0
+            while index < chars.count {
+                guard let hi = nibble(chars[index]), let lo = nibble(chars[index + 1]) else { return nil }
+                out.append(hi << 4 | lo)
+                index += 2
+            }
+            return out
         }
-        return out
     }
 
     private static func nibble(_ c: UInt8) -> UInt8? {

@@ -10,6 +10,8 @@ extension Crypto {
         nonisolated(unsafe) private static let algorithm: OpaquePointer? = EVP_MAC_fetch(nil, "HMAC", nil)
 
         private let ctx: OpaquePointer
+        /// The keyed template `ctx` came from, to give it back to on deinit.
+        private let origin: Template?
 
         /// Keyed contexts by digest and key, copied for each MAC.
         ///
@@ -22,34 +24,49 @@ extension Crypto {
         /// `templateLimit` keys, contexts are built from scratch.
         private static let templates = Mutex<[Template]>([])
         private static let templateLimit = 64
+        /// Finished contexts kept per key for reuse: re-initialising one with
+        /// its own key copies one digest state, where a fresh copy of the
+        /// template allocates and frees about ten objects.
+        private static let spareLimit = 8
 
-        /// One keyed context, owned for the life of the process.
+        /// One keyed context, owned for the life of the process, and the
+        /// finished contexts of its key waiting to be reused (under the lock).
         private final class Template: @unchecked Sendable {
             let digest: String
             let key: [UInt8]
             let ctx: OpaquePointer
+            var spares: [OpaquePointer] = []
             init(digest: String, key: [UInt8], ctx: OpaquePointer) {
                 self.digest = digest
                 self.key = key
                 self.ctx = ctx
             }
-            deinit { EVP_MAC_CTX_free(ctx) }
+            deinit {
+                EVP_MAC_CTX_free(ctx)
+                spares.forEach(EVP_MAC_CTX_free)
+            }
         }
 
         /// - Parameters:
         ///   - digest: OpenSSL digest name, `SHA256` or `SHA1`.
         public init(digest: String, key: [UInt8]) {
-            ctx = HMAC.templates.withLock { templates in
-                if let template = templates.first(where: { $0.key == key && $0.digest == digest }),
-                   let copy = EVP_MAC_CTX_dup(template.ctx) {
-                    return copy
+            let (ctx, origin, reused) = HMAC.templates.withLock { templates -> (OpaquePointer, Template?, Bool) in
+                if let template = templates.first(where: { $0.key == key && $0.digest == digest }) {
+                    if let spare = template.spares.popLast() { return (spare, template, true) }
+                    if let copy = EVP_MAC_CTX_dup(template.ctx) { return (copy, template, false) }
                 }
                 let fresh = HMAC.keyedContext(digest: digest, key: key)
                 if templates.count < HMAC.templateLimit, let template = EVP_MAC_CTX_dup(fresh) {
                     templates.append(Template(digest: digest, key: key, ctx: template))
                 }
-                return fresh
+                return (fresh, nil, false)
             }
+            // A NULL key re-initialises with the key the context already holds.
+            if reused {
+                precondition(EVP_MAC_init(ctx, nil, 0, nil) == 1, "EVP_MAC_init(reuse) failed: \(ERR_get_error())")
+            }
+            self.ctx = ctx
+            self.origin = origin
         }
 
         private static func keyedContext(digest: String, key: [UInt8]) -> OpaquePointer {
@@ -76,7 +93,16 @@ extension Crypto {
             return ctx
         }
 
-        deinit { EVP_MAC_CTX_free(ctx) }
+        deinit {
+            let kept = origin.map { template in
+                HMAC.templates.withLock { _ in
+                    guard template.spares.count < HMAC.spareLimit else { return false }
+                    template.spares.append(ctx)
+                    return true
+                }
+            } ?? false
+            if !kept { EVP_MAC_CTX_free(ctx) }
+        }
 
         /// Adds bytes to the message.
         public func update(_ bytes: UnsafeRawBufferPointer) {

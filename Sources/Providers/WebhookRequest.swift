@@ -25,6 +25,7 @@ public struct WebhookRequest: Sendable {
     /// (`application/json; charset=utf-8` → `application/json`); nil if absent.
     var mediaType: String? {
         guard let value = headers["content-type"] else { return nil }
+        if value == "application/json" { return value }  // as nearly every sender writes it
         let type = Array(value.utf8.prefix { $0 != UInt8(ascii: ";") })[...].trimmingSpaces()
         guard !type.isEmpty else { return nil }
         // Media types are ASCII and case-insensitive: lower-case the ASCII

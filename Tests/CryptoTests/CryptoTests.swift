@@ -34,6 +34,19 @@ private func unhex(_ s: String) -> [UInt8] { Crypto.fromHex(s)! }
             == Crypto.hmacSHA1(key: key, message: bytes("abc")))
     }
 
+    @Test func hmacsReusingAKeysContextsMatchTheVectorsEvenAfterAnAbandonedMAC() {
+        let jefe = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        for round in 0..<20 {
+            // Fed but never finalised: its context goes back for reuse mid-message.
+            Crypto.HMAC(digest: "SHA256", key: bytes("Jefe")).update(bytes("left over \(round)"))
+            let macs = (0..<3).map { _ in Crypto.HMAC(digest: "SHA256", key: bytes("Jefe")) }
+            for mac in macs { mac.update(bytes("what do ya want for nothing?")) }
+            #expect(macs.map { Crypto.hex($0.finalize()) } == [jefe, jefe, jefe])
+            #expect(Crypto.hex(Crypto.hmacSHA1(key: bytes("Jefe"), message: bytes("what do ya want for nothing?")))
+                == "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79")
+        }
+    }
+
     @Test func hmacAcceptsEmptyKeyAndMessage() {
         #expect(Crypto.hex(Crypto.hmacSHA256(key: [], message: []))
             == "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad")
