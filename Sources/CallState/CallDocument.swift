@@ -67,10 +67,10 @@ public struct CallDocument: Hashable, Sendable {
     }
 
     /// `json`'s members already in canonical (UTF-8 byte) key order, built
-    /// without a dictionary: the hub writes every `state_change` from this,
-    /// and hashing and sorting two dozen keys per frame was a tenth of its
-    /// CPU at 5,000 inputs/s. The order is fixed here and checked by a test
-    /// against sorting.
+    /// without a dictionary. The hub's `state_change` writer
+    /// (`FrameBuilder.writeDocument`) writes the same order straight from the
+    /// fields; tests check this order against sorting, and that writer's
+    /// bytes against encoding `json`.
     public var canonicalMembers: [(key: String, value: JSONValue)] {
         func text(_ s: String?) -> JSONValue { s.map(JSONValue.string) ?? .null }
         func int(_ i: Int64?) -> JSONValue { i.map(JSONValue.int) ?? .null }
