@@ -103,10 +103,13 @@ enum LWS {
     static func writeResponse(_ wsi: OpaquePointer, _ response: HTTPResponseBytes) -> Bool {
         let sendsBody = response.status != 204 && response.status != 304
         let body = sendsBody ? response.body : []
-        // Status line, content type and length fit in 512 bytes; each
-        // extra header takes its name, value and ": \r\n". Sized to the
-        // answer, a typical one fits a stack buffer (no heap, no zeroing).
-        let headerSpace = response.headers.reduce(512) { $0 + $1.0.utf8.count + $1.1.utf8.count + 4 }
+        // Status line, content length and the names and separators of the
+        // common headers fit in 512 bytes; add the content type and each
+        // extra header's name, value and ": \r\n". Sized to the answer, a
+        // typical one fits a stack buffer (no heap, no zeroing).
+        let headerSpace = response.headers.reduce(512 + response.contentType.utf8.count) {
+            $0 + $1.0.utf8.count + $1.1.utf8.count + 4
+        }
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: pre + headerSpace + body.count) { b in
             guard let base = b.baseAddress else { return false }
             let start = base + pre
