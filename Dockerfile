@@ -51,7 +51,7 @@ RUN apt-get update -qq \
 COPY --from=binary /out/switchboard /usr/local/bin/switchboard
 COPY public /usr/share/switchboard/public
 COPY Config /etc/switchboard
-# GLIBC_TUNABLES: a larger per-thread malloc cache (OPERATIONS.md, "Memory").
+# GLIBC_TUNABLES: a larger per-thread malloc cache (OPERATIONS.md, "Sizing": memory allocator).
 ENV SWITCHBOARD_PUBLICDIR=/usr/share/switchboard/public \
     SWITCHBOARD_DATADIR=/var/lib/switchboard \
     GLIBC_TUNABLES=glibc.malloc.tcache_count=256
