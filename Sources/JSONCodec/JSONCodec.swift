@@ -136,11 +136,11 @@ public enum JSONCodec {
     public static func write(_ value: JSONValue, into out: inout [UInt8]) {
         switch value {
         case .null:
-            out.append(contentsOf: "null".utf8)
+            writeRaw("null", into: &out)
         case .bool(let b):
-            out.append(contentsOf: b ? "true".utf8 : "false".utf8)
+            writeBool(b, into: &out)
         case .int(let i):
-            out.append(contentsOf: String(i).utf8)
+            writeInt(i, into: &out)
         case .double(let d):
             writeDouble(d, into: &out)
         case .string(let s):
@@ -202,9 +202,13 @@ public enum JSONCodec {
         if let value { out.append(contentsOf: String(value).utf8) } else { writeRaw("null", into: &out) }
     }
 
-    /// Appends `value` as `encode(.double(value))` does, or `null`.
+    /// Appends `value` as a JSON number, or `null` (also for NaN and the
+    /// infinities, which JSON cannot express).
     public static func writeDouble(_ value: Double?, into out: inout [UInt8]) {
-        if let value { writeDouble(value, into: &out) } else { writeRaw("null", into: &out) }
+        guard let value, value.isFinite else { return writeRaw("null", into: &out) }
+        // `description` is the shortest text that reads back as the same
+        // double: "4.3", "1e-05", "1e+20", "100.0": all valid JSON numbers.
+        out.append(contentsOf: value.description.utf8)
     }
 
     /// Appends `true`, `false` or `null`.
@@ -214,16 +218,6 @@ public enum JSONCodec {
         case false?: writeRaw("false", into: &out)
         case nil: writeRaw("null", into: &out)
         }
-    }
-
-    private static func writeDouble(_ d: Double, into out: inout [UInt8]) {
-        guard d.isFinite else {
-            out.append(contentsOf: "null".utf8)
-            return
-        }
-        // `description` is the shortest text that reads back as the same
-        // double: "4.3", "1e-05", "1e+20", "100.0": all valid JSON numbers.
-        out.append(contentsOf: d.description.utf8)
     }
 
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)

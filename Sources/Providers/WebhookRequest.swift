@@ -25,7 +25,11 @@ public struct WebhookRequest: Sendable {
     /// (`application/json; charset=utf-8` → `application/json`); nil if absent.
     var mediaType: String? {
         guard let value = headers["content-type"] else { return nil }
-        if value == "application/json" { return value }  // as nearly every sender writes it
+        // Already bare and lower-case, as nearly every sender writes it:
+        // return it without building a copy.
+        let needsWork = value.utf8.contains { $0 == UInt8(ascii: ";") || $0 == UInt8(ascii: " ")
+            || $0 == UInt8(ascii: "\t") || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }
+        if !needsWork { return value.isEmpty ? nil : value }
         let type = Array(value.utf8.prefix { $0 != UInt8(ascii: ";") })[...].trimmingSpaces()
         guard !type.isEmpty else { return nil }
         // Media types are ASCII and case-insensitive: lower-case the ASCII

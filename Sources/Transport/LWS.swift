@@ -22,7 +22,8 @@ enum LWS {
     }
 
     /// Text that `copy` writes into a stack buffer of `capacity` bytes, up to
-    /// its first NUL; nil when `copy` fails (returns < 0).
+    /// its first NUL and at most the count `copy` returns; nil when `copy`
+    /// fails (returns < 0).
     private static func copied(capacity: Int,
                                _ copy: (UnsafeMutablePointer<CChar>, Int32) -> Int32) -> String? {
         withUnsafeTemporaryAllocation(of: CChar.self, capacity: capacity) { buffer in
@@ -64,9 +65,7 @@ enum LWS {
 
     /// The peer's numeric address.
     static func peer(_ wsi: OpaquePointer) -> String {
-        var buf = [CChar](repeating: 0, count: 64)
-        guard lws_get_peer_simple(wsi, &buf, buf.count) != nil else { return "" }
-        return String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        copied(capacity: 64) { buffer, size in lws_get_peer_simple(wsi, buffer, Int(size)) == nil ? -1 : size } ?? ""
     }
 
     /// Headers with a libwebsockets token that some route reads.
