@@ -235,42 +235,49 @@ final class HTTPLoad {
 
     /// Removes one complete response from `buffer`; returns its status.
     static func takeResponse(_ buffer: inout [UInt8]) -> Int? {
-        let count = buffer.count
-        guard count >= 12 else { return nil }
-        var headerEnd = -1
-        buffer.withUnsafeBufferPointer { b in
+        let parsed: (status: Int, length: Int)? = buffer.withUnsafeBufferPointer { b in
+            let count = b.count
+            guard count >= 12 else { return nil }
+            var headerEnd = -1
             var i = 3
             while i < count {
                 if b[i] == 10 && b[i - 1] == 13 && b[i - 2] == 10 && b[i - 3] == 13 { headerEnd = i + 1; break }
                 i += 1
             }
-        }
-        guard headerEnd > 0 else { return nil }
-        let head = Array(buffer[0..<headerEnd])
-        var status = 0
-        var i = 0
-        while i < head.count && head[i] != 32 { i += 1 }
-        i += 1
-        while i < head.count, head[i] >= 48, head[i] <= 57 { status = status * 10 + Int(head[i] - 48); i += 1 }
-        var length = 0
-        let key = Array("content-length:".utf8)
-        var j = 0
-        search: while j + key.count < head.count {
-            var k = 0
-            while k < key.count {
-                let c = head[j + k] | (head[j + k] >= 65 && head[j + k] <= 90 ? 32 : 0)
-                if c != key[k] { j += 1; continue search }
-                k += 1
+            guard headerEnd > 0 else { return nil }
+            var status = 0
+            i = 0
+            while i < headerEnd && b[i] != 32 { i += 1 }
+            i += 1
+            while i < headerEnd, b[i] >= 48, b[i] <= 57 { status = status * 10 + Int(b[i] - 48); i += 1 }
+            var length = 0
+            let key = contentLengthKey
+            var j = 0
+            search: while j + key.count < headerEnd {
+                var k = 0
+                while k < key.count {
+                    let c = b[j + k] | (b[j + k] >= 65 && b[j + k] <= 90 ? 32 : 0)
+                    if c != key[k] { j += 1; continue search }
+                    k += 1
+                }
+                var p = j + key.count
+                while p < headerEnd && b[p] == 32 { p += 1 }
+                while p < headerEnd, b[p] >= 48, b[p] <= 57 { length = length * 10 + Int(b[p] - 48); p += 1 }
+                break
             }
-            var p = j + key.count
-            while p < head.count && head[p] == 32 { p += 1 }
-            while p < head.count, head[p] >= 48, head[p] <= 57 { length = length * 10 + Int(head[p] - 48); p += 1 }
-            break
+            guard count >= headerEnd + length else { return nil }
+            return (status, headerEnd + length)
         }
-        guard count >= headerEnd + length else { return nil }
-        buffer.removeFirst(headerEnd + length)
-        return status
+        guard let parsed else { return nil }
+        if parsed.length == buffer.count {
+            buffer.removeAll(keepingCapacity: true)
+        } else {
+            buffer.removeFirst(parsed.length)
+        }
+        return parsed.status
     }
+
+    private static let contentLengthKey = Array("content-length:".utf8)
 }
 
 extension String {
