@@ -26,18 +26,26 @@ import Crypto
 /// cut from that moment on. The database is created with
 /// `auto_vacuum=INCREMENTAL`, and `drop(sessions:)` gives freed pages back
 /// and truncates the WAL, so a steady stream of short sessions does not grow
-/// the files without bound.
+/// the files without bound. Checkpoints run on a second connection and
+/// thread (`WALCheckpointer`), so a commit never waits for one.
 ///
 /// Used from one thread at a time (see `JournalStore`).
 public final class SQLiteJournal: JournalStore {
     /// The schema this build writes and reads.
     public static let schemaVersion: Int64 = 1
+    /// WAL size, in pages, at which a background checkpoint starts: 32 MiB
+    /// at SQLite's 4 KiB pages (see `WALCheckpointer`).
+    public static let defaultCheckpointPages = 8000
 
     /// Plaintext of the key-check row: its only job is to fail to open under another key.
     private static let keyCheckPlaintext = Array("switchboard journal key check v1".utf8)
     private static let keyCheckAAD = Array("keyCheck".utf8)
-    /// After a checkpoint SQLite truncates a larger WAL back to this size.
-    private static let walSizeLimit = 4 * 1024 * 1024
+    /// When a checkpointed WAL starts over, SQLite truncates a larger file
+    /// back to this size. Above the 32 MiB a background checkpoint starts at
+    /// (`WALCheckpointer`), so the file is reused in place, not cut and grown
+    /// again: an fdatasync of a file that grew also commits its new size to
+    /// the file system's journal.
+    private static let walSizeLimit = 48 * 1024 * 1024
 
     private var db: OpaquePointer?
     private let path: String
@@ -49,6 +57,8 @@ public final class SQLiteJournal: JournalStore {
     private let upsertSnapshot: SQLiteStatement
     private let deleteSnapshot: SQLiteStatement
     private let selectSnapshots: SQLiteStatement
+    /// Checkpoints on its own thread, off the commit path.
+    private let checkpointer: WALCheckpointer
 
     /// Number of append transactions committed through this instance.
     public private(set) var commitCount = 0
@@ -62,10 +72,13 @@ public final class SQLiteJournal: JournalStore {
     /// - Parameters:
     ///   - path: the database file (`store.path`); `-wal` and `-shm` files live next to it.
     ///   - encryptionKey: 32 raw bytes (see `parseKey`), or nil for no encryption.
+    ///   - checkpointPages: WAL size, in pages, at which a background
+    ///     checkpoint starts (see `WALCheckpointer`); tests lower it.
     /// - Throws: `StoreError` naming `store.path` (cannot open, not a journal,
     ///   newer schema) or `store.encryptionKey` (wrong key, key missing, key
     ///   given for a plain database).
-    public init(path: String, encryptionKey: [UInt8]?) throws(StoreError) {
+    public init(path: String, encryptionKey: [UInt8]?,
+                checkpointPages: Int = SQLiteJournal.defaultCheckpointPages) throws(StoreError) {
         if let encryptionKey, encryptionKey.count != 32 {
             throw StoreError(message: "store.encryptionKey must be 32 bytes, got \(encryptionKey.count)")
         }
@@ -91,10 +104,12 @@ public final class SQLiteJournal: JournalStore {
             deleteSnapshot = try SQLiteStatement(db: handle, sql: "DELETE FROM snapshots WHERE session = ?1")
             selectSnapshots = try SQLiteStatement(
                 db: handle, sql: "SELECT session, epoch, payload FROM snapshots ORDER BY session")
+            checkpointer = try WALCheckpointer(path: path, pages: checkpointPages)
         } catch {
             sqlite3_close_v2(handle)
             throw error
         }
+        checkpointer.attach(to: handle)
         db = handle
         statements = [insertEntry, deleteSession, selectAll, upsertSnapshot, deleteSnapshot, selectSnapshots]
     }
@@ -105,9 +120,17 @@ public final class SQLiteJournal: JournalStore {
     public func close() {
         for statement in statements { statement.finalize() }
         statements = []
-        if let db { sqlite3_close_v2(db) }
+        if let db {
+            // Last out: closing the writer's connection checkpoints what is left.
+            sqlite3_wal_hook(db, nil, nil)
+            checkpointer.close()
+            sqlite3_close_v2(db)
+        }
         db = nil
     }
+
+    /// WAL checkpoints run so far by the background pass (see `WALCheckpointer`).
+    public var backgroundCheckpoints: Int { checkpointer.passCount }
 
     // MARK: Keys
 
@@ -267,7 +290,7 @@ public final class SQLiteJournal: JournalStore {
         try SQLiteJournal.exec(db, "PRAGMA incremental_vacuum")
         // TRUNCATE: copy the WAL into the database, fsync, and cut the WAL to
         // zero bytes. A reader (e.g. a running `.backup`) can make it give up
-        // early; that is harmless: the next drop or auto-checkpoint finishes it.
+        // early; that is harmless: the next drop or checkpoint pass finishes it.
         try SQLiteJournal.exec(db, "PRAGMA wal_checkpoint(TRUNCATE)")
     }
 

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import CallState
 import Store
 import Testing
@@ -40,6 +45,45 @@ struct SQLiteJournalTests {
         // The connection is usable again afterwards.
         try journal.append([Fixtures.entry(4)])
         #expect(try journal.loadAll() == [Fixtures.entry(0), Fixtures.entry(4)])
+    }
+
+    /// Hundreds of commits take the WAL past the (lowered) checkpoint size
+    /// many times, and past four times it, where the writer checkpoints
+    /// itself: the copy back into the database runs on the checkpoint thread
+    /// while appends go on, the WAL does not grow past the bound, and every
+    /// entry is there after a reopen.
+    @Test func checkpointsRunBesideCommitsKeepTheWALBoundedAndLoseNothing() throws {
+        let dir = TempDir()
+        let path = dir.file("journal.db")
+        var written: [JournalEntry] = []
+        do {
+            let journal = try SQLiteJournal(path: path, encryptionKey: nil, checkpointPages: 50)
+            var largestWAL = 0
+            for batch in 0..<800 {
+                // Two sessions per commit: a table page and index pages each time.
+                let entries = [Fixtures.entry(2 * batch, session: "s\(batch % 50)"),
+                               Fixtures.entry(2 * batch + 1, session: "t\(batch % 50)")]
+                try journal.append(entries)
+                written += entries
+                largestWAL = max(largestWAL, Self.fileSize(path + "-wal"))
+            }
+            // 4 × 50 pages of 4 KiB plus headers, and the last commit's pages.
+            #expect(largestWAL < 210 * 4_120 + 64 * 4_120)
+            var waited = 0
+            while journal.backgroundCheckpoints == 0 && waited < 500 {
+                usleep(10_000)
+                waited += 1
+            }
+            #expect(journal.backgroundCheckpoints > 0)
+            #expect(try journal.loadAll() == written)
+            journal.close()
+        }
+        #expect(try SQLiteJournal(path: path, encryptionKey: nil).loadAll() == written)
+    }
+
+    static func fileSize(_ path: String) -> Int {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int(info.st_size) : 0
     }
 
     @Test func appendToAClosedJournalThrows() throws {
