@@ -1,4 +1,5 @@
 import Crypto
+import JSONCodec
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -278,15 +279,15 @@ struct Adapter {
             let ts = max(Clock.wallMs(), lastTs[session] + 1)
             lastTs[session] = ts
             body += idPrefix
-            Self.appendDecimal(&body, UInt64(sequence))
+            JSONCodec.writeInt(Int64(sequence), into: &body)
             body += #"","ts":"#.utf8
-            Self.appendDecimal(&body, UInt64(ts))
+            JSONCodec.writeInt(Int64(ts), into: &body)
             body += #","metadata":{"bts":""#.utf8
             Self.appendStamp(&body, bts)
             body += #""}}"#.utf8
         case .nchan, .lws, .lwsBatched:
             body += #"{"type":"state_change","sessionId":"s"#.utf8
-            Self.appendDecimal(&body, UInt64(session))
+            JSONCodec.writeInt(Int64(session), into: &body)
             body += #"","bts":""#.utf8
             Self.appendStamp(&body, bts)
             body += #"","pad":""#.utf8
@@ -295,13 +296,13 @@ struct Adapter {
         }
         var out = heads[session]
         out.reserveCapacity(out.count + body.count + 160)
-        Self.appendDecimal(&out, UInt64(body.count))
+        JSONCodec.writeInt(Int64(body.count), into: &out)
         if peer == .hub {
             let now = time(nil)
             if now != signedAt {
                 signedAt = now
                 signedAtDigits = []
-                Self.appendDecimal(&signedAtDigits, UInt64(now))
+                JSONCodec.writeInt(Int64(now), into: &signedAtDigits)
             }
             // The generic provider's signature (PROTOCOL.md §6): HMAC-SHA256 of "<t>.<body>".
             let mac = Crypto.HMAC(digest: "SHA256", key: webhookKey)
@@ -311,42 +312,18 @@ struct Adapter {
             out += "\r\nX-Switchboard-Signature: t=".utf8
             out += signedAtDigits
             out += ",v1=".utf8
-            Self.appendHex(&out, mac.finalize())
+            out += Crypto.hex(mac.finalize()).utf8
         }
         out += "\r\n\r\n".utf8
         out += body
         return out
     }
 
-    private static func appendDecimal(_ out: inout [UInt8], _ value: UInt64) {
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        withUnsafeMutableBytes(of: &digits) { d in
-            var v = value
-            var i = 20
-            repeat {
-                i -= 1
-                d[i] = UInt8(ascii: "0") + UInt8(v % 10)
-                v /= 10
-            } while v > 0
-            out.append(contentsOf: d[i...])
-        }
-    }
-
     /// Fixed width (20 digits), so later stamps also compare greater as strings.
     private static func appendStamp(_ out: inout [UInt8], _ value: UInt64) {
         let before = out.count
-        appendDecimal(&out, value)
+        JSONCodec.writeInt(Int64(value), into: &out)
         out.insert(contentsOf: repeatElement(UInt8(ascii: "0"), count: max(0, 20 - (out.count - before))), at: before)
-    }
-
-    private static func appendHex(_ out: inout [UInt8], _ bytes: [UInt8]) {
-        let digits = Array("0123456789abcdef".utf8)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 15)])
-        }
     }
 }
 

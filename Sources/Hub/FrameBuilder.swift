@@ -95,11 +95,7 @@ struct FrameBuilder {
         JSONCodec.writeRaw(",\"logStatus\":", into: &out)
         JSONCodec.writeString(doc.logStatus?.rawValue, into: &out)
         JSONCodec.writeRaw(",\"metadata\":", into: &out)
-        if doc.metadata.isEmpty {
-            JSONCodec.writeRaw("{}", into: &out)
-        } else {
-            JSONCodec.write(.object(doc.metadata), into: &out)
-        }
+        JSONCodec.write(.object(doc.metadata), into: &out)
         JSONCodec.writeRaw(",\"phoneNumber\":", into: &out)
         JSONCodec.writeString(doc.phoneNumber, into: &out)
         JSONCodec.writeRaw(",\"provider\":", into: &out)
