@@ -52,6 +52,9 @@ struct Shape {
     /// (d) once more over this many connections: the cost of a wide pool
     /// (libwebsockets keeps each connection's timeout in one sorted list).
     var httpConnectionsDurableWide = 256
+    /// Subscribers parse frames with `FrameReader` (true) or with
+    /// libwebsockets' client (`--ws-client lws`).
+    var rawFraming = true
 
     static let full = Shape()
     static var quick: Shape {
@@ -169,7 +172,7 @@ struct Runner {
     func fanout(_ peer: Peer, payload: Int, tag: String) -> (best: Step?, steps: [Step], frameBytes: Int) {
         let server = Launch.start(peer, paths: paths, secrets: secrets, durable: false, tag: tag)
         defer { server.stop() }
-        let ws = WSLoad(host: "127.0.0.1", port: server.port, rxBufferSize: 65536)
+        let ws = WSLoad(host: "127.0.0.1", port: server.port, rxBufferSize: 65536, rawFraming: shape.rawFraming)
         ws.start()
         defer { ws.stop() }
         var adapter = Adapter(peer: peer, secrets: secrets, payloadBytes: payload, sessions: 1, runTag: tag + "a")
@@ -226,7 +229,7 @@ struct Runner {
     func ingest(_ peer: Peer, payload: Int, tag: String) -> [Step] {
         let server = Launch.start(peer, paths: paths, secrets: secrets, durable: false, tag: tag)
         defer { server.stop() }
-        let ws = WSLoad(host: "127.0.0.1", port: server.port, rxBufferSize: 16384)
+        let ws = WSLoad(host: "127.0.0.1", port: server.port, rxBufferSize: 16384, rawFraming: shape.rawFraming)
         ws.start()
         defer { ws.stop() }
         let sessions = shape.ingestSessions
@@ -262,7 +265,7 @@ struct Runner {
         let pids = server.pids
         let base = ProcStats.rssKB(pids)
         let kernelBase = ProcStats.tcpMemPages()
-        let ws = WSLoad(host: "127.0.0.1", port: server.port, rxBufferSize: 4096)
+        let ws = WSLoad(host: "127.0.0.1", port: server.port, rxBufferSize: 4096, rawFraming: shape.rawFraming)
         ws.start()
         defer { ws.stop() }
         let adapter = Adapter(peer: peer, secrets: secrets, payloadBytes: 0, sessions: 1, runTag: tag + "c")
@@ -288,7 +291,7 @@ struct Runner {
     func durable(tag: String, connections: Int) -> [Step] {
         let server = Launch.start(.hub, paths: paths, secrets: secrets, durable: true, tag: tag)
         defer { server.stop() }
-        let ws = WSLoad(host: "127.0.0.1", port: server.port, rxBufferSize: 16384)
+        let ws = WSLoad(host: "127.0.0.1", port: server.port, rxBufferSize: 16384, rawFraming: shape.rawFraming)
         ws.start()
         defer { ws.stop() }
         let sessions = shape.durableSessions

@@ -8,6 +8,10 @@ import Glibc
 /// The subscribing half of the generator: one libwebsockets client context,
 /// every WebSocket on one service thread (the same shape as the hub).
 ///
+/// By default libwebsockets opens each connection as a raw socket and
+/// `FrameReader` does the upgrade and the framing (see there for why);
+/// with `rawFraming` false libwebsockets' own WebSocket client does both.
+///
 /// Each received text frame is scanned for the send stamp the publisher put
 /// in the input (`"bts":"<µs>"`, a metadata value for the hub, a member of
 /// the message for the peers); the difference to now is the delivery latency.
@@ -58,6 +62,13 @@ final class WSLoad: @unchecked Sendable {
     private var pathsC: [UnsafeMutablePointer<CChar>] = []
     private var wsis: [OpaquePointer?] = []
     private var gotFirst: [Bool] = []
+    /// Raw framing: one reader per connection, and whether its upgrade request went out.
+    private var readers: [FrameReader] = []
+    private var requestSent: [Bool] = []
+    private let rawFraming: Bool
+    private let rawMethod = strdup("RAW")!
+    /// Frames counted during one receive callback, handed to `stats` under one lock.
+    private var batch = Batch()
     private var nextToConnect = 0
     private var connecting = 0
     private let maxConnecting = 128
@@ -70,7 +81,8 @@ final class WSLoad: @unchecked Sendable {
     /// `SWITCHBOARD_BENCH_DEBUG=N`: print the first N frames that carry no stamp.
     private var debugFrames = Int(String(cString: getenv("SWITCHBOARD_BENCH_DEBUG") ?? strdup("0"))) ?? 0
 
-    init(host: String, port: Int, rxBufferSize: Int) {
+    init(host: String, port: Int, rxBufferSize: Int, rawFraming: Bool) {
+        self.rawFraming = rawFraming
         self.host = host
         self.port = Int32(port)
         hostC = strdup(host)
@@ -87,6 +99,7 @@ final class WSLoad: @unchecked Sendable {
         protocols.deallocate()
         stopTimer.deallocate()
         free(protocolName)
+        free(rawMethod)
         free(hostC)
         for p in pathsC { free(p) }
     }
@@ -102,6 +115,9 @@ final class WSLoad: @unchecked Sendable {
         // queueing to every latency it reports.
         info.options = CLibWebSockets_clientOptions(0, 1)
         info.timeout_secs = 30
+        // A raw connection reads into the service thread's buffer: one read
+        // can then take a whole batch of frames.
+        info.pt_serv_buf_size = rawFraming ? 65536 : 0
         lws_set_log_level(LLL_ERR, nil)
         context = lws_create_context(&info)
         usingEventLibrary = context != nil
@@ -182,6 +198,8 @@ final class WSLoad: @unchecked Sendable {
             pathsC.append(strdup(t.path))
             wsis.append(nil)
             gotFirst.append(false)
+            readers.append(FrameReader())
+            requestSent.append(false)
         }
         while connecting < maxConnecting, nextToConnect < targets.count {
             let index = nextToConnect
@@ -197,6 +215,7 @@ final class WSLoad: @unchecked Sendable {
             info.local_protocol_name = UnsafePointer(protocolName)
             info.ietf_version_or_minus_one = -1
             info.opaque_user_data = UnsafeMutableRawPointer(bitPattern: index + 1)
+            if rawFraming { info.method = UnsafePointer(rawMethod) }
             connecting += 1
             if lws_client_connect_via_info(&info) == nil {
                 connecting -= 1
@@ -213,12 +232,37 @@ final class WSLoad: @unchecked Sendable {
             return 0
         case LWS_CALLBACK_CLIENT_ESTABLISHED:
             guard let wsi else { return 0 }
+            established(wsi)
+            return 0
+        case LWS_CALLBACK_RAW_CONNECTED:
+            if let wsi { lws_callback_on_writable(wsi) }
+            return 0
+        case LWS_CALLBACK_RAW_WRITEABLE:
+            guard let wsi else { return 0 }
             let index = Int(bitPattern: lws_get_opaque_user_data(wsi)) - 1
-            connecting -= 1
-            wsis[index] = wsi
-            let ready = !targets[index].readyOnFirstFrame
-            stats.withLock { s in s.established += 1; if ready { s.ready += 1 } }
-            connectMore()
+            guard !requestSent[index] else { return 0 }
+            requestSent[index] = true
+            let pre = Int(CLibWebSockets_PRE)
+            var request = [UInt8](repeating: 0, count: pre)
+                + FrameReader.request(path: targets[index].path, host: host, port: port)
+            let count = request.count - pre
+            let written = request.withUnsafeMutableBufferPointer { lws_write(wsi, $0.baseAddress! + pre, count, LWS_WRITE_HTTP) }
+            return written < count ? -1 : 0
+        case LWS_CALLBACK_RAW_RX:
+            guard let wsi, let input else { return 0 }
+            return rawReceive(wsi, UnsafeRawBufferPointer(start: input, count: len))
+        case LWS_CALLBACK_RAW_CLOSE:
+            guard let wsi else { return 0 }
+            let index = Int(bitPattern: lws_get_opaque_user_data(wsi)) - 1
+            if wsis[index] == nil {
+                // Closed before the upgrade completed: a failed connection.
+                connecting -= 1
+                stats.withLock { $0.failed += 1 }
+                connectMore()
+            } else {
+                wsis[index] = nil
+                stats.withLock { $0.closed += 1 }
+            }
             return 0
         case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
             connecting -= 1
@@ -242,6 +286,41 @@ final class WSLoad: @unchecked Sendable {
         default:
             return 0
         }
+    }
+
+    private func established(_ wsi: OpaquePointer) {
+        let index = Int(bitPattern: lws_get_opaque_user_data(wsi)) - 1
+        connecting -= 1
+        wsis[index] = wsi
+        let ready = !targets[index].readyOnFirstFrame
+        stats.withLock { s in s.established += 1; if ready { s.ready += 1 } }
+        connectMore()
+    }
+
+    /// Raw framing: everything one read brought, through the connection's reader.
+    private func rawReceive(_ wsi: OpaquePointer, _ input: UnsafeRawBufferPointer) -> Int32 {
+        let now = Clock.monoUs()
+        let index = Int(bitPattern: lws_get_opaque_user_data(wsi)) - 1
+        var result: Int32 = 0
+        readers[index].feed(input) { event in
+            switch event {
+            case .upgraded:
+                established(wsi)
+            case .message(let payload):
+                count(payload, index: index, now: now)
+            case .ping(let payload):
+                var pong = FrameReader.pong(payload, headroom: Int(CLibWebSockets_PRE))
+                let pre = Int(CLibWebSockets_PRE), count = pong.count - pre
+                if pong.withUnsafeMutableBufferPointer({ lws_write(wsi, $0.baseAddress! + pre, count, LWS_WRITE_HTTP) }) < count {
+                    result = -1
+                }
+            case .end(let why):
+                if stats.withLock({ $0.failed + $0.closed }) < 3 { say("  ws connection \(index) ended: \(why)") }
+                result = -1
+            }
+        }
+        flushBatch()
+        return result
     }
 
     @inline(__always)
@@ -273,19 +352,49 @@ final class WSLoad: @unchecked Sendable {
             debugFrames -= 1
             say("  frame without stamp: " + String(decoding: UnsafeRawBufferPointer(start: input, count: min(len, 600)), as: UTF8.self))
         }
-        let firstFrame = index >= 0 && index < gotFirst.count && !gotFirst[index]
-        if firstFrame { gotFirst[index] = true }
-        stats.withLock { s in
-            s.bytes += len
-            if let stamp {
-                s.frames += 1
-                s.stampedBytes += len
-                _ = s.latency.record(now > stamp ? now - stamp : 0)
-            } else {
-                s.otherFrames += 1
-            }
-            if firstFrame && targets[index].readyOnFirstFrame { s.ready += 1 }
+        record(stamp: stamp, bytes: len, index: index, now: now)
+        flushBatch()
+    }
+
+    /// One whole message from the raw reader.
+    @inline(__always)
+    private func count(_ payload: UnsafeRawBufferPointer, index: Int, now: UInt64) {
+        record(stamp: Self.findStamp(payload), bytes: payload.count, index: index, now: now)
+    }
+
+    private struct Batch {
+        var frames = 0, otherFrames = 0, bytes = 0, stampedBytes = 0, ready = 0
+        var latencies: [UInt64] = []
+    }
+
+    @inline(__always)
+    private func record(stamp: UInt64?, bytes: Int, index: Int, now: UInt64) {
+        batch.bytes += bytes
+        if let stamp {
+            batch.frames += 1
+            batch.stampedBytes += bytes
+            batch.latencies.append(now > stamp ? now - stamp : 0)
+        } else {
+            batch.otherFrames += 1
         }
+        if index >= 0 && index < gotFirst.count && !gotFirst[index] {
+            gotFirst[index] = true
+            if targets[index].readyOnFirstFrame { batch.ready += 1 }
+        }
+    }
+
+    private func flushBatch() {
+        guard batch.bytes > 0 || batch.ready > 0 else { return }
+        stats.withLock { s in
+            s.bytes += batch.bytes
+            s.frames += batch.frames
+            s.stampedBytes += batch.stampedBytes
+            s.otherFrames += batch.otherFrames
+            s.ready += batch.ready
+            for latency in batch.latencies { _ = s.latency.record(latency) }
+        }
+        batch.frames = 0; batch.otherFrames = 0; batch.bytes = 0; batch.stampedBytes = 0; batch.ready = 0
+        batch.latencies.removeAll(keepingCapacity: true)
     }
 
     /// The µs stamp after `"bts":"`, or nil.

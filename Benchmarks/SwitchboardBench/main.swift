@@ -7,6 +7,7 @@ import Glibc
 //   SwitchboardBench [--quick | --smoke] [--runs N] [--scenarios a,b,c,d]
 //                    [--peers switchboard,nchan,lws-fanout,lws-fanout-b16]
 //                    [--hub-bin PATH] [--lws-bin PATH] [--nchan-conf PATH] [--work-dir DIR]
+//                    [--ws-client raw|lws]
 //
 // Scenarios (BENCHMARKS.md): (a) fan-out 1 session × 1,000 subscribers;
 // (b) webhook ingest, 1,000 sessions × 2 subscribers + 5 dashboards, rising
@@ -26,7 +27,7 @@ let quick = args.contains("--quick")
 if args.contains("--help") || args.contains("-h") {
     say("usage: SwitchboardBench [--quick | --smoke] [--runs N] [--scenarios a,b,c,d] [--peers "
           + Peer.allCases.map(\.rawValue).joined(separator: ",") + "] [--hub-bin PATH] [--lws-bin PATH] "
-          + "[--nchan-conf PATH] [--work-dir DIR] [--step-seconds S] [--durable-rates R1,R2,...] [--quiet]")
+          + "[--nchan-conf PATH] [--work-dir DIR] [--step-seconds S] [--durable-rates R1,R2,...] [--ws-client raw|lws] [--quiet]")
     exit(0)
 }
 var shape = smoke ? Shape.smoke : quick ? Shape.quick : Shape.full
@@ -41,6 +42,10 @@ if let v = option("--idle-connections") { shape.idleConnections = Int(v) ?? shap
 if let v = option("--fanout") { shape.fanoutSubscribers = Int(v) ?? shape.fanoutSubscribers }
 // For profiling one load: e.g. `--scenarios d --durable-rates 15000 --step-seconds 20`.
 if let v = option("--step-seconds") { shape.stepSeconds = Double(v) ?? shape.stepSeconds }
+if let v = option("--ws-client") {
+    guard v == "raw" || v == "lws" else { say("--ws-client is raw or lws"); exit(2) }
+    shape.rawFraming = v == "raw"
+}
 if let v = option("--durable-rates") {
     let rates = v.split(separator: ",").compactMap { Double($0) }
     if !rates.isEmpty { shape.durableRates = rates }

@@ -80,6 +80,8 @@ public final class Hub {
         m.describe("switchboard_sessions", type: "gauge", "sessions in memory by callState")
         m.describe("switchboard_frames_sent_total", type: "counter", "WebSocket frames written")
         m.describe("switchboard_bytes_sent_total", type: "counter", "WebSocket payload bytes written")
+        m.describe("switchboard_ws_writes_total", type: "counter",
+                   "writes (send calls) that carried WebSocket frames; frames_sent_total over this is frames per send")
         m.describe("switchboard_slow_consumer_closes_total", type: "counter", "subscribers closed with 4008")
         m.describe("switchboard_frames_conflated_total", type: "counter", "queued frames superseded by a newer one before sending")
         m.describe("switchboard_webhook_requests_total", type: "counter", "provider webhooks by provider and outcome")

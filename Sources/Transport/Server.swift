@@ -38,6 +38,8 @@ public final class Server: @unchecked Sendable {
     /// Open WebSockets per client address (`limits.maxConnectionsPerIp`).
     private var connectionsByAddress: [String: Int] = [:]
 
+    /// Subscribers to write at the end of this turn of the loop.
+    private var turnWrites: TurnWrites!
     private let shutdownRequested = Atomic<Bool>(false)
     private var drainDeadline: Int64?
     private var finished = false
@@ -81,6 +83,9 @@ public final class Server: @unchecked Sendable {
         tick = .allocate(capacity: 1)
         tick.initialize(to: CLibWebSockets_timer())
 
+        turnWrites = TurnWrites { [unowned self] in
+            if let context { lws_cancel_service(context) }
+        }
         hub.deliverResponse = { [unowned self] id, response in
             guard let exchange = exchanges[id] else { return }
             // Answered outside the connection's own callback: a failed write
@@ -300,8 +305,10 @@ public final class Server: @unchecked Sendable {
             if let key = lws_get_opaque_user_data(wsi) { httpPeers[Int(bitPattern: key)] = nil }
             return lws_callback_http_dummy(wsi, reason, user, input, len)
         case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-            hub.processCommitted()
-            beginDrainIfRequested()
+            turnWrites.run {
+                hub.processCommitted()
+                beginDrainIfRequested()
+            }
             return 0
         default:
             return lws_callback_http_dummy(wsi, reason, user, input, len)
@@ -573,7 +580,8 @@ public final class Server: @unchecked Sendable {
         let socket = WebSocketConnection(id: id, wsi: wsi, sessionId: sessionId, identity: admission.identity,
                                          peer: admission.address, sendQueueLimit: config.limits.sendQueueBytes,
                                          openedAt: now, metrics: hub.metrics,
-                                         messagesPerSecond: config.limits.messagesPerSecond)
+                                         messagesPerSecond: config.limits.messagesPerSecond,
+                                         turnWrites: turnWrites)
         sockets[id] = socket
         connectionsByAddress[admission.address, default: 0] += 1
         armTokenTimer(socket, now: now)
@@ -655,6 +663,7 @@ public final class Server: @unchecked Sendable {
 
     private func closed(_ slot: UnsafeMutablePointer<Int>) {
         guard let socket = sockets.removeValue(forKey: slot.pointee) else { return }
+        socket.isClosed = true
         slot.pointee = 0
         if let count = connectionsByAddress[socket.peer], count > 1 {
             connectionsByAddress[socket.peer] = count - 1

@@ -3,10 +3,10 @@ import Hub
 
 /// One WebSocket subscriber. Lives on the service thread only.
 ///
-/// Writes: a frame for an idle connection (nothing queued, nothing left in
-/// libwebsockets' own buffer, no writable callback asked for) is written at
-/// once; everything else waits in `queue` for the writable callback. See
-/// `deliver(_:)` for why.
+/// Writes: frames for an idle connection (nothing queued, no writable
+/// callback asked for) are written at the end of the loop's turn, all in one
+/// `send()` (`TurnWrites`); everything else waits in `queue` for the
+/// writable callback. See `deliver(_:)` for why.
 ///
 /// Back-pressure: a peer that stops reading lets the queue grow; past
 /// `limits.sendQueueBytes` it is closed with 4008 (§3.4) and its queue is
@@ -46,6 +46,11 @@ final class WebSocketConnection: Subscriber {
     private var directWrites = false
     /// A direct write failed; the connection is being closed.
     private var writeFailed = false
+    /// Waiting in `turnWrites` for the end of this turn.
+    private var flushQueued = false
+    /// libwebsockets closed the connection; its `wsi` is gone.
+    var isClosed = false
+    private unowned let turnWrites: TurnWrites
     /// Set by the server while it handles a message from this peer. Its
     /// replies (`ack`, `pong`, `error`) then wait for the writable callback:
     /// a peer that floods gets cut (4029) with its queue dropped, and no
@@ -57,7 +62,8 @@ final class WebSocketConnection: Subscriber {
     var recentErrors: [Int64] = []
 
     init(id: Int, wsi: OpaquePointer, sessionId: String?, identity: ClientIdentity, peer: String,
-         sendQueueLimit: Int, openedAt: Int64, metrics: Metrics, messagesPerSecond: Int) {
+         sendQueueLimit: Int, openedAt: Int64, metrics: Metrics, messagesPerSecond: Int, turnWrites: TurnWrites) {
+        self.turnWrites = turnWrites
         self.metrics = metrics
         self.messagesPerSecond = Double(messagesPerSecond)
         self.messageTokens = Double(messagesPerSecond)
@@ -81,25 +87,39 @@ final class WebSocketConnection: Subscriber {
             close(4008, "slow consumer: send queue over limits.sendQueueBytes")
             return
         }
-        if queue.count == 1, directWrites, !receiving, !writableRequested, lws_partial_buffered(wsi) == 0 {
+        if flushQueued { return }
+        if queue.count == 1, directWrites, !receiving, !writableRequested {
             // The common case of a subscriber that keeps up. Asking for a
             // writable callback would cost two `epoll_ctl` calls (arm, then
-            // disarm POLLOUT) and a turn of the loop per frame: 10-15 % of
-            // the hub's CPU in a 1,000-subscriber fan-out. Written now, a
-            // frame the socket cannot take whole is kept and finished by
-            // libwebsockets, which holds off further writable callbacks (and,
-            // through `lws_partial_buffered`, further direct writes) until
-            // it has drained; frames behind it queue here as before, so
-            // order is kept. (HTTP/1.1 only: no HTTP/2 stream to interleave.)
-            if writeFirst() < 0 {
-                // Outside a callback there is no -1 to return: close it from the loop.
-                writeFailed = true
-                queue.removeAll()
-                lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC)
-            }
+            // disarm POLLOUT) per frame: 10-15 % of the hub's CPU in a
+            // 1,000-subscriber fan-out. Instead the frame waits for the end
+            // of this turn, with any others the turn makes (`TurnWrites`).
+            flushQueued = true
+            turnWrites.add(self)
             return
         }
         requestWritable()
+    }
+
+    /// The end of the turn (`TurnWrites`): writes what was queued since, in
+    /// one `send()`. A frame the socket cannot take whole is kept and
+    /// finished by libwebsockets, which holds off further writable callbacks
+    /// (and, through `lws_partial_buffered`, further writes from here) until
+    /// it has drained; frames behind it wait for the writable callback, so
+    /// order is kept. (HTTP/1.1 only: no HTTP/2 stream to interleave.)
+    func flush() {
+        flushQueued = false
+        guard !isClosed, pendingClose == nil, !writeFailed, !writableRequested, !queue.isEmpty else { return }
+        guard lws_partial_buffered(wsi) == 0 else {
+            requestWritable()
+            return
+        }
+        if (queue.count > 1 ? writeBatch() : writeFirst()) < 0 {
+            // Outside a callback there is no -1 to return: close it from the loop.
+            writeFailed = true
+            queue.removeAll()
+            lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC)
+        }
     }
 
     private func requestWritable() {
@@ -177,6 +197,7 @@ final class WebSocketConnection: Subscriber {
         // libwebsockets writes the frame header into the headroom in place;
         // every subscriber gets byte-identical headers, so sharing is safe.
         if lws_write(wsi, payload, frame.count, LWS_WRITE_TEXT) < frame.count { return -1 }
+        writes.add()
         queue.removeFirst()
         sent(frame)
         return 0
@@ -206,12 +227,14 @@ final class WebSocketConnection: Subscriber {
         // A short write is buffered by libwebsockets, which holds off the
         // next writable callback until it has drained.
         if lws_write(wsi, (buffer + pre).assumingMemoryBound(to: UInt8.self), total, LWS_WRITE_HTTP) < 0 { return -1 }
+        writes.add()
         for frame in frames { sent(frame) }
         return 0
     }
 
     private lazy var framesSent = metrics.counter("switchboard_frames_sent_total")
     private lazy var bytesSent = metrics.counter("switchboard_bytes_sent_total")
+    private lazy var writes = metrics.counter("switchboard_ws_writes_total")
 
     private func sent(_ frame: Frame) {
         framesSent.add()

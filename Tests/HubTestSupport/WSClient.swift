@@ -43,6 +43,16 @@ public final class WSClient {
     }
 
     public func sendFrame(_ payload: [UInt8], opcode: UInt8, fin: Bool = true) throws {
+        try socket.write(Self.frame(payload, opcode: opcode, fin: fin))
+    }
+
+    /// Sends several text messages in one write, so the hub reads them together.
+    public func sendTogether(_ texts: [String]) throws {
+        try socket.write(texts.flatMap { Self.frame(Array($0.utf8), opcode: 0x1, fin: true) })
+    }
+
+    /// One masked client frame (RFC 6455 §5.2).
+    static func frame(_ payload: [UInt8], opcode: UInt8, fin: Bool) -> [UInt8] {
         var frame: [UInt8] = [(fin ? 0x80 : 0) | opcode]
         let n = payload.count
         if n < 126 {
@@ -56,7 +66,7 @@ public final class WSClient {
         let mask: [UInt8] = [0x12, 0x34, 0x56, 0x78]
         frame += mask
         frame += payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
-        try socket.write(frame)
+        return frame
     }
 
     /// The next text or close frame; pings are answered unless `answerPings` is false.

@@ -92,10 +92,11 @@ import Testing
         #expect(frames + conflated == count, "every version was either sent or conflated: \(frames) + \(conflated)")
     }
 
-    /// A frame for an idle subscriber is written at once, outside the
-    /// writable callback; one the socket cannot take whole is finished by
-    /// libwebsockets while later frames queue behind it. Far below the
-    /// conflation threshold, every version must arrive exactly once, in order.
+    /// Frames for an idle subscriber are written at the end of the loop's
+    /// turn, outside the writable callback; a write the socket cannot take
+    /// whole is finished by libwebsockets while later frames queue behind
+    /// it. Far below the conflation threshold, every version must arrive
+    /// exactly once, in order.
     @Test func directWritesThatOverflowTheSocketKeepEveryFrameInOrder() throws {
         let (hub, reader, writer) = try Self.slowReaderAndWriter(session: "direct", maxMessageBytes: 100_000,
                                                                  sendQueueBytes: 256 << 20)
@@ -109,5 +110,37 @@ import Testing
             versions.append(version)
         }
         #expect(versions == Array(1...count))
+    }
+
+    /// Two reports read in one turn change the session twice: a watcher that
+    /// keeps up gets both `state_change` frames in one write, not one each
+    /// (`TurnWrites`). The writer's own copies and its acks wait for its
+    /// writable callback (replies to a message it sent), also one write.
+    @Test func framesMadeInOneTurnLeaveInOneWritePerSubscriber() throws {
+        let hub = try HubProcess()
+        let watcher = try hub.connect("/ws/calls/turn")
+        _ = try watcher.nextJSON()
+        let writer = try hub.connect("/ws/calls/turn")
+        _ = try writer.nextJSON()
+        let before = try Self.counters(hub)
+
+        try writer.sendTogether([#"{"type":"report","id":"a","ts":1000,"state":{"callState":"ringing"}}"#,
+                                 #"{"type":"report","id":"b","ts":1001,"state":{"callState":"connected"}}"#])
+        #expect(try watcher.nextJSON()["version"] as? Int == 1)
+        #expect(try watcher.nextJSON()["version"] as? Int == 2)
+        var writerFrames = 0
+        while writerFrames < 4 { _ = try writer.nextJSON(); writerFrames += 1 }
+
+        let after = try Self.counters(hub)
+        #expect(after.frames - before.frames == 6, "2 state_change to each + 2 acks")
+        #expect(after.writes - before.writes == 2, "one write per subscriber")
+    }
+
+    static func counters(_ hub: HubProcess) throws -> (frames: Int, writes: Int) {
+        let lines = try hub.http.get("/metrics").text.split(separator: "\n")
+        func value(_ name: String) -> Int {
+            lines.first { $0.hasPrefix(name + " ") }.flatMap { Int($0.split(separator: " ")[1]) } ?? -1
+        }
+        return (value("switchboard_frames_sent_total"), value("switchboard_ws_writes_total"))
     }
 }
