@@ -137,11 +137,10 @@ struct FrameReader {
         on(.end(why))
     }
 
-    /// A masked pong echoing `payload` (≤ 125 bytes), after `pre` bytes of headroom.
-    static func pong(_ payload: UnsafeRawBufferPointer, headroom pre: Int) -> [UInt8] {
+    /// A masked pong echoing `payload` (≤ 125 bytes).
+    static func pong(_ payload: UnsafeRawBufferPointer) -> [UInt8] {
         let mask: [UInt8] = [0x5b, 0x1e, 0xa7, 0x3c]
-        var out = [UInt8](repeating: 0, count: pre)
-        out += [0x8A, 0x80 | UInt8(min(payload.count, 125))] + mask
+        var out: [UInt8] = [0x8A, 0x80 | UInt8(min(payload.count, 125))] + mask
         for (i, byte) in payload.prefix(125).enumerated() { out.append(byte ^ mask[i & 3]) }
         return out
     }

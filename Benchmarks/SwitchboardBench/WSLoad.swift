@@ -242,12 +242,7 @@ final class WSLoad: @unchecked Sendable {
             let index = Int(bitPattern: lws_get_opaque_user_data(wsi)) - 1
             guard !requestSent[index] else { return 0 }
             requestSent[index] = true
-            let pre = Int(CLibWebSockets_PRE)
-            var request = [UInt8](repeating: 0, count: pre)
-                + FrameReader.request(path: targets[index].path, host: host, port: port)
-            let count = request.count - pre
-            let written = request.withUnsafeMutableBufferPointer { lws_write(wsi, $0.baseAddress! + pre, count, LWS_WRITE_HTTP) }
-            return written < count ? -1 : 0
+            return Self.writeRaw(wsi, FrameReader.request(path: targets[index].path, host: host, port: port)) ? 0 : -1
         case LWS_CALLBACK_RAW_RX:
             guard let wsi, let input else { return 0 }
             return rawReceive(wsi, UnsafeRawBufferPointer(start: input, count: len))
@@ -309,11 +304,7 @@ final class WSLoad: @unchecked Sendable {
             case .message(let payload):
                 count(payload, index: index, now: now)
             case .ping(let payload):
-                var pong = FrameReader.pong(payload, headroom: Int(CLibWebSockets_PRE))
-                let pre = Int(CLibWebSockets_PRE), count = pong.count - pre
-                if pong.withUnsafeMutableBufferPointer({ lws_write(wsi, $0.baseAddress! + pre, count, LWS_WRITE_HTTP) }) < count {
-                    result = -1
-                }
+                if !Self.writeRaw(wsi, FrameReader.pong(payload)) { result = -1 }
             case .end(let why):
                 if stats.withLock({ $0.failed + $0.closed }) < 3 { say("  ws connection \(index) ended: \(why)") }
                 result = -1
@@ -321,6 +312,14 @@ final class WSLoad: @unchecked Sendable {
         }
         flushBatch()
         return result
+    }
+
+    /// Hands `bytes` to a raw connection as they are (libwebsockets wants
+    /// `LWS_PRE` bytes of headroom before them); false when it failed.
+    private static func writeRaw(_ wsi: OpaquePointer, _ bytes: [UInt8]) -> Bool {
+        let pre = Int(CLibWebSockets_PRE)
+        var buffer = [UInt8](repeating: 0, count: pre) + bytes
+        return buffer.withUnsafeMutableBufferPointer { lws_write(wsi, $0.baseAddress! + pre, bytes.count, LWS_WRITE_HTTP) } == bytes.count
     }
 
     @inline(__always)
