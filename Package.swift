@@ -30,11 +30,16 @@ let package = Package(
         .systemLibrary(
             name: "CSQLite", pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
+        // libev: the one event loop, shared with libwebsockets as its foreign loop.
+        .systemLibrary(name: "CLibEV", providers: [.apt(["libev-dev"]), .brew(["libev"])]),
 
         // Pure Swift core: the document and the merge rule. No C, no I/O.
         // Double.rounded() lowers to libm's round/trunc: link it explicitly, since
         // a consumer without Foundation (EngineBench) would not pull it in.
         .target(name: "CallState", linkerSettings: [.linkedLibrary("m", .when(platforms: [.linux]))]),
+        // Strict HTTP/1.1 request reading and response writing: pure Swift,
+        // no I/O (fuzzed on its own, see Fuzz/).
+        .target(name: "HTTP1"),
         // JSON at the edge (jansson) <-> CallState.JSONValue.
         .target(name: "JSONCodec", dependencies: ["CallState", "CJansson"]),
         // HMAC, SHA, Ed25519, base64 over OpenSSL.
@@ -53,7 +58,7 @@ let package = Package(
         // libwebsockets: HTTP routing, WS upgrade, send queues, keepalive, drain.
         .target(
             name: "Transport",
-            dependencies: ["Hub", "CLibWebSockets", "JSONCodec",
+            dependencies: ["Hub", "HTTP1", "CLibWebSockets", "CLibEV", "JSONCodec",
                            .product(name: "Logging", package: "swift-log")]),
         .executableTarget(
             name: "switchboard",
@@ -82,6 +87,7 @@ let package = Package(
             path: "Benchmarks/SwitchboardBench"),
         .systemLibrary(name: "CEpoll", path: "Benchmarks/CEpoll"),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
+        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(name: "AuthTests", dependencies: ["Auth", "Crypto"]),
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "Crypto", "JSONCodec", "CallState"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "CallState", "Crypto", "JSONCodec"]),

@@ -36,6 +36,9 @@ static inline uint64_t CLibWebSockets_clientOptions(int useTLS, int libev) {
     return options;
 }
 
+/// CONTEXT_PORT_NO_LISTEN_SERVER: a server vhost that serves adopted sockets only.
+static inline int CLibWebSockets_noListenServerPort(void) { return CONTEXT_PORT_NO_LISTEN_SERVER; }
+
 /// CONTEXT_PORT_NO_LISTEN: a context that only makes client connections.
 static inline int CLibWebSockets_noListenPort(void) { return CONTEXT_PORT_NO_LISTEN; }
 

@@ -38,6 +38,13 @@ struct FrameQueue {
         bytes -= items.removeLast().count
     }
 
+    /// Keeps only the frames of `kind` (the replies owed before a close).
+    mutating func keepOnly(_ kind: Frame.Kind) {
+        let kept = items[head...].filter { $0.kind == kind }
+        removeAll()
+        for frame in kept { append(frame) }
+    }
+
     mutating func removeAll() {
         items.removeAll()
         head = 0

@@ -1,18 +1,30 @@
 import Auth
+import CLibEV
 import CLibWebSockets
 import CallState
+import HTTP1
 import Hub
 import Logging
 import Providers
 import Store
 import Synchronization
 
-/// The hub's network face: one libwebsockets context, one service thread.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The hub's network face: one libev loop, one service thread.
 ///
-/// Everything that touches a connection or a session runs inside
-/// `handle(...)`, called by libwebsockets on the thread that called `run()`.
-/// Other threads talk to it only through `requestShutdown()`, which flips an
-/// atomic and wakes the loop with `lws_cancel_service` (DESIGN.md "Threading").
+/// The hub accepts connections and reads HTTP/1.1 itself (`Listener`,
+/// `HTTPConnection`, the strict `HTTP1.RequestParser`); a WebSocket opening
+/// handshake that passes the hub's checks is handed, with the bytes read so
+/// far, to libwebsockets, which runs the WebSocket on the same loop.
+/// Everything that touches a connection or a session runs on the thread that
+/// called `run()`. Other threads talk to it only through `requestShutdown()`,
+/// which flips an atomic and wakes the loop with `lws_cancel_service`
+/// (DESIGN.md "Threading").
 public final class Server: @unchecked Sendable {
     public let config: HubConfig
     let logger: Logger
@@ -26,15 +38,24 @@ public final class Server: @unchecked Sendable {
     private let retryPolicy: UnsafeMutablePointer<lws_retry_bo_t>
     private let tick: UnsafeMutablePointer<CLibWebSockets_timer>
     private var context: OpaquePointer?
+    private var vhost: OpaquePointer?
+    private var loop: EventLoop?
+    private var listener: Listener?
 
     private var nextId = 1
     var sockets: [Int: WebSocketConnection] = [:]
+    /// Requests awaiting or holding their answers, by exchange id.
     var exchanges: [Int: HTTPExchange] = [:]
-    /// Peer address per HTTP connection (see `httpPeer`), so `getpeername`
-    /// runs once per connection, not once per keep-alive request.
-    private var httpPeers: [Int: String] = [:]
+    /// Open HTTP connections (before any upgrade), by connection id.
+    private var httpConnections: [Int: HTTPConnection] = [:]
+    /// Handshakes the hub admitted, by descriptor, until libwebsockets'
+    /// filter callback claims them during the adoption.
+    private var adopting: [Int32: Admission] = [:]
     /// Upgrades that passed the handshake checks, waiting for ESTABLISHED.
-    private var admitted: [Int: (identity: ClientIdentity, address: String)] = [:]
+    private var admitted: [Int: Admission] = [:]
+    /// One read buffer for every HTTP connection (reads happen one at a time).
+    let readScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+    private let parserLimits: RequestParser.Limits
     /// Open WebSockets per client address (`limits.maxConnectionsPerIp`).
     private var connectionsByAddress: [String: Int] = [:]
 
@@ -44,10 +65,6 @@ public final class Server: @unchecked Sendable {
     private var drainDeadline: Int64?
     private var finished = false
     private var lastKeepalive: Int64 = 0
-    /// Whether libev runs the loop: `lws_service` then returns only once the
-    /// context is being destroyed.
-    private var usingEventLibrary = false
-    private var loopStopping = false
 
     /// The port actually bound (differs from the config when it asked for 0).
     public private(set) var port = 0
@@ -62,6 +79,7 @@ public final class Server: @unchecked Sendable {
         self.hub = try Hub(config: config, frameHeadroom: LWS.pre, logger: logger)
         self.router = APIRouter(hub: hub)
         self.staticFiles = StaticFiles(directory: config.publicDir)
+        self.parserLimits = RequestParser.Limits(maxHeadBytes: config.limits.maxHeaderBytes)
 
         protocolName = strdup("switchboard.v1")
         protocols = .allocate(capacity: 2)
@@ -87,61 +105,59 @@ public final class Server: @unchecked Sendable {
             if let context { lws_cancel_service(context) }
         }
         hub.deliverResponse = { [unowned self] id, response in
-            guard let exchange = exchanges[id] else { return }
-            // Answered outside the connection's own callback: a failed write
-            // cannot be returned to libwebsockets, so the connection is cut.
-            if respond(exchange.wsi, exchange, response) != 0 {
-                lws_set_timeout(exchange.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC)
-            }
+            guard let exchange = exchanges[id], exchange.response == nil else { return }
+            exchange.response = response
+            exchange.connection.answered(exchange)
         }
         hub.transportGauges = { [unowned self] in
             let dashboards = Double(sockets.values.filter { $0.sessionId == nil }.count)
             return [("switchboard_connections", [("endpoint", "calls")], Double(sockets.count) - dashboards),
                     ("switchboard_connections", [("endpoint", "dashboard")], dashboards),
-                    ("switchboard_http_connections", [], Double(httpPeers.count))]
+                    ("switchboard_http_connections", [], Double(httpConnections.count))]
         }
     }
 
     deinit {
         if let context { lws_context_destroy(context) }
+        readScratch.deallocate()
         protocols.deallocate()
         free(protocolName)
         retryPolicy.deallocate()
         tick.deallocate()
     }
 
-    /// Creates the context and binds the listener.
+    /// Creates the loop and the libwebsockets context, and binds the listener.
     /// - Returns: the bound port.
     public func start() throws -> Int {
-        lws_set_log_level(LLL_ERR, nil)
+        lws_set_log_level(Int32(LLL_ERR), switchboardLWSLog)
+        guard let loop = EventLoop() else { throw StartError(message: "cannot create the libev event loop") }
+        self.loop = loop
         var info = lws_context_creation_info()
-        info.port = Int32(config.server.port)
-        let host = config.server.host
-        let iface: UnsafeMutablePointer<CChar>? = (host == "0.0.0.0" || host == "::" || host.isEmpty) ? nil : strdup(host)
-        defer { free(iface) }
-        info.iface = UnsafePointer(iface)
+        // The hub listens itself; libwebsockets serves the sockets it is handed.
+        info.port = CLibWebSockets_noListenServerPort()
         info.protocols = UnsafePointer(protocols)
-        info.options = CLibWebSockets_serverOptions(host.contains(":") ? 0 : 1, 1)
+        info.options = CLibWebSockets_serverOptions(0, 1)
         info.user = Unmanaged.passUnretained(self).toOpaque()
         info.retry_and_idle_policy = UnsafePointer(retryPolicy)
-        info.max_http_header_data = 8192
+        // Room for any head the hub's own parser accepted: libwebsockets
+        // reads the handshake again when it adopts the socket.
+        info.max_http_header_data = UInt16(clamping: config.limits.maxHeaderBytes + 1024)
         info.timeout_secs = 30
-        info.alpn = UnsafePointer(strdup("http/1.1"))  // HTTP/2 stays off (§5, DESIGN.md)
-        // libev's epoll loop (Debian's libwebsockets-evlib-ev plugin): the
-        // default poll() walks every socket on every turn of the loop, which
-        // dominates CPU with thousands of connections (BENCHMARKS.md).
-        var created = lws_create_context(&info)
-        usingEventLibrary = created != nil
-        if created == nil {
-            logger.warning("libev event loop unavailable, falling back to poll()")
-            info.options = CLibWebSockets_serverOptions(host.contains(":") ? 0 : 1, 0)
-            created = lws_create_context(&info)
+        var foreign: UnsafeMutableRawPointer? = UnsafeMutableRawPointer(loop.loop)
+        let created = withUnsafeMutablePointer(to: &foreign) { pointer -> OpaquePointer? in
+            info.foreign_loops = pointer
+            return lws_create_context(&info)
         }
         guard let ctx = created else {
-            throw StartError(message: "cannot listen on \(host):\(config.server.port)")
+            throw StartError(message: "cannot start libwebsockets on libev (is the libwebsockets-evlib-ev plugin installed?)")
         }
         context = ctx
-        port = Int(lws_get_vhost_listen_port(lws_get_vhost_by_name(ctx, "default")))
+        vhost = lws_get_vhost_by_name(ctx, "default")
+        let listener = try Listener(host: config.server.host, port: config.server.port, loop: loop) { [unowned self] fd, peer in
+            accept(fd: fd, peer: peer)
+        }
+        self.listener = listener
+        port = listener.port
         try openJournal(context: ctx)
         tick.pointee.owner = Unmanaged.passUnretained(self).toOpaque()
         scheduleTick()
@@ -170,14 +186,12 @@ public final class Server: @unchecked Sendable {
 
     /// Runs the service loop until a requested shutdown has drained.
     public func run() {
-        guard let context else { return }
-        while !finished {
-            if lws_service(context, 0) < 0 { break }
-        }
-        // Everything acknowledged is already committed; this flushes the rest
-        // (already done before the loop stopped when libev runs it).
+        guard let context, let loop else { return }
+        loop.run()
+        listener = nil
+        for connection in Array(httpConnections.values) { connection.close() }
+        // Everything acknowledged is already committed; this flushes the rest.
         hub.journal?.close()
-        // With libev this second call completes what `stopLoop` started.
         lws_context_destroy(context)
         self.context = nil
         logger.info("stopped")
@@ -204,7 +218,13 @@ public final class Server: @unchecked Sendable {
         if now - lastKeepalive >= 200 {
             lastKeepalive = now
             keepalive(now: now)
+            let limits = config.limits
+            for connection in Array(httpConnections.values) {
+                connection.checkTimeouts(now: now, header: Int64(limits.headerTimeoutMs), body: Int64(limits.bodyTimeoutMs),
+                                         idle: Int64(limits.idleTimeoutMs))
+            }
         }
+        listener?.resumeIfDue(now: now)
         checkDrain(now: now)
         if finished {
             stopLoopIfFinished()
@@ -234,6 +254,7 @@ public final class Server: @unchecked Sendable {
         drainDeadline = WallClock.nowMs() + Int64(config.shutdown.drainSec) * 1000
         logger.info("draining", metadata: ["websockets": "\(sockets.count)", "http": "\(exchanges.count)"])
         for socket in sockets.values { socket.close(1001, "hub shutting down") }
+        for connection in Array(httpConnections.values) { connection.closeIfIdle() }
         checkDrain(now: WallClock.nowMs())
     }
 
@@ -245,17 +266,11 @@ public final class Server: @unchecked Sendable {
         }
     }
 
-    /// Ends the loop once drained. With poll(), `lws_service` returns after
-    /// each turn and `run` sees `finished`. With libev it returns only when
-    /// the context starts its destruction, which is how the libwebsockets
-    /// event-library examples stop: called from a loop callback (the timer),
-    /// never a connection's. The journal is flushed first, while the wake-up
-    /// it may send still has a live context.
+    /// Ends the loop once drained, from the timer (never a connection's
+    /// callback); `run` then closes what is left.
     private func stopLoopIfFinished() {
-        guard finished, usingEventLibrary, !loopStopping, let context else { return }
-        loopStopping = true
-        hub.journal?.close()
-        lws_context_destroy(context)
+        guard finished else { return }
+        loop?.stop()
     }
 
     // MARK: - Callback dispatch
@@ -265,21 +280,11 @@ public final class Server: @unchecked Sendable {
         let slot = user?.assumingMemoryBound(to: Int.self)
         switch reason {
         case LWS_CALLBACK_HTTP:
-            return httpRequest(wsi, slot, path: string(input, len))
-        case LWS_CALLBACK_HTTP_BODY:
-            return httpBody(slot, input, len)
-        case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-            return httpBodyDone(wsi, slot)
-        case LWS_CALLBACK_HTTP_WRITEABLE:
-            return httpWritable(wsi, slot)
-        case LWS_CALLBACK_HTTP_FILE_COMPLETION:
-            if let slot { finishExchange(slot) }
-            return lws_http_transaction_completed(wsi) != 0 ? -1 : 0
-        case LWS_CALLBACK_CLOSED_HTTP:
-            if let slot { finishExchange(slot) }
-            return 0
+            // Only a handshake the hub already admitted reaches libwebsockets,
+            // and it upgrades: a plain request here is a protocol violation.
+            return -1
         case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-            return filterUpgrade(wsi, slot)
+            return claimAdmission(wsi, slot)
         case LWS_CALLBACK_TIMER:
             guard let slot, let socket = sockets[slot.pointee] else { return 0 }
             return tokenTimer(socket)
@@ -299,10 +304,8 @@ public final class Server: @unchecked Sendable {
             if let slot { closed(slot) }
             return 0
         case LWS_CALLBACK_WSI_DESTROY:
-            // An upgrade admitted by the filter but never established.
+            // An upgrade admitted but never established.
             if let slot, slot.pointee != 0 { admitted[slot.pointee] = nil }
-            // Any connection that carried a request (see `httpPeer`).
-            if let key = lws_get_opaque_user_data(wsi) { httpPeers[Int(bitPattern: key)] = nil }
             return lws_callback_http_dummy(wsi, reason, user, input, len)
         case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
             turnWrites.run {
@@ -315,60 +318,87 @@ public final class Server: @unchecked Sendable {
         }
     }
 
-    /// The callback's `in` as text. A decoded NUL inside (`%00`) would silently
-    /// truncate a C string, so such input comes back as nil and is refused.
-    func string(_ input: UnsafeMutableRawPointer?, _ len: Int) -> String? {
-        guard let input else { return "" }
-        let bytes = UnsafeRawBufferPointer(start: input, count: len)
-        if bytes.contains(0) { return nil }
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
     func allocateId() -> Int {
         defer { nextId += 1 }
         return nextId
     }
 
-    // MARK: - HTTP
+    /// Milliseconds of wall-clock time (the hub's clock).
+    func now() -> Int64 { WallClock.nowMs() }
 
-    private func httpRequest(_ wsi: OpaquePointer, _ slot: UnsafeMutablePointer<Int>?, path: String?) -> Int32 {
-        guard let slot else { return -1 }
-        let query = LWS.queryArguments(wsi)
-        let headers = LWS.requestHeaders(wsi)
-        let request = HTTPRequest(method: LWS.method(wsi), path: path ?? "",
-                                  query: Dictionary(query, uniquingKeysWith: { first, _ in first }),
-                                  rawQuery: query.isEmpty ? nil : query.map { $0.0 + "=" + $0.1 }.joined(separator: "&"),
-                                  headers: headers, peer: hub.clientAddress(peer: httpPeer(wsi), headers: headers))
-        let id = allocateId()
-        let exchange = HTTPExchange(id: id, wsi: wsi, request: request)
-        slot.pointee = id
-        exchanges[id] = exchange
-        guard path != nil else {
-            return respond(wsi, exchange, .error(400, "bad_request", "NUL byte in path"))
-        }
+    // MARK: - HTTP connections
 
-        if request.method == "POST" || request.method == "PUT" || request.method == "PATCH" {
-            let limit = path == WebhookRoute.elevenlabs.path ? config.limits.maxAudioBodyBytes : config.limits.maxBodyBytes
-            if let length = request.headers["content-length"].flatMap({ Int($0) }), length > limit {
-                // Refuse before reading: the body is never buffered.
-                logger.notice("rejected request", metadata: ["status": "413", "path": "\(request.path)", "peer": "\(request.peer)"])
-                return respond(wsi, exchange, .error(413, "body_too_large", "body over limits.maxBodyBytes (\(config.limits.maxBodyBytes))"))
-            }
-            return 0  // wait for HTTP_BODY / HTTP_BODY_COMPLETION
+    private func accept(fd: Int32, peer: String) {
+        guard let loop else {
+            closeDescriptor(fd)
+            return
         }
-        return dispatch(wsi, exchange)
+        let connection = HTTPConnection(id: allocateId(), fd: fd, peer: peer, server: self, loop: loop,
+                                        limits: parserLimits, now: now())
+        httpConnections[connection.id] = connection
     }
 
-    private func httpBody(_ slot: UnsafeMutablePointer<Int>?, _ input: UnsafeMutableRawPointer?, _ len: Int) -> Int32 {
-        guard let slot, let exchange = exchanges[slot.pointee], let input else { return 0 }
-        if exchange.overflowed { return 0 }
-        let chunk = UnsafeRawBufferPointer(start: input, count: len)
+    /// A connection closed, or was handed to libwebsockets.
+    func connectionGone(_ connection: HTTPConnection) {
+        httpConnections[connection.id] = nil
+        if hub.draining { checkDrain(now: now()) }
+    }
+
+    /// The hub's view of a request whose head was read.
+    func makeExchange(_ head: RequestHead, connection: HTTPConnection) -> HTTPExchange {
+        let headers = head.fieldDictionary
+        let request = HTTPRequest(method: head.method, path: head.path,
+                                  query: Dictionary(head.queryItems, uniquingKeysWith: { first, _ in first }),
+                                  rawQuery: head.rawQuery, headers: headers,
+                                  peer: hub.clientAddress(peer: connection.peer, headers: headers))
+        let exchange = HTTPExchange(id: allocateId(), connection: connection, request: request, keepAlive: head.keepAlive)
+        exchanges[exchange.id] = exchange
+        return exchange
+    }
+
+    /// An exchange that only carries a refusal (a request that could not be read).
+    func makeErrorExchange(connection: HTTPConnection) -> HTTPExchange {
+        let exchange = HTTPExchange(id: allocateId(), connection: connection,
+                                    request: HTTPRequest(method: "-", path: "-", peer: connection.peer), keepAlive: false)
+        exchanges[exchange.id] = exchange
+        return exchange
+    }
+
+    /// The exchange's answer was written, or its connection went: forget it,
+    /// and tell the hub when nobody will read an answer it still owes.
+    func finished(_ exchange: HTTPExchange) {
+        guard exchanges.removeValue(forKey: exchange.id) != nil else { return }
+        if exchange.response == nil { hub.cancelPending(exchange.id) }
+        if hub.draining { checkDrain(now: now()) }
+    }
+
+    private func bodyLimit(_ request: HTTPRequest) -> Int {
+        request.path == WebhookRoute.elevenlabs.path ? config.limits.maxAudioBodyBytes : config.limits.maxBodyBytes
+    }
+
+    func bodyLimitMessage(_ exchange: HTTPExchange) -> String {
+        exchange.request.path == WebhookRoute.elevenlabs.path
+            ? "body over limits.maxAudioBodyBytes (\(config.limits.maxAudioBodyBytes))"
+            : "body over limits.maxBodyBytes (\(config.limits.maxBodyBytes))"
+    }
+
+    /// A body announced larger than its limit is refused before it is read.
+    func refuseBodyEarly(_ exchange: HTTPExchange) -> HTTPResponse? {
+        guard let length = exchange.request.headers["content-length"].flatMap({ Int($0) }),
+              length > bodyLimit(exchange.request) else { return nil }
+        logger.notice("rejected request", metadata: ["status": "413", "path": "\(exchange.request.path)", "peer": "\(exchange.request.peer)"])
+        return .error(413, "body_too_large", bodyLimitMessage(exchange))
+    }
+
+    /// Takes body bytes as they arrive. An ElevenLabs body too large to
+    /// buffer is verified and scanned as it streams.
+    /// - Returns: false when the body passed its limit (413, connection closed).
+    func bodyChunk(_ exchange: HTTPExchange, _ chunk: UnsafeRawBufferPointer) -> Bool {
         if exchange.audio != nil || exchange.streamError != nil {
             return streamBody(exchange, chunk)
         }
-        if exchange.request.body.count + len > config.limits.maxBodyBytes,
-           exchange.request.path == WebhookRoute.elevenlabs.path {
-            // Too large to buffer: verify and scan it as it streams from here on.
+        let total = exchange.request.body.count + chunk.count
+        if total > config.limits.maxBodyBytes, exchange.request.path == WebhookRoute.elevenlabs.path {
             do {
                 exchange.audio = try ElevenLabsAudioStream(secrets: config.providerSecrets,
                                                            headers: exchange.request.headers, now: WallClock.nowMs())
@@ -377,33 +407,27 @@ public final class Server: @unchecked Sendable {
             }
             let buffered = exchange.request.body
             exchange.request.body = []
-            buffered.withUnsafeBytes { _ = streamBody(exchange, $0) }
+            guard buffered.withUnsafeBytes({ streamBody(exchange, $0) }) else { return false }
             return streamBody(exchange, chunk)
         }
-        if exchange.request.body.count + len > config.limits.maxBodyBytes {
-            exchange.overflowed = true
-            exchange.request.body = []
-            return 0
-        }
-        exchange.request.body.append(contentsOf: UnsafeRawBufferPointer(start: input, count: len))
-        return 0
+        if total > config.limits.maxBodyBytes { return false }
+        exchange.request.body.append(contentsOf: chunk)
+        return true
     }
 
-    /// Feeds a streamed body; past `limits.maxAudioBodyBytes` the rest is discarded (413).
-    private func streamBody(_ exchange: HTTPExchange, _ chunk: UnsafeRawBufferPointer) -> Int32 {
+    private func streamBody(_ exchange: HTTPExchange, _ chunk: UnsafeRawBufferPointer) -> Bool {
         exchange.streamedBytes += chunk.count
         if exchange.streamedBytes > config.limits.maxAudioBodyBytes {
-            exchange.overflowed = true
             exchange.audio = nil
-            return 0
+            return false
         }
         exchange.audio?.feed(chunk)
-        return 0
+        return true
     }
 
-    private func httpBodyDone(_ wsi: OpaquePointer, _ slot: UnsafeMutablePointer<Int>?) -> Int32 {
-        guard let slot, let exchange = exchanges[slot.pointee] else { return -1 }
-        if !exchange.overflowed, exchange.audio != nil || exchange.streamError != nil {
+    /// Routes a complete request; its answer is set now or later (`deliverResponse`).
+    func dispatch(_ exchange: HTTPExchange) {
+        if exchange.audio != nil || exchange.streamError != nil {
             let now = WallClock.nowMs()
             let verified: Result<WebhookResult, WebhookError>
             if let audio = exchange.audio {
@@ -416,19 +440,13 @@ public final class Server: @unchecked Sendable {
             let response = hub.applyWebhook(.elevenlabs, verified, now: now) { [unowned self] in
                 hub.deliverResponse(id, $0)
             }
-            return response == HTTPResponse.accepted ? 0 : respond(wsi, exchange, response)
+            if response != HTTPResponse.accepted, exchange.response == nil { exchange.response = response }
+            return
         }
-        if exchange.overflowed {
-            return respond(wsi, exchange, .error(413, "body_too_large", "body over limits.maxBodyBytes (\(config.limits.maxBodyBytes))"))
-        }
-        return dispatch(wsi, exchange)
-    }
-
-    private func dispatch(_ wsi: OpaquePointer, _ exchange: HTTPExchange) -> Int32 {
         let request = exchange.request
         switch router.route(request, exchangeId: exchange.id) {
         case .pending?:
-            return 0
+            return
         case .response(let response)?:
             if response.status >= 400 {
                 logger.notice("rejected request", metadata: [
@@ -436,88 +454,88 @@ public final class Server: @unchecked Sendable {
                     "peer": "\(request.peer)",
                 ])
             }
-            return respond(wsi, exchange, response)
+            if exchange.response == nil { exchange.response = response }
+            return
         case nil:
             break
         }
+        exchange.response = staticFile(request)
+    }
+
+    private func staticFile(_ request: HTTPRequest) -> HTTPResponse {
         guard request.method == "GET" || request.method == "HEAD" else {
-            return respond(wsi, exchange, .error(405, "method_not_allowed", "static files accept GET", headers: [("Allow", "GET")]))
+            return .error(405, "method_not_allowed", "static files accept GET", headers: [("Allow", "GET, HEAD")])
         }
-        guard let file = staticFiles.resolve(request.path) else {
+        guard let file = staticFiles.resolve(request.path), let body = StaticFiles.read(file) else {
             logger.notice("rejected request", metadata: ["status": "404", "path": "\(request.path)", "peer": "\(request.peer)"])
-            return respond(wsi, exchange, .error(404, "not_found", "no such file"))
+            return .error(404, "not_found", "no such file")
         }
-        let headers = "cache-control: no-cache\r\n"
-        let n = lws_serve_http_file(wsi, file, StaticFiles.contentType(file), headers, Int32(headers.utf8.count))
-        // < 0: error, close; > 0: finished, transaction completed; 0: in progress.
-        if n < 0 { return -1 }
-        if n > 0 { return lws_http_transaction_completed(wsi) != 0 ? -1 : 0 }
-        return 0
+        return HTTPResponse(status: 200, contentType: StaticFiles.contentType(file),
+                            headers: [("cache-control", "no-cache")], body: body)
     }
 
-    /// Writes the response at once rather than on the next writable
-    /// callback: a small HTTP/1.1 reply fits the socket buffer, libwebsockets
-    /// keeps and finishes any short write itself, and every extra turn of the
-    /// loop is a `poll()` over every socket.
-    private func respond(_ wsi: OpaquePointer, _ exchange: HTTPExchange, _ response: HTTPResponse) -> Int32 {
-        exchange.response = response
-        guard let user = lws_wsi_user(wsi) else {
-            lws_callback_on_writable(wsi)
-            return 0
-        }
-        return httpWritable(wsi, user.assumingMemoryBound(to: Int.self))
+    /// Headers on every answer: what browsers need to treat the hub's
+    /// pages and errors safely.
+    private static let securityFields: [(String, String)] = [
+        ("content-security-policy", "default-src 'none'; img-src 'self' data: ; script-src 'self'; font-src 'self'; "
+            + "style-src 'self'; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none';form-action 'self';"),
+        ("x-content-type-options", "nosniff"),
+        ("x-xss-protection", "1; mode=block"),
+        ("x-frame-options", "deny"),
+        ("referrer-policy", "no-referrer"),
+    ]
+
+    /// Appends the bytes of an answer.
+    func serialize(_ response: HTTPResponse, for exchange: HTTPExchange, close: Bool, to out: inout [UInt8]) {
+        var fields = Server.securityFields
+        fields.append(("content-type", response.contentType ?? "text/plain"))
+        for (name, value) in response.headers { fields.append((name.lowercased(), value)) }
+        ResponseWriter.append(status: response.status, fields: fields, body: response.body, close: close,
+                              omitBody: exchange.request.method == "HEAD", to: &out)
     }
 
-    private func httpWritable(_ wsi: OpaquePointer, _ slot: UnsafeMutablePointer<Int>?) -> Int32 {
-        guard let slot, let exchange = exchanges[slot.pointee], let response = exchange.response else { return 0 }
-        finishExchange(slot)
-        let bytes = HTTPResponseBytes(status: response.status, contentType: response.contentType ?? "text/plain",
-                                      headers: response.headers,
-                                      body: exchange.request.method == "HEAD" ? [] : response.body)
-        guard LWS.writeResponse(wsi, bytes) else { return -1 }
-        return lws_http_transaction_completed(wsi) != 0 ? -1 : 0
-    }
-
-    /// The connection's peer address, read on its first request. The key
-    /// lives in the connection's opaque user data, which (unlike the
-    /// per-session data) lasts from accept to close and starts out nil; a
-    /// fresh id per connection means a missed clean-up can leak an entry but
-    /// never hand one connection's address to another.
-    private func httpPeer(_ wsi: OpaquePointer) -> String {
-        if let key = lws_get_opaque_user_data(wsi), let known = httpPeers[Int(bitPattern: key)] { return known }
-        let peer = LWS.peer(wsi)
-        let id = allocateId()
-        lws_set_opaque_user_data(wsi, UnsafeMutableRawPointer(bitPattern: id))
-        httpPeers[id] = peer
-        return peer
-    }
-
-    private func finishExchange(_ slot: UnsafeMutablePointer<Int>) {
-        if exchanges.removeValue(forKey: slot.pointee)?.response == nil { hub.cancelPending(slot.pointee) }
-        slot.pointee = 0
-        if hub.draining { checkDrain(now: WallClock.nowMs()) }
+    func logRefusal(status: Int, path: String, peer: String) {
+        logger.notice("rejected request", metadata: ["status": "\(status)", "path": "\(path)", "peer": "\(peer)"])
     }
 
     // MARK: - WebSocket
 
-    /// Upgrade checks, answered with a real HTTP status before any 101:
-    /// draining (503), path and session id (404/400), Origin (403), the
-    /// per-address cap (429), the token (401) and what it grants (403).
-    private func filterUpgrade(_ wsi: OpaquePointer, _ slot: UnsafeMutablePointer<Int>?) -> Int32 {
-        let path = LWS.header(wsi, WSI_TOKEN_GET_URI) ?? ""
-        let headers = LWS.requestHeaders(wsi)
-        let query = Dictionary(LWS.queryArguments(wsi), uniquingKeysWith: { first, _ in first })
-        let address = hub.clientAddress(peer: LWS.peer(wsi), headers: headers)
+    /// What the hub decided about a handshake, kept until the socket is established.
+    struct Admission {
+        let identity: ClientIdentity
+        let address: String
+        /// nil for `/ws/dashboard`.
+        let sessionId: String?
+        let resume: (epoch: String, since: Int64)?
+    }
+
+    /// Upgrade checks, answered with a real HTTP/1.1 status before any 101:
+    /// draining (503), path and session id (404/400), the handshake fields
+    /// (400/426), Origin (403), the per-address cap (429), the token (401)
+    /// and what it grants (403). An admitted handshake is remembered by its
+    /// descriptor until libwebsockets adopts the socket.
+    func admitUpgrade(_ head: RequestHead, connection: HTTPConnection) -> UpgradeDecision {
+        let path = head.path
+        let headers = head.fieldDictionary
+        let query = Dictionary(head.queryItems, uniquingKeysWith: { first, _ in first })
+        let address = hub.clientAddress(peer: connection.peer, headers: headers)
         let now = WallClock.nowMs()
         var identity: ClientIdentity?
+        let sessionId = Server.sessionId(inPath: path)
         let refusal: HTTPResponse? = {
             if hub.draining { return .error(503, "draining", "hub is shutting down", headers: [("Retry-After", "5")]) }
-            let sessionId = Server.sessionId(inPath: path)
             guard sessionId != nil || path == "/ws/dashboard" else {
                 return .error(404, "not_found", "no WebSocket endpoint at \(path)")
             }
             if let sessionId, !SessionID.isValid(sessionId) {
                 return .error(400, "invalid_session_id", "session id must be 1-128 of [A-Za-z0-9._:-]")
+            }
+            if headers["sec-websocket-version"] != "13" {
+                return .error(426, "unsupported_websocket_version", "Sec-WebSocket-Version must be 13",
+                              headers: [("Sec-WebSocket-Version", "13")])
+            }
+            guard let key = headers["sec-websocket-key"], key.utf8.count == 24, key.hasSuffix("==") else {
+                return .error(400, "bad_handshake", "Sec-WebSocket-Key must be 16 bytes in base64")
             }
             if let origin = headers["origin"], !originAllowed(origin, host: headers["host"]) {
                 return .error(403, "origin_not_allowed", "origin \(origin) is not in security.allowedOrigins")
@@ -542,14 +560,44 @@ public final class Server: @unchecked Sendable {
         if let refusal {
             // The path only: query strings may carry tokens and are never logged.
             logger.notice("rejected upgrade", metadata: ["status": "\(refusal.status)", "path": "\(path)", "peer": "\(address)"])
-            _ = LWS.writeResponse(wsi, HTTPResponseBytes(status: refusal.status, contentType: refusal.contentType ?? "text/plain",
-                                                         headers: refusal.headers, body: refusal.body))
-            return 1
+            return .refuse(refusal)
         }
-        guard let slot, let identity else { return 1 }
+        guard let identity else { return .refuse(.error(401, "invalid_token", "no identity")) }
+        var resume: (epoch: String, since: Int64)?
+        if let epoch = query["epoch"], let since = query["since"].flatMap({ Int64($0) }) { resume = (epoch, since) }
+        return .admit(Admission(identity: identity, address: address, sessionId: sessionId, resume: resume))
+    }
+
+    enum UpgradeDecision {
+        case admit(Admission)
+        case refuse(HTTPResponse)
+    }
+
+    /// Gives an admitted connection's descriptor, and every byte read from it
+    /// so far, to libwebsockets, which answers the handshake and runs the
+    /// WebSocket. libwebsockets reads the handshake from `bytes` at once, in
+    /// this call; the filter callback claims the admission by descriptor.
+    func adopt(fd: Int32, bytes: [UInt8], admission: Admission) {
+        guard let vhost else {
+            closeDescriptor(fd)
+            return
+        }
+        adopting[fd] = admission
+        let wsi = bytes.withUnsafeBytes { b in
+            lws_adopt_socket_vhost_readbuf(vhost, fd, b.baseAddress?.assumingMemoryBound(to: CChar.self), b.count)
+        }
+        // On failure libwebsockets has closed the descriptor; either way the
+        // admission is claimed by now or never will be.
+        if wsi == nil || adopting[fd] != nil { adopting[fd] = nil }
+    }
+
+    /// libwebsockets' handshake filter: admits exactly the sockets the hub handed over.
+    private func claimAdmission(_ wsi: OpaquePointer, _ slot: UnsafeMutablePointer<Int>?) -> Int32 {
+        let fd = Int32(lws_get_socket_fd(wsi))
+        guard let slot, let admission = adopting.removeValue(forKey: fd) else { return 1 }
         let id = allocateId()
         slot.pointee = id
-        admitted[id] = (identity, address)
+        admitted[id] = admission
         return 0
     }
 
@@ -570,12 +618,9 @@ public final class Server: @unchecked Sendable {
 
     private func established(_ wsi: OpaquePointer, _ slot: UnsafeMutablePointer<Int>?) -> Int32 {
         guard let slot else { return -1 }
-        let path = LWS.header(wsi, WSI_TOKEN_GET_URI) ?? ""
-        let sessionId = Server.sessionId(inPath: path)
-        guard sessionId != nil || path == "/ws/dashboard" else { return -1 }
-        let args = Dictionary(LWS.queryArguments(wsi), uniquingKeysWith: { first, _ in first })
         let id = slot.pointee
         guard let admission = admitted.removeValue(forKey: id) else { return -1 }
+        let sessionId = admission.sessionId
         let now = WallClock.nowMs()
         let socket = WebSocketConnection(id: id, wsi: wsi, sessionId: sessionId, identity: admission.identity,
                                          peer: admission.address, sendQueueLimit: config.limits.sendQueueBytes,
@@ -590,9 +635,7 @@ public final class Server: @unchecked Sendable {
             hub.subscribeDashboard(socket)
             return 0
         }
-        var resume: (epoch: String, since: Int64)?
-        if let epoch = args["epoch"], let since = args["since"].flatMap({ Int64($0) }) { resume = (epoch, since) }
-        hub.subscribe(socket, to: sessionId, identity: socket.identity, resume: resume, now: now)
+        hub.subscribe(socket, to: sessionId, identity: socket.identity, resume: admission.resume, now: now)
         return 0
     }
 
@@ -600,6 +643,9 @@ public final class Server: @unchecked Sendable {
                          _ input: UnsafeMutableRawPointer?, _ len: Int) -> Int32 {
         guard let slot, let socket = sockets[slot.pointee] else { return -1 }
         socket.lastHeardAt = WallClock.nowMs()
+        // A connection being closed applies nothing more: its close frame
+        // may already be out, and an ack could no longer follow.
+        if socket.pendingClose != nil { return 0 }
         socket.receiving = true
         defer { socket.receiving = false }
         if let input, len > 0 {
@@ -688,6 +734,17 @@ public final class Server: @unchecked Sendable {
 struct ContextWaker: @unchecked Sendable {
     let context: OpaquePointer
     func wake() { lws_cancel_service(context) }
+}
+
+/// libwebsockets' log lines, on standard error like the hub's own. The
+/// adoption of a handed-over socket logs at error level although nothing
+/// failed; those lines are dropped.
+func switchboardLWSLog(_ level: Int32, _ line: UnsafePointer<CChar>?) {
+    guard let line else { return }
+    let text = String(cString: line)
+    if text.contains("readbuf") || text.contains("calling service") { return }
+    let bytes = Array(("lws: " + text).utf8)
+    _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
 }
 
 /// Startup failure (port in use, bad interface).

@@ -15,8 +15,8 @@ struct StaticFiles {
     }
 
     /// The file to serve for `path`, or nil (404). `path` is already %-decoded
-    /// by libwebsockets; we decode nothing again, so `%2e%2e` arriving here is a
-    /// literal file name, never a parent reference.
+    /// by the request parser; nothing is decoded again, so `%2e%2e` arriving
+    /// here is a literal file name, never a parent reference.
     func resolve(_ path: String) -> String? {
         guard let root, path.hasPrefix("/") else { return nil }
         let segments = path.split(separator: "/", omittingEmptySubsequences: true)
@@ -46,6 +46,21 @@ struct StaticFiles {
         case "txt", "md": return "text/plain; charset=utf-8"
         case "woff2": return "font/woff2"
         default: return "application/octet-stream"
+        }
+    }
+
+    /// The file's bytes (files under `public/` are small: read whole per request).
+    static func read(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 { return nil }
+            if n == 0 { return out }
+            out.append(contentsOf: chunk[..<n])
         }
     }
 

@@ -1,6 +1,12 @@
 import CLibWebSockets
 import Hub
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// One WebSocket subscriber. Lives on the service thread only.
 ///
 /// Writes: frames for an idle connection (nothing queued, no writable
@@ -39,6 +45,9 @@ final class WebSocketConnection: Subscriber {
     private var pingPending = false
     /// Set once the connection is to be closed; sent from the next writable callback.
     private(set) var pendingClose: (code: Int32, reason: String)?
+    /// The close frame is out and the socket half-closed: what the peer
+    /// still sends is read and dropped until it closes or the linger ends.
+    private(set) var closeSent = false
     /// A writable callback has been asked for and not yet run.
     private var writableRequested = false
     /// Set by the first writable callback: from then on the handshake is
@@ -84,7 +93,7 @@ final class WebSocketConnection: Subscriber {
         queue.append(frame)
         if queue.bytes + lagBytes > sendQueueLimit {
             metrics.increment("switchboard_slow_consumer_closes_total")
-            close(4008, "slow consumer: send queue over limits.sendQueueBytes")
+            close(4008, "slow consumer: send queue over limits.sendQueueBytes", dropReplies: true)
             return
         }
         if flushQueued { return }
@@ -155,13 +164,21 @@ final class WebSocketConnection: Subscriber {
         requestWritable()
     }
 
-    /// Schedules a close frame with `code`. A peer that never becomes writable
-    /// again (it stopped reading) is cut after two seconds regardless.
-    func close(_ code: Int32, _ reason: String) {
+    /// Seconds a closing connection lingers for the peer to read its close
+    /// frame, and for a peer that stopped reading to become writable.
+    static let lingerSeconds: Int32 = 2
+
+    /// Schedules a close frame with `code`. Replies already owed (`ack`,
+    /// `error`) are written first, so every message applied before the cut
+    /// has its ack before the close frame; other frames are dropped (all of
+    /// them when `dropReplies`, for a peer that does not read). A peer that
+    /// never becomes writable again is cut after `lingerSeconds` regardless.
+    func close(_ code: Int32, _ reason: String, dropReplies: Bool = false) {
         guard pendingClose == nil else { return }
         pendingClose = (code, reason)
-        queue.removeAll()
-        lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, 2)
+        if dropReplies { queue.removeAll() } else { queue.keepOnly(.reply) }
+        lagBytes = 0
+        lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, WebSocketConnection.lingerSeconds)
         requestWritable()
     }
 
@@ -170,9 +187,15 @@ final class WebSocketConnection: Subscriber {
         writableRequested = false
         directWrites = true
         if let close = pendingClose {
-            var reason = Array(close.reason.utf8.prefix(120))
-            lws_close_reason(wsi, lws_close_status(rawValue: UInt32(close.code)), &reason, reason.count)
-            return -1
+            if closeSent {
+                if lws_partial_buffered(wsi) == 0 { halfClose() }
+                return 0
+            }
+            if !queue.isEmpty {
+                if (queue.count > 1 ? writeBatch() : writeFirst()) < 0 { return -1 }
+                if !queue.isEmpty || lws_partial_buffered(wsi) != 0 { return 0 }
+            }
+            return sendClose(close.code, close.reason)
         }
         if pingPending {
             pingPending = false
@@ -188,6 +211,40 @@ final class WebSocketConnection: Subscriber {
         }
         guard !queue.isEmpty else { return 0 }
         return queue.count > 1 ? writeBatch() : writeFirst()
+    }
+
+    /// Writes the close frame, then half-closes: the FIN follows the frame,
+    /// and the connection keeps reading (and dropping) what the peer still
+    /// sends until it closes or `lingerSeconds` pass. Closing at once would
+    /// leave the peer's unread messages in the hub's receive buffer, and the
+    /// kernel answers that with a reset, which can destroy the close frame
+    /// before the peer reads it (RFC 6455 §7.1.1: the server closes the TCP
+    /// connection after the close handshake).
+    private func sendClose(_ code: Int32, _ reason: String) -> Int32 {
+        // Framed here like `writeBatch` (libwebsockets keeps its close
+        // writer to itself): FIN + opcode 8, unmasked, payload under 126 bytes.
+        let pre = Int(CLibWebSockets_PRE)
+        let reasonBytes = Array(reason.utf8.prefix(120))
+        var frame = [UInt8](repeating: 0, count: pre)
+        frame += [0x88, UInt8(2 + reasonBytes.count), UInt8(code >> 8 & 0xff), UInt8(code & 0xff)] + reasonBytes
+        let count = frame.count - pre
+        let written = frame.withUnsafeMutableBufferPointer { b in
+            lws_write(wsi, b.baseAddress! + pre, count, LWS_WRITE_HTTP)
+        }
+        if written < 0 { return -1 }
+        closeSent = true
+        // After a short write libwebsockets still holds the tail; the FIN waits for the next pass.
+        if lws_partial_buffered(wsi) == 0 { halfClose() } else { requestWritable() }
+        lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, WebSocketConnection.lingerSeconds)
+        return 0
+    }
+
+    private var halfClosed = false
+
+    private func halfClose() {
+        guard !halfClosed else { return }
+        halfClosed = true
+        shutdown(lws_get_socket_fd(wsi), Int32(SHUT_WR))
     }
 
     /// Writes the first queued frame on its own.

@@ -88,6 +88,16 @@ public final class HubProcess {
     /// Everything the hub printed so far.
     public var log: String { output.text }
 
+    /// Waits until the log contains `text`; false when `timeout` passes first.
+    public func waitForLog(_ text: String, timeout: TimeInterval = 10) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        while !log.contains(text) {
+            if Date() >= deadline { return false }
+            usleep(20_000)
+        }
+        return true
+    }
+
     /// The HS256 secret every test hub is configured with.
     public static let secret = "switchboard-test-secret-0123456789abcdef"
 

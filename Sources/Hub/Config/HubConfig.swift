@@ -29,6 +29,14 @@ public struct HubConfig: Sendable, Equatable {
         public var maxConnectionsPerIp = 256
         public var messagesPerSecond = 50
         public var maxErrorsPerMinute = 30
+        /// Largest HTTP request head (request line and fields); more is 431.
+        public var maxHeaderBytes = 8192
+        /// Time to receive a request head once its first byte arrived; then 408.
+        public var headerTimeoutMs = 10_000
+        /// Time to receive a request body once its head arrived; then 408.
+        public var bodyTimeoutMs = 30_000
+        /// An HTTP connection with nothing in flight is closed after this long.
+        public var idleTimeoutMs = 60_000
     }
     public struct Keepalive: Sendable, Equatable {
         public var pingSec = 25
