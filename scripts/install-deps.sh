@@ -11,6 +11,8 @@ missing_libs() {
   for lib in $need_pkgconfig; do
     pkg-config --exists "$lib" || echo "$lib"
   done
+  # libev ships no pkg-config file on Debian: look for its header.
+  [ -f /usr/include/ev.h ] || [ -f /usr/local/include/ev.h ] || [ -f /opt/homebrew/include/ev.h ] || echo "libev"
 }
 
 if [ "$(uname -s)" = "Darwin" ]; then
@@ -24,12 +26,12 @@ if [ "$(uname -s)" = "Darwin" ]; then
     esac
   done
   if [ -n "$(missing_libs)" ] || [ -n "${formulae[*]+x}" ] || ! command -v node >/dev/null 2>&1; then
-    brew install pkg-config libwebsockets jansson openssl@3 sqlite node ${formulae[@]+"${formulae[@]}"}
+    brew install pkg-config libwebsockets libev jansson openssl@3 sqlite node ${formulae[@]+"${formulae[@]}"}
   fi
   exit 0
 fi
 
-apt_packages="pkg-config libwebsockets-dev libjansson-dev libssl-dev libsqlite3-dev"
+apt_packages="pkg-config libwebsockets-dev libev-dev libjansson-dev libssl-dev libsqlite3-dev"
 extra=()
 command -v node >/dev/null 2>&1 || extra+=("nodejs")
 for p in "$@"; do

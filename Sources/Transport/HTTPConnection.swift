@@ -174,6 +174,7 @@ final class HTTPConnection: IOHandler {
             // is not read either, the connection cannot continue.
             answers.append(exchange)
             exchange.response = limitError
+            exchange.dispatched = true
             exchange.closeAfter = true
             closing = true
             flushAnswers()
@@ -196,10 +197,13 @@ final class HTTPConnection: IOHandler {
         dispatch(exchange)
     }
 
+    /// Queues a complete request. It is routed once every request before it
+    /// has its answer: a `GET` pipelined behind a `POST` reads what the
+    /// `POST` wrote (RFC 9112 §9.3.2 allows parallel work for safe methods
+    /// only; one at a time is simpler and costs nothing measurable here).
     private func dispatch(_ exchange: HTTPExchange) {
         if !exchange.keepAlive { closing = true }
         answers.append(exchange)
-        server.dispatch(exchange)
         flushAnswers()
     }
 
@@ -209,6 +213,7 @@ final class HTTPConnection: IOHandler {
         reading = nil
         let exchange = server.makeErrorExchange(connection: self)
         exchange.response = .error(status, code, message)
+        exchange.dispatched = true
         exchange.closeAfter = true
         answers.append(exchange)
         closing = true
@@ -219,17 +224,30 @@ final class HTTPConnection: IOHandler {
 
     /// Called by the server when an answer that waited (journal, long-poll) is ready.
     func answered(_ exchange: HTTPExchange) {
-        guard !isClosed else { return }
+        // Answered from inside `flushAnswers` (a route that completes at
+        // once through the hub's callback): that loop writes it.
+        guard !isClosed, !flushing else { return }
         flushAnswers()
         updateInterest()
         if upgrade != nil { tryUpgrade() }
         if !closing { processInput(now: server.now()) }
     }
 
-    /// Writes every answer at the front of the queue that is ready, in order.
+    /// Routes the first waiting request once those before it are answered,
+    /// and writes every answer at the front of the queue that is ready, in order.
+    private var flushing = false
+
     private func flushAnswers() {
+        guard !flushing else { return }
+        flushing = true
+        defer { flushing = false }
         var out: [UInt8] = []
-        while let first = answers.first, let response = first.response {
+        while let first = answers.first {
+            if !first.dispatched {
+                first.dispatched = true
+                server.dispatch(first)
+            }
+            guard let response = first.response else { break }
             answers.removeFirst()
             server.finished(first)
             let close = first.closeAfter || closing && answers.isEmpty && reading == nil
@@ -243,7 +261,10 @@ final class HTTPConnection: IOHandler {
             }
         }
         if !out.isEmpty { write(out) }
-        if closing && answers.isEmpty && outputStart == output.count { close() }
+        if closing && answers.isEmpty && outputStart == output.count {
+            flushing = false
+            close()
+        }
     }
 
     private func write(_ bytes: [UInt8]) {
@@ -311,6 +332,7 @@ final class HTTPConnection: IOHandler {
         case .refuse(let refusal):
             let exchange = server.makeErrorExchange(connection: self)
             exchange.response = refusal
+            exchange.dispatched = true
             exchange.closeAfter = true
             answers.append(exchange)
             closing = true

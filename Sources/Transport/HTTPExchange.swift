@@ -13,6 +13,8 @@ final class HTTPExchange {
     /// Whether the client keeps the connection after this answer.
     let keepAlive: Bool
     var response: HTTPResponse?
+    /// Handed to the router (or answered without it).
+    var dispatched = false
     /// The connection closes after this answer (the request could not be read whole).
     var closeAfter = false
     /// An ElevenLabs body too large to buffer, verified and scanned as it streams.
