@@ -14,7 +14,7 @@ import Testing
 
     static func hub(ttl: Int = 900, twimlApp: Bool = true) throws -> HubProcess {
         var twilio: [String: Any] = ["accountSid": accountSid, "apiKeySid": apiKeySid, "apiKeySecret": apiKeySecret,
-                                     "tokenTtlSec": ttl]
+                                     "tokenTtlSec": ttl, "authToken": WebhookRouteTests.twilioToken]
         if twimlApp { twilio["twimlAppSid"] = twimlAppSid }
         return try HubProcess(config: ["server": ["publicUrl": publicUrl], "providers": ["twilio": twilio]])
     }
@@ -186,6 +186,35 @@ import Testing
         #expect(refreshed["identity"] as? String == "user-mallory-\(sessionId)")
         let (_, claims) = try PyJWT.verifyHS256(try #require(refreshed["twilioToken"] as? String), secret: Self.apiKeySecret)
         #expect((claims["grants"] as? [String: Any])?["identity"] as? String == "user-mallory-\(sessionId)")
+    }
+
+    /// The browser side end to end (docs/providers/twilio.md): the Device
+    /// calls `device.connect({params: {session}})`; Twilio posts to the
+    /// TwiML app's fixed voice URL as a call *from* `client:<identity>`
+    /// (`Direction=inbound`) with `session` among the parameters; the hub
+    /// files it under that session and answers TwiML that dials the number.
+    @Test func aDeviceCallWithItsSessionParameterDialsTheSessionsNumber() throws {
+        let hub = try Self.hub()
+        let answer = try Self.initiate(hub, #"{"phoneNumber":"+14155550100","callerId":"+14155550199"}"#)
+        let sessionId = try #require(answer["sessionId"] as? String)
+        let identity = try #require(answer["identity"] as? String)
+        let form = "AccountSid=\(Self.accountSid)&ApiVersion=2010-04-01&ApplicationSid=\(Self.twimlAppSid)"
+            + "&CallSid=CAdevice0001&CallStatus=ringing&Direction=inbound&From=client%3A\(identity)"
+            + "&Caller=client%3A\(identity)&session=\(sessionId)"
+        let path = "/api/twilio/voice"
+        let headers = ["Content-Type": "application/x-www-form-urlencoded",
+                       "X-Twilio-Signature": WebhookRouteTests.twilioSignature(url: Self.publicUrl + path, form: form)]
+        let reply = try hub.http.request("POST", path, headers: headers, body: Array(form.utf8))
+        #expect(reply.status == 200)
+        #expect(reply.text.contains(#"<Dial callerId="+14155550199" timeout="30">+14155550100</Dial>"#), "\(reply.text)")
+        let doc = try hub.http.get("/api/calls/\(sessionId)").json
+        #expect(doc["providerCallId"] as? String == "CAdevice0001")
+        #expect(doc["direction"] as? String == "outbound", "a call the Device placed is outbound for the app")
+        #expect(doc["callState"] as? String == "ringing")
+        // The parameter is signed like every other: a forged one is refused.
+        let forged = form.replacingOccurrences(of: "session=\(sessionId)", with: "session=someone-else")
+        #expect(try hub.http.request("POST", path, headers: headers, body: Array(forged.utf8)).status == 401)
+        #expect(try hub.http.get("/api/calls/someone-else").status == 404)
     }
 
     @Test func anEmptyIdentityIsRefused() throws {
