@@ -32,8 +32,9 @@ run: build
 # chromium: the dashboard test drives a real browser.
 # nginx: ProxyTests run the hub behind Config/nginx.conf.
 # libcurl4-openssl-dev: the container's static-stdlib build links Foundation's libcurl.
+# python3-jwt: PyJWT verifies the Twilio access tokens the hub mints (TwilioVoiceTokenTests).
 test:
-	@scripts/install-deps.sh chromium nginx $(CURL_DEV)
+	@scripts/install-deps.sh chromium nginx python3-jwt $(CURL_DEV)
 	$(SWIFT) build --build-tests
 	# The synchronous hub tests block threads of the (2-thread) cooperative
 	# pool while they wait on sockets; the async client tests get their own run.

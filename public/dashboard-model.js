@@ -100,6 +100,28 @@
     return String(v);
   }
 
+  /**
+   * The outcome an AI call (ElevenLabs post-call webhook) leaves in the
+   * document's metadata: `agentId`, `callDurationSecs`, `callSuccessful`
+   * (`success` | `failure` | `unknown`), `transcriptSummary`. Null when the
+   * call has none of them.
+   */
+  function aiOutcome(doc) {
+    var m = doc && doc.metadata;
+    if (!m || typeof m !== 'object') return null;
+    var text = function (v) { return typeof v === 'string' && v !== '' ? v : null; };
+    var out = {
+      agentId: text(m.agentId),
+      durationSecs: typeof m.callDurationSecs === 'number' && isFinite(m.callDurationSecs) ? m.callDurationSecs : null,
+      verdict: text(m.callSuccessful),
+      summary: text(m.transcriptSummary)
+    };
+    if (out.agentId === null && out.durationSecs === null && out.verdict === null && out.summary === null) return null;
+    out.duration = out.durationSecs === null ? null : formatDuration(out.durationSecs * 1000);
+    out.verdictClass = out.verdict === 'success' || out.verdict === 'failure' ? out.verdict : 'unknown';
+    return out;
+  }
+
   function label(state) { return state ? String(state).replace(/_/g, ' ') : DASH; }
 
   /**
@@ -288,6 +310,7 @@
     formatRelative: formatRelative,
     formatClock: formatClock,
     formatValue: formatValue,
+    aiOutcome: aiOutcome,
     label: label,
     filterRows: filterRows,
     sortRows: sortRows,

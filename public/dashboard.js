@@ -311,6 +311,7 @@
     $('layout').classList.add('with-detail');
     setText($('d-title'), id);
     $('d-fields').textContent = '';
+    $('d-outcome').hidden = true;
     $('d-warnings').textContent = '';
     setText($('d-aggregate'), '');
     setText($('d-version'), '');
@@ -415,9 +416,25 @@
     return M.formatValue(v);
   }
 
+  /** The AI call's outcome (ElevenLabs analysis), shown only when there is one. */
+  function renderOutcome(doc) {
+    var o = M.aiOutcome(doc);
+    var panel = $('d-outcome');
+    panel.hidden = !o;
+    if (!o) return;
+    var verdict = $('d-verdict');
+    setText(verdict, o.verdict || '—');
+    verdict.className = 'badge verdict verdict-' + o.verdictClass;
+    setText($('d-agent'), o.agentId || '—');
+    setText($('d-call-duration'), o.duration === null ? '—' : o.duration + '  (' + o.durationSecs + ' s)');
+    setText($('d-summary'), o.summary || '');
+    $('d-summary').hidden = !o.summary;
+  }
+
   function renderDocument(doc) {
     if (!doc) return;
     renderDetailHead(doc);
+    renderOutcome(doc);
     setText($('d-version'), 'version ' + (doc.version !== undefined ? doc.version : '—') + (detail && detail.call.epoch ? ' · epoch ' + detail.call.epoch : ''));
     var dl = $('d-fields');
     var frag = document.createDocumentFragment();

@@ -22,6 +22,7 @@ if [ "$(uname -s)" = "Darwin" ]; then
     case "$p" in
       chromium) [ -d /Applications/Chromium.app ] || brew install --cask chromium ;;
       libnginx-mod-nchan) ;;  # Homebrew's nginx has no nchan module
+      python3-jwt) python3 -c 'import jwt' 2>/dev/null || python3 -m pip install --user pyjwt ;;
       *) formulae+=("$p") ;;
     esac
   done

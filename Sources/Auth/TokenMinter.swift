@@ -7,7 +7,17 @@ import JSONCodec
 public enum TokenMinter {
     /// An HS256 token: header `{"alg":"HS256","typ":"JWT"}`, `claims` as the payload.
     public static func hs256(_ claims: Claims, secret: [UInt8]) -> String {
-        let input = signingInput(header: ["alg": .string("HS256"), "typ": .string("JWT")], claims: claims)
+        hs256(header: [:], payload: payload(claims), secret: secret)
+    }
+
+    /// An HS256 token over any payload, for tokens other services read
+    /// (Twilio access tokens). `alg` and `typ` are set here; `header` adds
+    /// members such as `cty`.
+    public static func hs256(header: [String: JSONValue], payload: JSONValue, secret: [UInt8]) -> String {
+        var fields = header
+        fields["alg"] = .string("HS256")
+        fields["typ"] = .string("JWT")
+        let input = signingInput(header: fields, payload: payload)
         return input + "." + Crypto.base64URLEncode(Crypto.hmacSHA256(key: secret, message: Array(input.utf8)))
     }
 
@@ -20,7 +30,7 @@ public enum TokenMinter {
             "typ": .string("JWT"),
         ]
         if let kid { header["kid"] = .string(kid) }
-        let input = signingInput(header: header, claims: claims)
+        let input = signingInput(header: header, payload: payload(claims))
         guard let signature = privateKey.sign(message: Array(input.utf8)) else { return nil }
         return input + "." + Crypto.base64URLEncode(signature)
     }
@@ -39,8 +49,8 @@ public enum TokenMinter {
         return .object(object)
     }
 
-    private static func signingInput(header: [String: JSONValue], claims: Claims) -> String {
+    private static func signingInput(header: [String: JSONValue], payload: JSONValue) -> String {
         Crypto.base64URLEncode(JSONCodec.encode(.object(header))) + "."
-            + Crypto.base64URLEncode(JSONCodec.encode(payload(claims)))
+            + Crypto.base64URLEncode(JSONCodec.encode(payload))
     }
 }

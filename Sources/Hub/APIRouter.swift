@@ -49,9 +49,9 @@ public struct APIRouter {
             }
         case .initiate:
             guard req.method == "POST" else { return .response(notAllowed(req, "POST")) }
-            return deferred(exchangeId, guarded(req, now) { $0.role.isAdmin ? nil : "creating calls needs role admin" } then: { _ in
+            return deferred(exchangeId, guarded(req, now) { $0.role.isAdmin ? nil : "creating calls needs role admin" } then: { caller in
                 writable(req) { (body: JSONValue) throws(InputError) in
-                    try hub.initiate(body, now: now) { hub.deliverResponse(exchangeId, $0) }
+                    try hub.initiate(body, caller: caller, now: now) { hub.deliverResponse(exchangeId, $0) }
                     return HTTPResponse.accepted
                 }
             })
@@ -84,6 +84,8 @@ public struct APIRouter {
                     return HTTPResponse.accepted
                 }
             })
+        case .twilioToken:
+            return only("GET", req) { twilioToken(req, now) }
         case .webhook(let route):
             guard req.method == "POST" else { return .response(notAllowed(req, "POST")) }
             return deferred(exchangeId, hub.webhook(route, req, now: now) { hub.deliverResponse(exchangeId, $0) })
@@ -194,11 +196,29 @@ public struct APIRouter {
         return .response(Hub.documentResponse(doc))
     }
 
+    // MARK: - GET /api/twilio/token
+
+    /// A fresh Twilio Voice token for `?session=`: a client token granted
+    /// that session, or admin; a token for another session is 403.
+    func twilioToken(_ req: HTTPRequest, _ now: Int64) -> HTTPResponse {
+        guard let id = req.query["session"], !id.isEmpty else {
+            return .error(400, "bad_request", "session is required: /api/twilio/token?session=<sessionId>")
+        }
+        guard SessionID.isValid(id) else { return invalidSession }
+        return guarded(req, now) { identity in
+            if !identity.canRead(id) { return "token does not grant session \(id)" }
+            if !identity.role.canReport { return "a Twilio token needs role client (or admin)" }
+            return nil
+        } then: { caller in
+            hub.refreshTwilioToken(id, caller: caller, now: now)
+        }
+    }
+
     // MARK: - Paths
 
     /// The API paths, matched on decoded path segments.
     enum Route {
-        case healthz, readyz, metrics, calls, initiate, unknown
+        case healthz, readyz, metrics, calls, initiate, twilioToken, unknown
         case call(String), sync(String), events(String), timeline(String)
         case webhook(WebhookRoute)
 
@@ -215,6 +235,7 @@ public struct APIRouter {
             case 2 where s[0] == "api" && s[1] == "calls": self = .calls
             case 3 where s[0] == "api" && s[1] == "calls" && s[2] == "initiate": self = .initiate
             case 3 where s[0] == "api" && s[1] == "calls": self = .call(s[2])
+            case 3 where s[0] == "api" && s[1] == "twilio" && s[2] == "token": self = .twilioToken
             case 4 where s[0] == "api" && s[1] == "calls" && s[3] == "sync": self = .sync(s[2])
             case 4 where s[0] == "api" && s[1] == "calls" && s[3] == "events": self = .events(s[2])
             case 4 where s[0] == "api" && s[1] == "calls" && s[3] == "timeline": self = .timeline(s[2])

@@ -6,9 +6,16 @@ import Crypto
 /// and gets back what the app and Twilio need to join it.
 extension Hub {
     /// Creates a session from `{phoneNumber, direction?, leadId?, recordingEnabled?, identity?, callerId?}`.
-    /// Answers through `respond` after the commit: 201 with
-    /// `{sessionId, callId, token, webhookUrls:{voice,status,recording}}`.
-    func initiate(_ body: JSONValue, now: Int64, respond: @escaping (HTTPResponse) -> Void) throws(InputError) {
+    /// Answers through `respond` after the commit: 201 with today's
+    /// `{sessionId, callId, token, webhookUrls:{voice,status,recording}}`
+    /// plus the seed's `success`, `twilioToken`, `identity`, `webhookUrl`,
+    /// and the same under `session` for front ends written against the
+    /// plan's `{"success": true, "session": {…}}` shape.
+    /// - Parameters:
+    ///   - caller: the requesting (admin) token; its `sub` names the Voice
+    ///     identity when the body gives none: `user-<sub>-<sessionId>`.
+    func initiate(_ body: JSONValue, caller: ClientIdentity, now: Int64,
+                  respond: @escaping (HTTPResponse) -> Void) throws(InputError) {
         guard let phone = body["phoneNumber"]?.stringValue, !phone.isEmpty else {
             throw .invalid("phoneNumber is required")
         }
@@ -18,10 +25,16 @@ extension Hub {
         for key in ["leadId", "identity", "callerId"] {
             if let v = body[key], v.stringValue == nil, v != .null { throw .invalid("\(key) must be a string") }
         }
+        if body["identity"]?.stringValue == "" { throw .invalid("identity must not be empty") }
         let sessionId = "call-" + Crypto.hex(Crypto.randomBytes(8))
         let callId = sessionId
-        var metadata: [String: JSONValue] = ["recordingEnabled": .bool(body["recordingEnabled"]?.boolValue ?? false)]
-        for key in ["leadId", "identity", "callerId"] { if let v = body[key]?.stringValue { metadata[key] = .string(v) } }
+        // The Voice identity is kept in `metadata.identity`, where the voice
+        // route reads it for an inbound `<Client>` and the refresh route for
+        // the next token: the Device that holds this token is the one rung.
+        let identity = body["identity"]?.stringValue ?? TwilioAccessToken.defaultIdentity(sub: caller.sub, sessionId: sessionId)
+        var metadata: [String: JSONValue] = ["recordingEnabled": .bool(body["recordingEnabled"]?.boolValue ?? false),
+                                             "identity": .string(identity)]
+        for key in ["leadId", "callerId"] { if let v = body[key]?.stringValue { metadata[key] = .string(v) } }
         let request: JSONValue = .object([
             "id": .string("initiate:" + sessionId),
             "ts": .int(now),
@@ -39,14 +52,23 @@ extension Hub {
                                 aud: config.auth.audience)
             token = .string(TokenMinter.hs256(claims, secret: Array(secret.utf8)))
         }
+        // null without a Twilio API key: the hub cannot sign for Twilio.
+        let twilioToken: JSONValue = mintTwilioToken(identity: identity, now: now).map { .string($0.jwt) } ?? .null
         let base = config.server.publicUrl.hasSuffix("/") ? String(config.server.publicUrl.dropLast()) : config.server.publicUrl
         func url(_ kind: String) -> JSONValue { .string("\(base)/api/twilio/\(kind)?session=\(sessionId)") }
-        let created: HTTPResponse = .json(201, [
+        let session: [String: JSONValue] = [
             "sessionId": .string(sessionId),
             "callId": .string(callId),
-            "token": token,
-            "webhookUrls": .object(["voice": url("voice"), "status": url("status"), "recording": url("recording")]),
-        ])
+            "twilioToken": twilioToken,
+            "identity": .string(identity),
+            "webhookUrl": url("voice"),
+        ]
+        var answer = session
+        answer["success"] = true
+        answer["token"] = token
+        answer["webhookUrls"] = .object(["voice": url("voice"), "status": url("status"), "recording": url("recording")])
+        answer["session"] = .object(session)
+        let created: HTTPResponse = .json(201, .object(answer), headers: [("Cache-Control", "no-store")])
         accept(decoded, to: sessionId, now: now) { result in
             if case .success = result { respond(created) } else { respond(Hub.storeUnavailable) }
         }

@@ -15,20 +15,34 @@ import Crypto
 /// - other types: ignored, no event.
 ///
 /// ts is `event_timestamp` (s); eventId `conversation_id:type:event_timestamp`.
+///
+/// The call's outcome goes into `metadata`, for dashboards and backends:
+/// `agentId` (`data.agent_id`), `callDurationSecs`
+/// (`data.metadata.call_duration_secs`), `callSuccessful`
+/// (`data.analysis.call_successful`: `success`, `failure`, `unknown`) and
+/// `transcriptSummary` (`data.analysis.transcript_summary`, cut to
+/// `summaryMaxChars`). The transcript itself is never kept.
 public enum ElevenLabs {
     static let toleranceSeconds: Int64 = 30 * 60
+    /// `providers.elevenlabs.summaryMaxChars` unless configured.
+    public static let defaultSummaryMaxChars = 500
 
-    static func handle(_ request: WebhookRequest, secret: String, now: Int64) throws(WebhookError) -> WebhookResult {
+    static func handle(_ request: WebhookRequest, secret: String, now: Int64,
+                       summaryMaxChars: Int = defaultSummaryMaxChars) throws(WebhookError) -> WebhookResult {
         try request.requireJSONContentType()
         try SignatureHeader.verify(request.headers["elevenlabs-signature"], name: "ElevenLabs-Signature",
                                    scheme: "v0", secret: secret, body: request.body, now: now,
                                    toleranceSeconds: toleranceSeconds)
-        return try map(JSONValue.parseWebhookBody(request.body, maxStringBytes: 64 * 1024), now: now)
+        return try map(JSONValue.parseWebhookBody(request.body, maxStringBytes: 64 * 1024), now: now,
+                       summaryMaxChars: summaryMaxChars)
     }
 
     /// Maps a verified body to the call's updates; shared by the buffered
     /// path above and the streamed one (`ElevenLabsAudioStream`).
-    static func map(_ body: JSONValue, now: Int64) throws(WebhookError) -> WebhookResult {
+    /// - Parameter summaryMaxChars: the longest `transcriptSummary` kept, in
+    ///   characters; 0 keeps none.
+    static func map(_ body: JSONValue, now: Int64,
+                    summaryMaxChars: Int = defaultSummaryMaxChars) throws(WebhookError) -> WebhookResult {
         let type = try body.requiredString("type")
         guard ["post_call_transcription", "post_call_audio", "call_initiation_failure"].contains(type) else {
             return WebhookResult(events: [], reply: .ok)
@@ -55,6 +69,7 @@ public enum ElevenLabs {
         builder.set(.callState, state: state)
         builder.set(.provider, string: "elevenlabs")
         builder.set(.providerCallId, string: conversationId)
+        builder.set(.metadata("agentId"), string: try data.string("agent_id"))
 
         // Telephony details: `metadata.phone_call` (transcription) or the
         // carrier's raw callback in `metadata.body` (initiation failure).
@@ -83,6 +98,8 @@ public enum ElevenLabs {
             if try metadata?.string("type") == "twilio" { builder.set(.twilioCallSid, string: callSid) }
         }
 
+        try outcome(data, metadata: metadata, summaryMaxChars: summaryMaxChars, into: &builder)
+
         var sessionId: String?
         if let variables = try data.object("conversation_initiation_client_data")?.object("dynamic_variables"),
            let id = try variables.string("session_id") {
@@ -94,5 +111,27 @@ public enum ElevenLabs {
         let event = ProviderEvent(sessionId: sessionId, providerCallIds: candidates,
                                   input: builder.input(kind: "elevenlabs.\(type)", receivedAt: now))
         return WebhookResult(events: [event], reply: .ok)
+    }
+
+    /// The outcome an AI call leaves (`post_call_transcription`): duration,
+    /// the analysis' verdict and a bounded summary, as `metadata` keys.
+    static func outcome(_ data: JSONValue, metadata: JSONValue?, summaryMaxChars: Int,
+                        into builder: inout UpdateBuilder) throws(WebhookError) {
+        if let seconds = try metadata?.number("call_duration_secs") {
+            builder.set(.metadata("callDurationSecs"), seconds.rounded() == seconds && abs(seconds) < 9.0e15
+                        ? .int(Int64(seconds)) : .double(seconds))
+        }
+        guard let analysis = try data.object("analysis") else { return }
+        builder.set(.metadata("callSuccessful"), string: try analysis.string("call_successful"))
+        if summaryMaxChars > 0, let summary = try analysis.string("transcript_summary") {
+            builder.set(.metadata("transcriptSummary"), string: bounded(summary, maxChars: summaryMaxChars))
+        }
+    }
+
+    /// `text` cut to at most `maxChars` characters, the last one an
+    /// ellipsis when something was cut, so a reader knows there was more.
+    static func bounded(_ text: String, maxChars: Int) -> String {
+        guard text.count > maxChars else { return text }
+        return String(text.prefix(max(0, maxChars - 1))) + "…"
     }
 }

@@ -18,16 +18,21 @@ public struct ProviderSecrets: Sendable {
     /// `server.publicUrl`, e.g. `https://hub.example.com`: the base of the
     /// URL Twilio signs.
     public var publicUrl: String
+    /// `providers.elevenlabs.summaryMaxChars`: the longest
+    /// `metadata.transcriptSummary` kept from a `post_call_transcription`.
+    public var elevenlabsSummaryMaxChars: Int
 
     public init(twilioAuthToken: String? = nil, elevenlabsSecret: String? = nil,
                 agoraSecret: String? = nil, telnyxPublicKey: String? = nil,
-                genericSecret: String? = nil, publicUrl: String = "http://localhost:8080") {
+                genericSecret: String? = nil, publicUrl: String = "http://localhost:8080",
+                elevenlabsSummaryMaxChars: Int = ElevenLabs.defaultSummaryMaxChars) {
         self.twilioAuthToken = twilioAuthToken
         self.elevenlabsSecret = elevenlabsSecret
         self.agoraSecret = agoraSecret
         self.telnyxPublicKey = telnyxPublicKey
         self.genericSecret = genericSecret
         self.publicUrl = publicUrl
+        self.elevenlabsSummaryMaxChars = elevenlabsSummaryMaxChars
     }
 
     /// Problems a config loader should refuse at start, each naming its key:

@@ -156,7 +156,7 @@ public enum Twilio {
         builder.set(.provider, string: "twilio")
         builder.set(.providerCallId, string: callSid)
         builder.set(.twilioCallSid, string: callSid)
-        if let direction = params["Direction"].flatMap(direction(_:)) {
+        if let direction = params["Direction"].flatMap({ direction($0, from: params["From"]) }) {
             builder.set(.direction, string: direction)
         }
         builder.set(.from, string: params["From"])
@@ -165,8 +165,12 @@ public enum Twilio {
 
     /// `inbound` → inbound; `outbound-api`, `outbound-dial` → outbound;
     /// anything else says nothing (nil) rather than failing the callback.
-    static func direction(_ value: String) -> String? {
-        if value == "inbound" { return "inbound" }
+    /// A call a Voice SDK client places (`From=client:<identity>`) reaches
+    /// Twilio as `inbound` (the client's leg comes in to Twilio), but for the
+    /// app it is the outbound call it dialled: outbound, so the voice URL's
+    /// TwiML dials the session's number rather than the client itself.
+    static func direction(_ value: String, from: String? = nil) -> String? {
+        if value == "inbound" { return from?.hasPrefix("client:") == true ? "outbound" : "inbound" }
         if value.hasPrefix("outbound") { return "outbound" }
         return nil
     }
@@ -256,13 +260,23 @@ public enum Twilio {
 
     /// Voice URL: the call exists; `CallStatus` (usually ringing or
     /// in-progress) when present. No `Timestamp` is sent: ts is receive time.
+    /// A `session` parameter names the session: the custom parameter of
+    /// `device.connect({params: {session}})`, which Twilio posts to a TwiML
+    /// app's fixed voice URL (covered by the signature like every parameter);
+    /// `?session=` on the URL still wins.
     static func voiceEvent(_ params: [String: String], now: Int64) throws(WebhookError) -> ProviderEvent {
         let callSid = try requiredCallSid(params)
+        var sessionId: String?
+        if let session = params["session"], !session.isEmpty {
+            guard SessionID.isValid(session) else { throw .badRequest("session is not a valid session id") }
+            sessionId = session
+        }
         let state = try callState(params)
         var builder = UpdateBuilder(ts: now, source: "twilio",
                                     eventId: "\(callSid):voice:\(params["CallStatus"] ?? "")")
         builder.set(.callState, state: state)
         setCallFields(&builder, params, callSid: callSid)
-        return ProviderEvent(providerCallIds: [callSid], input: builder.input(kind: "twilio.voice", receivedAt: now))
+        return ProviderEvent(sessionId: sessionId, providerCallIds: [callSid],
+                             input: builder.input(kind: "twilio.voice", receivedAt: now))
     }
 }

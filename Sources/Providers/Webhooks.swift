@@ -32,7 +32,8 @@ public struct Webhooks: Sendable {
             let callback: Twilio.Callback = route == .twilioStatus ? .status : route == .twilioRecording ? .recording : .voice
             result = try Twilio.handle(callback, request, token: token, publicUrl: secrets.publicUrl, now: now)
         case .elevenlabs:
-            result = try ElevenLabs.handle(request, secret: configured(secrets.elevenlabsSecret, "elevenlabs"), now: now)
+            result = try ElevenLabs.handle(request, secret: configured(secrets.elevenlabsSecret, "elevenlabs"), now: now,
+                                           summaryMaxChars: secrets.elevenlabsSummaryMaxChars)
         case .agora:
             result = try Agora.handle(request, secret: configured(secrets.agoraSecret, "agora"), now: now)
         case .telnyx:

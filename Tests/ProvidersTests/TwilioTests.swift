@@ -288,3 +288,22 @@ extension JSONValue {
         return []
     }
 }
+
+/// Issue 29: calls a Voice SDK client places through a TwiML app.
+@Suite struct TwilioDeviceCalls {
+    @Test func aClientPlacedCallIsOutboundAndItsSessionParameterNamesTheSession() {
+        #expect(Twilio.direction("inbound", from: "client:user-1") == "outbound")
+        #expect(Twilio.direction("inbound", from: "+15550001") == "inbound")
+        #expect(Twilio.direction("inbound") == "inbound")
+        #expect(Twilio.direction("outbound-dial", from: "client:user-1") == "outbound")
+    }
+
+    @Test func anInvalidSessionParameterIs400() throws {
+        #expect(throws: WebhookError.self) {
+            _ = try Twilio.voiceEvent(["CallSid": "CA1", "session": "bad id"], now: 0)
+        }
+        let event = try Twilio.voiceEvent(["CallSid": "CA1", "session": "call-1", "Direction": "inbound", "From": "client:u"], now: 0)
+        #expect(event.sessionId == "call-1")
+        #expect(event.input.value(.direction) == .string("outbound"))
+    }
+}

@@ -183,3 +183,23 @@ test('timeline view: newest first, bounded', () => {
   assert.equal(M.describeUpdate({ field: 'callState', value: 'connected' }), 'callState = connected');
   assert.equal(M.describeUpdate({ field: 'metadata', value: { agent: 'a' } }), 'metadata = {"agent":"a"}');
 });
+
+test('aiOutcome: the ElevenLabs outcome keys of metadata, null without any', () => {
+  const o = M.aiOutcome({ metadata: { agentId: 'agent_7f3c2a', callDurationSecs: 118, callSuccessful: 'success',
+    transcriptSummary: 'Dana finished two goals.', identity: 'user-1' } });
+  assert.equal(o.agentId, 'agent_7f3c2a');
+  assert.equal(o.durationSecs, 118);
+  assert.equal(o.duration, '1:58');
+  assert.equal(o.verdict, 'success');
+  assert.equal(o.verdictClass, 'success');
+  assert.equal(o.summary, 'Dana finished two goals.');
+  assert.equal(M.aiOutcome({ metadata: { callSuccessful: 'failure' } }).verdictClass, 'failure');
+  const odd = M.aiOutcome({ metadata: { callSuccessful: 'maybe', callDurationSecs: 'long' } });
+  assert.equal(odd.verdictClass, 'unknown');
+  assert.equal(odd.durationSecs, null);
+  assert.equal(odd.duration, null);
+  assert.equal(M.aiOutcome({ metadata: { identity: 'user-1', recordingEnabled: false } }), null);
+  assert.equal(M.aiOutcome({ metadata: {} }), null);
+  assert.equal(M.aiOutcome({}), null);
+  assert.equal(M.aiOutcome(null), null);
+});

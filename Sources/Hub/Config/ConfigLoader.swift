@@ -111,7 +111,13 @@ public enum ConfigLoader {
         int("store.snapshotEvery", \.store.snapshotEvery, 1...1_000_000),
         int("shutdown.drainSec", \.shutdown.drainSec, 0...3600),
         secret("providers.twilio.authToken", \.providers.twilioAuthToken),
+        optionalString("providers.twilio.accountSid", \.providers.twilioAccountSid),
+        optionalString("providers.twilio.apiKeySid", \.providers.twilioApiKeySid),
+        secret("providers.twilio.apiKeySecret", \.providers.twilioApiKeySecret),
+        optionalString("providers.twilio.twimlAppSid", \.providers.twilioTwimlAppSid),
+        int("providers.twilio.tokenTtlSec", \.providers.twilioTokenTtlSec, 1...86_400),
         secret("providers.elevenlabs.secret", \.providers.elevenlabsSecret),
+        int("providers.elevenlabs.summaryMaxChars", \.providers.elevenlabsSummaryMaxChars, 0...10_000),
         secret("providers.agora.secret", \.providers.agoraSecret),
         secret("providers.telnyx.publicKey", \.providers.telnyxPublicKey),
         secret("providers.generic.secret", \.providers.genericSecret),
@@ -253,6 +259,9 @@ public enum ConfigLoader {
         if let problem = config.providerSecrets.validationErrors.first {
             let parts = problem.split(separator: ":", maxSplits: 1)
             throw ConfigError(key: String(parts[0]), reason: parts.count > 1 ? String(parts[1]).trimmingSpaces : problem)
+        }
+        if let problem = config.twilioAccessTokenProblem {
+            throw ConfigError(key: problem.key, reason: problem.reason)
         }
         for cidr in config.server.trustedProxies where CIDR(cidr) == nil {
             throw ConfigError(key: "server.trustedProxies", reason: "\"\(cidr)\" is not a CIDR")

@@ -68,7 +68,18 @@ public struct HubConfig: Sendable, Equatable {
     }
     public struct Providers: Sendable, Equatable {
         public var twilioAuthToken: String?
+        /// `providers.twilio.accountSid`, `apiKeySid`, `apiKeySecret`,
+        /// `twimlAppSid`, `tokenTtlSec`: what Voice access tokens are minted
+        /// with (`HubConfig.twilioAccessToken`).
+        public var twilioAccountSid: String?
+        public var twilioApiKeySid: String?
+        public var twilioApiKeySecret: String?
+        public var twilioTwimlAppSid: String?
+        public var twilioTokenTtlSec = 3600
         public var elevenlabsSecret: String?
+        /// `providers.elevenlabs.summaryMaxChars`: longest `transcriptSummary`
+        /// kept from `post_call_transcription` (0 keeps none).
+        public var elevenlabsSummaryMaxChars = 500
         public var agoraSecret: String?
         public var telnyxPublicKey: String?
         public var genericSecret: String?
