@@ -74,6 +74,8 @@ public final class Hub {
     }
 
     static func describeMetrics(_ m: Metrics) {
+        ProcessMetrics.describe(m)
+        defer { exportKnownSeries(m) }
         m.describe("switchboard_connections", type: "gauge", "open WebSocket connections by endpoint")
         m.describe("switchboard_http_connections", type: "gauge",
                    "open connections that have carried an HTTP request (keep-alive webhook pools, upgraded WebSockets)")
@@ -101,7 +103,23 @@ public final class Hub {
             byState[channel.engine.document.json["callState"]?.stringValue ?? "idle", default: 0] += 1
         }
         let sessionGauges = byState.keys.sorted().map { ("switchboard_sessions", [("callState", $0)], byState[$0]!) }
-        return metrics.render(gauges: transportGauges() + sessionGauges)
+        return metrics.render(gauges: ProcessMetrics.gauges() + transportGauges() + sessionGauges)
+    }
+
+    /// Zero-valued series for the label sets known at start, so `rate()` and
+    /// alerts see 0, not "no data", before the first event of each kind.
+    static func exportKnownSeries(_ m: Metrics) {
+        for name in ["switchboard_frames_sent_total", "switchboard_bytes_sent_total", "switchboard_ws_writes_total",
+                     "switchboard_slow_consumer_closes_total", "switchboard_frames_conflated_total",
+                     "switchboard_calls_total", "switchboard_calls_answered_total"] {
+            _ = m.counter(name)
+        }
+        for provider in ["agora", "asterisk", "elevenlabs", "generic", "telnyx", "twilio"] {
+            _ = m.counter("switchboard_webhook_requests_total", [("provider", provider), ("outcome", "ok")])
+            _ = m.counter("switchboard_signature_failures_total", [("provider", provider)])
+        }
+        for rule in ["concurrent", "terminal", "tie"] { _ = m.counter("switchboard_merge_conflicts_total", [("rule", rule)]) }
+        for kind in ["backend", "client", "provider"] { _ = m.counter("switchboard_inputs_total", [("sourceKind", kind)]) }
     }
 
     /// Number of sessions held in memory.

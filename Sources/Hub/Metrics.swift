@@ -99,6 +99,8 @@ public final class Metrics {
             out += "\(key.name)_sum\(key.labels) \(Metrics.number(h.sum))\n"
             out += "\(key.name)_count\(key.labels) \(h.count)\n"
         }
+        // Families with no series yet still say what they are.
+        for name in help.keys.sorted() where !described.contains(name) { header(name) }
         return out
     }
 

@@ -68,6 +68,8 @@ public final class Server: @unchecked Sendable {
 
     /// The port actually bound (differs from the config when it asked for 0).
     public private(set) var port = 0
+    /// The address actually bound (`0.0.0.0` for every IPv4 interface).
+    public var boundHost: String { listener?.boundHost ?? config.server.host }
 
     /// How often timed work runs: syncStatus flips, drain progress.
     static let tickMicroseconds: Int64 = 100_000

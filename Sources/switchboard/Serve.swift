@@ -43,10 +43,23 @@ struct Serve: ParsableCommand {
             hubConfig = try ConfigLoader.load(fileBytes: try configBytes(), environment: environment(),
                                               overrides: overrides)
         } catch let error as ConfigError {
-            logger.critical("\(error.description)")
+            if error.key == "(file)" {
+                logger.critical("config file \(config ?? "Config/switchboard.json"): \(error.reason)")
+            } else {
+                logger.critical("\(error.description)")
+            }
             throw ExitCode(78)  // EX_CONFIG
         }
-        let generatedSecret = try SecretFile.resolve(&hubConfig)
+        let generatedSecret: Bool
+        do {
+            if hubConfig.store.kind != "memory" || hubConfig.auth.hs256Secret == nil {
+                try SecretFile.checkDataDir(hubConfig.dataDir)
+            }
+            generatedSecret = try SecretFile.resolve(&hubConfig)
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode(73)  // EX_CANTCREAT
+        }
 
         signal(SIGPIPE, SIG_IGN)
         let server: Server
@@ -59,9 +72,14 @@ struct Serve: ParsableCommand {
             logger.critical("\(error)")
             throw ExitCode(1)
         }
-        let shownHost = hubConfig.server.host == "0.0.0.0" ? "127.0.0.1" : hubConfig.server.host
-        logger.info("listening on http://\(shownHost):\(bound)")
-        logger.info("dashboard: http://\(shownHost):\(bound)/ (add ?token=… from `switchboard token --role dashboard --sub you`)")
+        // The address actually bound; the page is offered on loopback when
+        // the hub listens on every interface.
+        let boundHost = server.boundHost
+        logger.info("listening on http://\(boundHost.contains(":") ? "[\(boundHost)]" : boundHost):\(bound)")
+        let shownHost = boundHost == "0.0.0.0" || boundHost == "::" ? "127.0.0.1" : boundHost
+        if !generatedSecret {
+            logger.info("the dashboard at http://\(shownHost):\(bound)/ takes a token in its URL (#token=…): `switchboard token --role dashboard --sub you`")
+        }
         if generatedSecret {
             // Shown once, on the terminal only: the log never carries tokens.
             let token = TokenCommand.mint(config: hubConfig, sub: "operator", sid: nil, role: .dashboard,

@@ -1,4 +1,5 @@
 import Hub
+import HubTestSupport
 import Testing
 
 /// PROTOCOL.md §8 layering: file, then `SWITCHBOARD_*`, then flags.
@@ -20,6 +21,23 @@ import Testing
         #expect(c.server.port == 0)
         #expect(c.limits.maxMessageBytes == 4096)
         #expect(c.server.publicUrl == "https://hub.example.com")
+    }
+
+    @Test func aMistypedEnvironmentVariableStopsTheStartNamingTheClosestKey() throws {
+        do {
+            _ = try ConfigLoader.load(fileBytes: nil, environment: ["SWITCHBOARD_LIMITS_MAX_MESSAGE_BYTE": "5"])
+            Issue.record("a typo started the hub on defaults")
+        } catch {
+            #expect(error.key == "SWITCHBOARD_LIMITS_MAX_MESSAGE_BYTE")
+            #expect(error.reason.contains("SWITCHBOARD_LIMITS_MAX_MESSAGE_BYTES"))
+        }
+    }
+
+    @Test func aMistypedEnvironmentVariableExits78() throws {
+        let run = try HubProcess.runToExit(arguments: ["serve", "--port", "0"],
+                                           environment: ["SWITCHBOARD_SERVER_PROT": "9"])
+        #expect(run.status == 78)
+        #expect(run.output.contains("SWITCHBOARD_SERVER_PROT") && run.output.contains("SWITCHBOARD_SERVER_PORT"))
     }
 
     @Test func bothEnvironmentSpellingsWork() throws {

@@ -44,9 +44,13 @@ public enum ConfigLoader {
                 try key.apply(&config, .json(value))
             }
         }
-        for (name, value) in environment where name.hasPrefix("SWITCHBOARD_") {
+        // Sorted, so the first problem reported does not depend on hash order.
+        for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix("SWITCHBOARD_") {
             let suffix = String(name.dropFirst("SWITCHBOARD_".count))
-            guard let key = keysByEnv[suffix] else { continue }
+            guard let key = keysByEnv[suffix] else {
+                // A typo must not start a hub on defaults the operator did not choose.
+                throw ConfigError(key: name, reason: "unknown environment variable; did you mean \(closestEnvName(to: suffix))?")
+            }
             try key.apply(&config, .text(value))
         }
         for (path, value) in overrides {
@@ -138,6 +142,31 @@ public enum ConfigLoader {
         }
         return table
     }()
+
+    /// The documented variable nearest to `suffix` (fewest single-character
+    /// edits, ignoring `_`), for the error message.
+    static func closestEnvName(to suffix: String) -> String {
+        let target = Array(suffix.uppercased().filter { $0 != "_" })
+        var best = (distance: Int.max, name: "")
+        for key in keys {
+            let candidate = Array(envName(key.path).filter { $0 != "_" })
+            let d = editDistance(target, candidate)
+            if d < best.distance { best = (d, "SWITCHBOARD_" + splitEnvName(key.path)) }
+        }
+        return best.name
+    }
+
+    static func editDistance(_ a: [Character], _ b: [Character]) -> Int {
+        var previous = Array(0...b.count)
+        for (i, ca) in a.enumerated() {
+            var current = [i + 1] + Array(repeating: 0, count: b.count)
+            for (j, cb) in b.enumerated() {
+                current[j + 1] = min(previous[j + 1] + 1, current[j] + 1, previous[j] + (ca == cb ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
 
     static func envName(_ path: String) -> String {
         path.split(separator: ".").map { $0.uppercased() }.joined(separator: "_")
