@@ -434,13 +434,19 @@
     this._timer('heartbeat', this.heartbeatMs, beat);
   };
 
-  /** Abandons the current socket (without waiting for its close event) and reconnects. */
+  /**
+   * Abandons the current socket with a local code (4000, 4002) and reconnects
+   * at once: a frozen hub never answers the closing handshake, so its close
+   * event is not waited for.
+   */
   Connection.prototype._drop = function (code, reason) {
     var ws = this.ws;
     this.ws = null;
     if (ws) {
       ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
-      try { ws.close(); } catch (e) { /* ignore */ }
+      try { ws.close(code, reason); } catch (e) {
+        try { ws.close(); } catch (e2) { /* ignore */ }
+      }
     }
     this._closed({ code: code, reason: reason });
   };

@@ -219,7 +219,7 @@ test('open timeout: a hub that never answers the handshake is given up on and re
   clock.advance(4999);
   assert.equal(call.status, 'connecting');
   clock.advance(1);
-  assert.ok(WS.sockets[0].closedByClient, 'the stuck socket is closed');
+  assert.equal(WS.sockets[0].closedByClient.code, 4002, 'the stuck socket is closed');
   assert.equal(call.status, 'reconnecting');
   assert.equal(statuses.at(-1).info.code, 4002);
   assert.equal(statuses.at(-1).info.cause, 'open-timeout');
@@ -468,7 +468,7 @@ test('liveness: a hub that stops answering is dropped (4000) within heartbeatMs 
   clock.advance(9899);
   assert.equal(call.status, 'open');
   clock.advance(1);
-  assert.ok(ws.closedByClient, 'the silent socket is closed');
+  assert.deepEqual(ws.closedByClient, { code: 4000, reason: 'no answer to a ping within 5000 ms' }, 'the silent socket is closed');
   assert.equal(call.status, 'reconnecting');
   assert.equal(statuses.at(-1).info.code, 4000);
   assert.equal(statuses.at(-1).info.cause, 'silent');
