@@ -82,7 +82,7 @@
     initialMs: 250,      // the first retry is spread over 250 ms: quick, yet a hub's clients do not arrive at once
     maxMs: 5000,         // a live call: never more than 5 s between tries, even after a long outage
     drainRetryMs: 1000,  // after 1001 (the hub is restarting) the first retry is within 1 s, spread over it
-    outageRatio: 0.2     // and no wait longer than a fifth of the time the link has been down
+    outageRatio: 0.15    // and no wait longer than 15 % of the time the link has been down
   };
 
   function backoffOptions(b) {

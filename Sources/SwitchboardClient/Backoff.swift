@@ -9,8 +9,9 @@
 /// - Later retries use decorrelated jitter: uniform in
 ///   [`initialMs`, 3 × the previous delay], capped at `maxMs` (5 s) and at
 ///   `outageRatio` × the time the link has been down (never below
-///   `initialMs`). So waiting never adds more than a fifth to an outage: a
-///   10 s outage is left within 2 s of the hub's return, a long one within 5 s.
+///   `initialMs`). So waiting never adds more than 15 % to an outage: a
+///   10 s outage is left within 1.5 s of the hub's return (plus the time to
+///   connect), a long one within 5 s.
 /// - After 4029 (rate or connection limit) the wait is uniform in
 ///   [`maxMs`/2, `maxMs`].
 /// - The outage ends, and the next starts afresh, when the hub's first frame
@@ -25,7 +26,7 @@ public struct Backoff: Sendable, Equatable {
     /// No delay is longer than this share of the time the link has been down.
     public var outageRatio: Double
 
-    /// 250 ms, 5 s, 1 s, 0.2 (see the type's documentation for why).
+    /// 250 ms, 5 s, 1 s, 0.15 (see the type's documentation for why).
     public static let `default` = Backoff()
 
     /// - Parameters:
@@ -33,7 +34,7 @@ public struct Backoff: Sendable, Equatable {
     ///   - maxMs: largest delay (raised to `initialMs` if smaller).
     ///   - drainRetryMs: spread of the first retry after a 1001.
     ///   - outageRatio: cap as a share of the downtime so far.
-    public init(initialMs: Int = 250, maxMs: Int = 5000, drainRetryMs: Int = 1000, outageRatio: Double = 0.2) {
+    public init(initialMs: Int = 250, maxMs: Int = 5000, drainRetryMs: Int = 1000, outageRatio: Double = 0.15) {
         self.initialMs = max(1, initialMs)
         self.maxMs = max(self.initialMs, maxMs)
         self.drainRetryMs = max(0, drainRetryMs)
