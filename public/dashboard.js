@@ -99,12 +99,12 @@
   var STATUS_TEXT = { idle: 'Idle', connecting: 'Connecting…', open: 'Live', closed: 'Closed', failed: 'Disconnected' };
   var CLOSE_TEXT = { 1009: 'message too big', 4003: 'forbidden', 4400: 'protocol error', 4001: 'bad token', 4004: 'token expired' };
 
+  /** The client's own line for the link (`info.text`, switchboard.js describeStatus), capitalised. */
   function statusText(status, info) {
     info = info || {};
-    if (status === 'reconnecting') {
-      if (info.refreshingToken) return 'Waiting for a token';
-      var s = Math.max(1, Math.round((info.delayMs || 0) / 1000));
-      return 'Reconnecting in ' + s + 's';
+    if (status === 'reconnecting' && info.refreshingToken) return 'Waiting for a token';
+    if ((status === 'reconnecting' || status === 'offline') && info.text) {
+      return info.text.charAt(0).toUpperCase() + info.text.slice(1);
     }
     if (status === 'failed') {
       return 'Disconnected' + (info.code ? ' (' + (CLOSE_TEXT[info.code] || info.code) + ')' : '') + ' · retry';
@@ -131,7 +131,8 @@
       var conn = $('conn');
       conn.setAttribute('data-status', status);
       setText($('conn-text'), statusText(status, info));
-      conn.title = status === 'failed' ? 'Click to reconnect' : 'Connection to the hub';
+      conn.title = status === 'failed' ? 'Click to reconnect'
+        : status === 'reconnecting' || status === 'offline' ? 'Click to retry now' : 'Connection to the hub';
     });
     dash.on('summary', function (rows, frame) {
       if (typeof frame.at === 'number') clockOffset = frame.at - Date.now();

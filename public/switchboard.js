@@ -25,6 +25,14 @@
   /** Close codes that ask for a new token before reconnecting. */
   var TOKEN_CODES = { 4001: 'invalid token', 4004: 'token expired' };
   var RATE_LIMITED = 4029;
+  var DRAINING = 1001;
+  /** Local close codes: never sent by the hub, they name why the client gave up on a socket. */
+  var SILENT_HUB = 4000;      // no answer to a ping within pongTimeoutMs
+  var OPEN_TIMEOUT = 4002;    // no answer to the opening handshake within openTimeoutMs
+  /** The subprotocol offered with the token, and the one the hub answers (PROTOCOL.md §3.1). */
+  var SUBPROTOCOL = 'switchboard.v1';
+  /** RFC 7230 token characters: what a subprotocol may contain (a JWT always does). */
+  var TCHARS = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
 
   /** Client event vocabulary → callState (§1.1, the seed's /sync events). */
   var CLIENT_EVENTS = {
@@ -69,15 +77,88 @@
     throw new Error('Switchboard: no url given and no page location to derive it from');
   }
 
-  /** Full-jitter exponential backoff: uniform in [0, min(max, initial·2^attempt)]. */
-  function backoffDelay(attempt, opts, random) {
-    var cap = Math.min(opts.maxMs, opts.initialMs * Math.pow(2, Math.max(0, attempt)));
-    return Math.floor(random() * cap);
+  /** Back-off defaults, and why (docs/browser-client.md, "Reconnecting"). */
+  var BACKOFF_DEFAULTS = {
+    initialMs: 250,      // the first retry is spread over 250 ms: quick, yet a hub's clients do not arrive at once
+    maxMs: 5000,         // a live call: never more than 5 s between tries, even after a long outage
+    drainRetryMs: 1000,  // after 1001 (the hub is restarting) the first retry is within 1 s, spread over it
+    outageRatio: 0.15    // and no wait longer than 15 % of the time the link has been down
+  };
+
+  function backoffOptions(b) {
+    b = b || {};
+    var o = {};
+    for (var k in BACKOFF_DEFAULTS) o[k] = typeof b[k] === 'number' && b[k] >= 0 ? b[k] : BACKOFF_DEFAULTS[k];
+    if (o.initialMs < 1) o.initialMs = 1;
+    if (o.maxMs < o.initialMs) o.maxMs = o.initialMs;
+    return o;
   }
 
-  /** Longer back-off for 4029: uniform in [max/2, max]. */
-  function rateLimitedDelay(opts, random) {
-    return Math.floor(opts.maxMs / 2 + random() * opts.maxMs / 2);
+  /**
+   * The delay before the next attempt (pure: the policy the unit tests pin down).
+   *
+   * - `code` 4029 (rate limited): uniform in [maxMs/2, maxMs].
+   * - The first retry of an outage: uniform in [0, drainRetryMs] after 1001, else in [0, initialMs].
+   * - Later ones: decorrelated jitter, uniform in [initialMs, 3 × the previous delay], capped at
+   *   maxMs and at `outageRatio` × the time since the link went down (but not below initialMs).
+   *
+   * @param {{prevMs: number, downMs: number, code: number|null}} state  prevMs 0 = first retry
+   * @param {object} opts  backoff options (backoffOptions)
+   * @param {function(): number} random  uniform in [0, 1)
+   */
+  function backoffDelay(state, opts, random) {
+    opts = backoffOptions(opts);
+    if (state.code === RATE_LIMITED) return Math.floor(opts.maxMs / 2 + random() * opts.maxMs / 2);
+    if (!state.prevMs) {
+      return Math.floor(random() * (state.code === DRAINING ? opts.drainRetryMs : opts.initialMs));
+    }
+    var upper = 3 * Math.max(state.prevMs, opts.initialMs);
+    var delay = opts.initialMs + random() * (upper - opts.initialMs);
+    var cap = Math.min(opts.maxMs, Math.max(opts.initialMs, opts.outageRatio * (state.downMs || 0)));
+    return Math.floor(Math.min(delay, cap));
+  }
+
+  /** Why the link is down, for people: what `info.text` says after "because". */
+  var CAUSE_TEXT = {
+    draining: 'the hub is restarting',
+    lost: 'the connection was lost',
+    unreachable: 'the hub cannot be reached',
+    silent: 'the hub stopped answering',
+    'open-timeout': 'the hub did not answer the handshake',
+    'rate-limited': 'the hub asked to slow down',
+    'slow-consumer': 'this client fell behind',
+    token: 'a new token is needed',
+    error: 'of an error'
+  };
+
+  /** One line for a status bar: `reconnecting in 850 ms because the hub is restarting (1001)`. */
+  function describeStatus(status, info) {
+    info = info || {};
+    var code = info.code ? ' (' + info.code + ')' : '';
+    switch (status) {
+      case 'connecting': return info.attempt ? 'connecting (attempt ' + (info.attempt + 1) + ')' : 'connecting';
+      case 'open': return 'open';
+      case 'reconnecting':
+        if (info.refreshingToken) return 'reconnecting once a new token arrives' + code;
+        return 'reconnecting in ' + (info.delayMs || 0) + ' ms because ' + (CAUSE_TEXT[info.cause] || CAUSE_TEXT.lost) + code;
+      case 'offline': return 'offline: no network; retrying in ' + (info.delayMs || 0) + ' ms or when it is back';
+      case 'closed': return 'closed' + code;
+      case 'failed': return 'stopped' + (info.reason ? ': ' + info.reason : '') + code;
+      default: return String(status);
+    }
+  }
+
+  /** The machine-readable cause of a close (see CAUSE_TEXT). */
+  function causeOf(code, wasOpen) {
+    switch (code) {
+      case DRAINING: return 'draining';
+      case SILENT_HUB: return 'silent';
+      case OPEN_TIMEOUT: return 'open-timeout';
+      case RATE_LIMITED: return 'rate-limited';
+      case 4008: return 'slow-consumer';
+      case 4001: case 4004: return 'token';
+      default: return wasOpen ? 'lost' : 'unreachable';
+    }
   }
 
   function query(params) {
@@ -141,11 +222,13 @@
     this.getToken = typeof opts.getToken === 'function' ? opts.getToken : null;
     this.WS = opts.WebSocket || (typeof WebSocket !== 'undefined' ? WebSocket : null);
     if (!this.WS) throw new Error('Switchboard: no WebSocket implementation (pass options.WebSocket)');
-    var b = opts.backoff || {};
-    this.backoff = { initialMs: b.initialMs || 500, maxMs: b.maxMs || 30000, stableMs: b.stableMs || 10000 };
-    if (this.backoff.maxMs < this.backoff.initialMs) this.backoff.maxMs = this.backoff.initialMs;
-    this.heartbeatMs = opts.heartbeatMs === undefined ? 30000 : opts.heartbeatMs;
-    this.protocols = opts.protocols;
+    this.backoff = backoffOptions(opts.backoff);
+    this.heartbeatMs = opts.heartbeatMs === undefined ? 5000 : opts.heartbeatMs;
+    this.pongTimeoutMs = opts.pongTimeoutMs === undefined ? 5000 : opts.pongTimeoutMs;
+    this.openTimeoutMs = opts.openTimeoutMs === undefined ? 5000 : opts.openTimeoutMs;
+    this.tokenIn = opts.tokenIn === 'query' ? 'query' : 'protocol';
+    this.protocols = opts.protocols === undefined || opts.protocols === null ? []
+      : (Array.isArray(opts.protocols) ? opts.protocols.slice() : [opts.protocols]);
     var t = opts.timers || {};
     this._setTimeout = t.setTimeout || function (f, ms) { return setTimeout(f, ms); };
     this._clearTimeout = t.clearTimeout || function (h) { clearTimeout(h); };
@@ -153,7 +236,10 @@
     this._now = opts.now || Date.now;
     this._idPrefix = (opts.idPrefix || makeIdPrefix(this._random)) + '-';
     this.status = 'idle';
+    this.statusInfo = {};
     this.attempt = 0;
+    this._prevDelayMs = 0;    // 0: the next retry is the first of an outage
+    this._downSince = null;   // when the link last went down (the outage's start)
     this.ws = null;
     this._stopped = false;
     this._timers = {};
@@ -164,8 +250,16 @@
   Connection.prototype._nextId = function () { return this._idPrefix + (++idCounter); };
 
   Connection.prototype._setStatus = function (status, info) {
+    info = info || {};
+    info.text = describeStatus(status, info);
     this.status = status;
-    this.emit('status', status, info || {});
+    this.statusInfo = info;
+    this.emit('status', status, info);
+  };
+
+  /** One line describing the link now, for a UI (`statusInfo.text`). */
+  Connection.prototype.describeStatus = function () {
+    return describeStatus(this.status, this.statusInfo);
   };
 
   Connection.prototype._timer = function (name, ms, fn) {
@@ -177,11 +271,29 @@
     if (this._timers[name] !== undefined) { this._clearTimeout(this._timers[name]); delete this._timers[name]; }
   };
 
-  /** The URL of the next attempt (token and resume point included). */
+  /** True when the token travels in `Sec-WebSocket-Protocol` rather than in the URL. */
+  Connection.prototype._tokenInProtocol = function () {
+    return this.tokenIn === 'protocol' && !!this.token && TCHARS.test(this.token);
+  };
+
+  /** The URL of the next attempt: the resume point, and the token only with `tokenIn: 'query'`. */
   Connection.prototype.url = function () {
     var params = this.params();
-    params.token = this.token;
+    if (!this._tokenInProtocol()) params.token = this.token;
     return this.base + this.path() + query(params);
+  };
+
+  /**
+   * The subprotocols offered: `switchboard.v1` (which the hub answers), then
+   * `bearer.<token>` (read by the hub, never echoed), then any the caller added.
+   */
+  Connection.prototype.offeredProtocols = function () {
+    var list = [SUBPROTOCOL];
+    if (this._tokenInProtocol()) list.push('bearer.' + this.token);
+    for (var i = 0; i < this.protocols.length; i++) {
+      if (list.indexOf(this.protocols[i]) < 0) list.push(this.protocols[i]);
+    }
+    return list;
   };
 
   Connection.prototype.start = function () {
@@ -210,23 +322,41 @@
     this._setStatus('connecting', { attempt: this.attempt });
     var ws;
     try {
-      ws = this.protocols ? new this.WS(this.url(), this.protocols) : new this.WS(this.url());
+      ws = new this.WS(this.url(), this.offeredProtocols());
     } catch (e) {
       this.emit('error', e);
       this._retry(null, e);
       return;
     }
     this.ws = ws;
+    this._wasOpen = false;
+    this._gotFrame = false;
+    if (this.openTimeoutMs) {
+      // A hub that accepts the TCP connection but never answers (frozen, or a
+      // proxy in front of a dead one) would otherwise leave us "connecting".
+      this._timer('open', this.openTimeoutMs, function () {
+        if (self.ws === ws) self._drop(OPEN_TIMEOUT, 'no answer to the opening handshake within ' + self.openTimeoutMs + ' ms');
+      });
+    }
     ws.onopen = function () {
       if (self.ws !== ws) return;
-      self._setStatus('open', { attempt: self.attempt });
-      self._timer('stable', self.backoff.stableMs, function () { self.attempt = 0; });
+      self._cancel('open');
+      self._wasOpen = true;
+      self._lastMessageAt = self._now();
+      self._setStatus('open', { attempt: self.attempt, protocol: ws.protocol });
       self._startHeartbeat();
       self.opened();
     };
     ws.onmessage = function (ev) {
       if (self.ws !== ws) return;
       self._lastMessageAt = self._now();
+      if (!self._gotFrame) {
+        // Success: the hub answered with its first frame. The next outage starts afresh.
+        self._gotFrame = true;
+        self.attempt = 0;
+        self._prevDelayMs = 0;
+        self._downSince = null;
+      }
       var data;
       try { data = JSON.parse(typeof ev.data === 'string' ? ev.data : String(ev.data)); } catch (e) {
         self.emit('error', SwitchboardError({ code: 'invalid_json', message: 'hub sent a frame that is not JSON' }));
@@ -252,7 +382,6 @@
       case 'pong': {
         var p = f.id !== undefined ? this._pings[f.id] : null;
         if (p) { delete this._pings[f.id]; p(this._now()); }
-        this._awaitingPong = false;
         return;
       }
       case 'token_expiring':
@@ -280,42 +409,57 @@
     try { this.ws.send(JSON.stringify(obj)); return true; } catch (e) { this.emit('error', e); return false; }
   };
 
+  /**
+   * Liveness: a `ping` every heartbeatMs; when nothing at all (pong or any
+   * frame) arrives within pongTimeoutMs of one, the hub is frozen or the TCP
+   * link half-open, and the socket is dropped with the local code 4000. A hub
+   * that stops answering is noticed within heartbeatMs + pongTimeoutMs.
+   */
   Connection.prototype._startHeartbeat = function () {
     if (!this.heartbeatMs) return;
     var self = this;
-    this._awaitingPong = false;
+    var ws = this.ws;
     var beat = function () {
-      if (self.status !== 'open') return;
-      if (self._awaitingPong && self._now() - (self._lastMessageAt || 0) >= self.heartbeatMs) {
-        // Half-open connection: nothing from the hub for a whole interval.
-        self._drop(4000, 'heartbeat timeout');
-        return;
-      }
-      self._awaitingPong = true;
+      if (self.ws !== ws || self.status !== 'open') return;
+      var sentAt = self._now();
       self._sendRaw({ type: 'ping', id: self._nextId() });
+      if (self.pongTimeoutMs && self._timers.pong === undefined) {
+        self._timer('pong', self.pongTimeoutMs, function () {
+          if (self.ws !== ws) return;
+          if ((self._lastMessageAt || 0) < sentAt) self._drop(SILENT_HUB, 'no answer to a ping within ' + self.pongTimeoutMs + ' ms');
+        });
+      }
       self._timer('heartbeat', self.heartbeatMs, beat);
     };
     this._timer('heartbeat', this.heartbeatMs, beat);
   };
 
-  /** Abandons the current socket (without waiting for its close event) and reconnects. */
+  /**
+   * Abandons the current socket with a local code (4000, 4002) and reconnects
+   * at once: a frozen hub never answers the closing handshake, so its close
+   * event is not waited for.
+   */
   Connection.prototype._drop = function (code, reason) {
     var ws = this.ws;
     this.ws = null;
     if (ws) {
       ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
-      try { ws.close(); } catch (e) { /* ignore */ }
+      try { ws.close(code, reason); } catch (e) {
+        try { ws.close(); } catch (e2) { /* ignore */ }
+      }
     }
     this._closed({ code: code, reason: reason });
   };
 
   Connection.prototype._closed = function (ev) {
     this.ws = null;
-    this._cancel('stable');
+    this._cancel('open');
     this._cancel('heartbeat');
+    this._cancel('pong');
     this._pings = {};
     var code = ev.code;
     this.lastClose = { code: code, reason: ev.reason || '' };
+    if (this._downSince === null) this._downSince = this._now();
     this.suspended();
     if (this._stopped) { this._setStatus('closed', this.lastClose); return; }
     if (code === 1000) { this._stop('closed', this.lastClose); return; }
@@ -324,7 +468,8 @@
     if (TOKEN_CODES[code]) {
       if (!this.getToken) { this._stop('failed', this.lastClose); return; }
       this.token = null;
-      this._setStatus('reconnecting', { code: code, reason: ev.reason || '', attempt: this.attempt, delayMs: 0, refreshingToken: true });
+      this._setStatus('reconnecting', { code: code, reason: ev.reason || '', cause: 'token', attempt: this.attempt,
+        delayMs: 0, refreshingToken: true });
       this._refreshToken().then(function () {
         if (self._stopped) return;
         // Back off anyway, so a getToken that keeps returning a bad token cannot spin.
@@ -340,20 +485,36 @@
 
   Connection.prototype._retry = function (code, error) {
     if (this._stopped) return;
-    var delay = code === RATE_LIMITED ? rateLimitedDelay(this.backoff, this._random)
-      : backoffDelay(this.attempt, this.backoff, this._random);
+    var now = this._now();
+    if (this._downSince === null) this._downSince = now;
+    var delay = backoffDelay({ prevMs: this._prevDelayMs, downMs: now - this._downSince, code: code },
+      this.backoff, this._random);
+    // 0 would make the next retry look like the first of an outage again.
+    this._prevDelayMs = Math.max(delay, 1);
     this.attempt += 1;
     this.nextDelayMs = delay;
     var self = this;
-    this._setStatus('reconnecting', {
-      code: code, reason: this.lastClose ? this.lastClose.reason : '', attempt: this.attempt, delayMs: delay, error: error
+    var offline = typeof navigator !== 'undefined' && navigator && navigator.onLine === false;
+    this._watchOnline();
+    this._setStatus(offline ? 'offline' : 'reconnecting', {
+      code: code, reason: this.lastClose ? this.lastClose.reason : '', cause: error ? 'error' : causeOf(code, this._wasOpen),
+      attempt: this.attempt, delayMs: delay, retryAt: now + delay, error: error
     });
     this._timer('reconnect', delay, function () { self._open(); });
   };
 
+  /** In a browser, the `online` event skips the pending back-off. */
+  Connection.prototype._watchOnline = function () {
+    if (this._onOnline || typeof window === 'undefined' || !window || typeof window.addEventListener !== 'function') return;
+    var self = this;
+    this._onOnline = function () { self.reconnectNow(); };
+    window.addEventListener('online', this._onOnline);
+  };
+
   /** Skips the pending back-off (e.g. on the browser's `online` event). */
   Connection.prototype.reconnectNow = function () {
-    if (this._stopped || this.status !== 'reconnecting' || this._timers.reconnect === undefined) return;
+    if (this._stopped || (this.status !== 'reconnecting' && this.status !== 'offline') ||
+        this._timers.reconnect === undefined) return;
     this._cancel('reconnect');
     this._open();
   };
@@ -361,6 +522,8 @@
   Connection.prototype._stop = function (status, info) {
     this._stopped = true;
     for (var name in this._timers) this._cancel(name);
+    if (this._onOnline) window.removeEventListener('online', this._onOnline);
+    this._onOnline = null;
     this.stopped(status, info);
     this._setStatus(status, info);
   };
@@ -637,6 +800,8 @@
     dashboard: function (opts) { return new Dashboard(opts).start(); },
     baseUrls: baseUrls,
     backoffDelay: backoffDelay,
+    backoffDefaults: BACKOFF_DEFAULTS,
+    describeStatus: describeStatus,
     clientEvents: CLIENT_EVENTS,
     isTerminal: function (state) { return !!TERMINAL[state]; },
     Call: Call,

@@ -349,10 +349,12 @@ public final class Hub {
     /// The `token_expiring` frame (§5), sent 60 s before `exp`.
     public func tokenExpiring(inMs: Int64) -> Frame { frames.tokenExpiring(inMs: inMs) }
 
-    /// The verified identity behind `Authorization: Bearer` or `?token=`.
+    /// The verified identity behind `Authorization: Bearer`, a `bearer.<token>`
+    /// entry of `Sec-WebSocket-Protocol` (browsers), or `?token=`.
     public func authenticate(headers: [String: String], query: [String: String],
                              now: Int64 = WallClock.nowMs()) throws(AuthError) -> ClientIdentity {
-        guard let token = BearerToken.extract(authorization: headers["authorization"], query: query) else {
+        guard let token = BearerToken.extract(authorization: headers["authorization"],
+                                              subprotocols: headers["sec-websocket-protocol"], query: query) else {
             throw .missing
         }
         return ClientIdentity(claims: try verifier.verify(token, nowMs: now))

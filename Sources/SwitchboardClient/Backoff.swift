@@ -1,40 +1,58 @@
-/// Reconnect delays: full-jitter exponential backoff (the browser client's
-/// policy, docs/browser-client.md).
+/// Reconnect delays for a live call (the browser client's policy,
+/// docs/browser-client.md and docs/swift-client.md, "Reconnecting").
 ///
-/// Attempt *n* waits `random() × min(maxMs, initialMs × 2ⁿ)`, so a thousand
-/// phones dropped by a hub restart do not return in lock-step. The attempt
-/// counter resets once a connection has stayed up `stableMs`. After 4029
-/// (rate limited) the wait is uniform in [`maxMs`/2, `maxMs`].
+/// - The first retry of an outage waits `random × initialMs` (250 ms): quick,
+///   yet the clients a hub drops at once do not all come back in the same
+///   millisecond. After a 1001 (the hub is restarting) it waits
+///   `random × drainRetryMs` (1 s): the new process is usually up within a
+///   second, and a whole hub's clients are spread over that second.
+/// - Later retries use decorrelated jitter: uniform in
+///   [`initialMs`, 3 × the previous delay], capped at `maxMs` (5 s) and at
+///   `outageRatio` × the time the link has been down (never below
+///   `initialMs`). So waiting never adds more than 15 % to an outage: a
+///   10 s outage is left within 1.5 s of the hub's return (plus the time to
+///   connect), a long one within 5 s.
+/// - After 4029 (rate or connection limit) the wait is uniform in
+///   [`maxMs`/2, `maxMs`].
+/// - The outage ends, and the next starts afresh, when the hub's first frame
+///   arrives on a connection.
 public struct Backoff: Sendable, Equatable {
-    /// Cap of the first retry's delay.
+    /// Spread of the first retry of an outage, and the smallest later delay.
     public var initialMs: Int
     /// Largest delay.
     public var maxMs: Int
-    /// A connection open this long resets the attempt counter.
-    public var stableMs: Int
+    /// Spread of the first retry after a 1001 from a draining hub.
+    public var drainRetryMs: Int
+    /// No delay is longer than this share of the time the link has been down.
+    public var outageRatio: Double
 
-    /// 500 ms initial, 30 s max, 10 s to count as stable.
-    public static let `default` = Backoff(initialMs: 500, maxMs: 30_000, stableMs: 10_000)
+    /// 250 ms, 5 s, 1 s, 0.15 (see the type's documentation for why).
+    public static let `default` = Backoff()
 
     /// - Parameters:
-    ///   - initialMs: cap of the first retry's delay.
+    ///   - initialMs: spread of the first retry (at least 1).
     ///   - maxMs: largest delay (raised to `initialMs` if smaller).
-    ///   - stableMs: uptime after which the attempt counter resets.
-    public init(initialMs: Int, maxMs: Int, stableMs: Int) {
+    ///   - drainRetryMs: spread of the first retry after a 1001.
+    ///   - outageRatio: cap as a share of the downtime so far.
+    public init(initialMs: Int = 250, maxMs: Int = 5000, drainRetryMs: Int = 1000, outageRatio: Double = 0.15) {
         self.initialMs = max(1, initialMs)
         self.maxMs = max(self.initialMs, maxMs)
-        self.stableMs = stableMs
+        self.drainRetryMs = max(0, drainRetryMs)
+        self.outageRatio = max(0, outageRatio)
     }
 
-    /// The delay before retry number `attempt` (0-based); `random` is uniform in [0, 1).
-    public func delayMs(attempt: Int, random: Double) -> Int {
-        let exponent = min(max(0, attempt), 30)
-        let cap = min(Double(maxMs), Double(initialMs) * Double(1 << exponent))
-        return Int(random * cap)
-    }
-
-    /// The delay after a 4029 (rate or connection limit).
-    public func rateLimitedDelayMs(random: Double) -> Int {
-        Int(Double(maxMs) / 2 + random * Double(maxMs) / 2)
+    /// The delay before the next attempt.
+    /// - Parameters:
+    ///   - previousMs: the previous delay of this outage; 0 for its first retry.
+    ///   - downMs: how long the link has been down.
+    ///   - closeCode: the close code that ended the last connection, if any.
+    ///   - random: uniform in [0, 1).
+    public func delayMs(previousMs: Int, downMs: Int, closeCode: Int?, random: Double) -> Int {
+        if closeCode == 4029 { return Int(Double(maxMs) / 2 + random * Double(maxMs) / 2) }
+        if previousMs <= 0 { return Int(random * Double(closeCode == 1001 ? drainRetryMs : initialMs)) }
+        let upper = 3 * Double(max(previousMs, initialMs))
+        let delay = Double(initialMs) + random * (upper - Double(initialMs))
+        let cap = min(Double(maxMs), max(Double(initialMs), outageRatio * Double(max(0, downMs))))
+        return Int(min(delay, cap))
     }
 }

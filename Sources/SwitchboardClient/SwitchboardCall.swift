@@ -18,11 +18,16 @@ public typealias TokenProvider = @Sendable () async throws -> String
 /// ```
 ///
 /// Behaviour (the browser client's, docs/browser-client.md):
-/// - Reconnects after a full-jitter exponential back-off (`Backoff`), and
-///   resumes with `?epoch=E&since=V` from the last version applied: a
+/// - Reconnects after a short, capped, jittered back-off (`Backoff`: the
+///   first retry within 250 ms, or 1 s after a 1001, never more than 5 s
+///   apart), and resumes with `?epoch=E&since=V` from the last version applied: a
 ///   `recovered:true` snapshot keeps the document and the missed frames
 ///   follow; a `recovered:false` one starts the document over.
 /// - Frames whose version is not above the one held are ignored.
+/// - Liveness: a `ping` every `heartbeat` (5 s); no answer within
+///   `pongTimeout` (5 s) drops the link (local code 4000) and reconnects, so a
+///   frozen hub is noticed within 10 s. An attempt whose upgrade is not
+///   answered within `openTimeout` (5 s) is given up and retried.
 /// - `token_expiring` → asks `tokenProvider` and sends `{"type":"auth"}` on
 ///   the open connection. Close 4001 / 4004 (or a 401 upgrade) → a new token,
 ///   then reconnect. Close 4003 / 4400 / 1009 (or a 400 / 403 / 404 upgrade)
@@ -41,6 +46,8 @@ public actor SwitchboardCall {
     private let tokenProvider: TokenProvider?
     private let tokenPlacement: TokenPlacement
     private let heartbeatMs: Int
+    private let pongTimeoutMs: Int
+    private let openTimeoutMs: Int
     private let maxOutbox: Int
 
     /// The merged document (PROTOCOL.md §1), once a snapshot arrived.
@@ -58,12 +65,17 @@ public actor SwitchboardCall {
     private var link: Link?
     private var linkSerial = 0
     private var attempt = 0
+    /// The previous delay of this outage; 0: the next retry is its first.
+    private var previousDelayMs = 0
+    /// When the link last went down; nil while the hub answers.
+    private var downSinceMs: Int64?
+    private var pauseTask: Task<Void, Never>?
     private var started = false
     private var stopped = false
     private var runner: Task<Void, Never>?
     private var heartbeat: Task<Void, Never>?
+    private var pongCheck: Task<Void, Never>?
     private var lastMessageAtMs: Int64 = 0
-    private var awaitingPong = false
     private var refreshingToken = false
     /// Reports not yet acknowledged, in the order they were made.
     private var outbox: [PendingReport] = []
@@ -76,11 +88,14 @@ public actor SwitchboardCall {
     private let statusFeed = Broadcaster<ConnectionStatus>(replaysLatest: true)
     private let errorFeed = Broadcaster<SwitchboardError>(replaysLatest: false)
 
-    /// One open WebSocket and the task that writes to it in order.
+    /// One open WebSocket, the task that writes to it in order, and the
+    /// feed its receive loop reads (where the heartbeat ends a silent link
+    /// without waiting for the transport's own close).
     private struct Link {
         let serial: Int
         let connection: any WebSocketConnection
         let writer: AsyncStream<String>.Continuation
+        let events: AsyncStream<WebSocketMessage>.Continuation
         let openedAtMs: Int64
     }
 
@@ -98,15 +113,22 @@ public actor SwitchboardCall {
     ///     with a `tokenProvider`: the provider is asked before connecting.
     ///   - tokenProvider: returns a fresh token (see `TokenProvider`).
     ///   - transport: how WebSockets are opened (default: the platform's).
-    ///   - backoff: reconnect delays.
-    ///   - heartbeat: how often a `ping` is sent; a connection silent for a
-    ///     whole interval after one is dropped and re-opened (half-open TCP
-    ///     after sleep or a network change). Nil disables it.
+    ///   - backoff: reconnect delays (`Backoff.default`: 250 ms first, 1 s
+    ///     after a drain, at most 5 s).
+    ///   - heartbeat: how often a `ping` is sent (default 5 s). Nil disables
+    ///     pings and the liveness check.
+    ///   - pongTimeout: a link with nothing from the hub (pong or any frame)
+    ///     this long after a ping is dropped with local code 4000 and re-opened:
+    ///     a frozen hub, or half-open TCP after sleep or a network change.
+    ///     Default 5 s, so a silent hub is noticed within `heartbeat + pongTimeout`.
+    ///   - openTimeout: an attempt whose upgrade is not answered this long is
+    ///     given up and retried (default 5 s; nil: the transport's own limit).
     ///   - tokenPlacement: `Authorization` header (default) or `?token=`.
     ///   - maxOutbox: unacknowledged reports kept for re-sending.
     public init(baseURL: String, sessionId: String, token: String?, tokenProvider: TokenProvider? = nil,
                 transport: any WebSocketTransport = DefaultWebSocketTransport(), backoff: Backoff = .default,
-                heartbeat: Duration? = .seconds(30), tokenPlacement: TokenPlacement = .authorizationHeader,
+                heartbeat: Duration? = .seconds(5), pongTimeout: Duration = .seconds(5),
+                openTimeout: Duration? = .seconds(5), tokenPlacement: TokenPlacement = .authorizationHeader,
                 maxOutbox: Int = 500) {
         self.baseURL = Self.webSocketBase(baseURL)
         self.sessionId = sessionId
@@ -114,7 +136,9 @@ public actor SwitchboardCall {
         self.tokenProvider = tokenProvider
         self.transport = transport
         self.backoff = backoff
-        self.heartbeatMs = heartbeat.map { Int($0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000) } ?? 0
+        self.heartbeatMs = heartbeat.map(Self.milliseconds) ?? 0
+        self.pongTimeoutMs = Self.milliseconds(pongTimeout)
+        self.openTimeoutMs = openTimeout.map(Self.milliseconds) ?? 0
         self.tokenPlacement = tokenPlacement
         self.maxOutbox = maxOutbox
         self.idPrefix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
@@ -150,6 +174,12 @@ public actor SwitchboardCall {
         guard !stopped else { return }
         link?.connection.close(code: 1000, reason: "client closed")
         stop(.closed)
+    }
+
+    /// Skips the pending back-off and tries now (e.g. when the app learns the
+    /// network is back, from `NWPathMonitor`). No-op unless reconnecting.
+    public func reconnectNow() {
+        pauseTask?.cancel()
     }
 
     /// True when the document's `callState` is terminal (ended, declined, …).
@@ -238,7 +268,7 @@ public actor SwitchboardCall {
                 } catch {
                     if stopped { return }
                     errorFeed.send(SwitchboardError(code: "token_provider", message: "\(error)"))
-                    await pause(backoff.delayMs(attempt: attempt, random: .random(in: 0..<1)), closeCode: nil)
+                    await pause(closeCode: nil, cause: .error)
                     continue
                 }
                 if stopped { return }
@@ -246,7 +276,11 @@ public actor SwitchboardCall {
             setStatus(.connecting(attempt: attempt))
             let connection: any WebSocketConnection
             do {
-                connection = try await transport.connect(url: connectURL(), headers: requestHeaders())
+                connection = try await openConnection(url: connectURL(), headers: requestHeaders())
+            } catch is OpenTimedOut {
+                if stopped { return }
+                await pause(closeCode: nil, cause: .openTimeout)
+                continue
             } catch {
                 if stopped { return }
                 guard await retryAfterRefusal((error as? WebSocketTransportError)?.httpStatus, "\(error)") else { return }
@@ -262,6 +296,31 @@ public actor SwitchboardCall {
         }
     }
 
+    /// Opens a WebSocket, giving up after `openTimeoutMs`: a hub that
+    /// accepts the TCP connection but never answers (frozen, or a proxy in
+    /// front of a dead one) must not leave the call "connecting". A
+    /// connection that opens after the deadline is closed.
+    private func openConnection(url: String, headers: [String: String]) async throws -> any WebSocketConnection {
+        let transport = self.transport
+        guard openTimeoutMs > 0 else { return try await transport.connect(url: url, headers: headers) }
+        let limit = openTimeoutMs
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<any WebSocketConnection, any Error>) in
+            let once = ResumeOnce(continuation)
+            let connecting = Task {
+                do {
+                    let connection = try await transport.connect(url: url, headers: headers)
+                    if !once.resume(returning: connection) { connection.close(code: 1000, reason: "opened after the open timeout") }
+                } catch {
+                    _ = once.resume(throwing: error)
+                }
+            }
+            Task {
+                try? await Task.sleep(for: .milliseconds(limit))
+                if once.resume(throwing: OpenTimedOut()) { connecting.cancel() }
+            }
+        }
+    }
+
     /// Runs one open connection until it ends; returns its close code and reason.
     private func serve(_ connection: any WebSocketConnection) async -> (Int, String) {
         linkSerial += 1
@@ -272,23 +331,38 @@ public actor SwitchboardCall {
                 do { try await connection.send(text) } catch { break }
             }
         }
+        // The transport's messages, and the heartbeat's verdict, arrive here.
+        let (events, feed) = AsyncStream<WebSocketMessage>.makeStream()
+        Task {
+            while true {
+                let message: WebSocketMessage
+                do { message = try await connection.receive() } catch { message = .closed(code: 1006, reason: "connection lost") }
+                feed.yield(message)
+                if case .closed = message { break }
+            }
+            feed.finish()
+        }
         let opened = Self.nowMs()
-        link = Link(serial: serial, connection: connection, writer: writer, openedAtMs: opened)
+        link = Link(serial: serial, connection: connection, writer: writer, events: feed, openedAtMs: opened)
         lastMessageAtMs = opened
-        awaitingPong = false
         setStatus(.open)
         startHeartbeat(serial: serial)
         // Reports not yet acknowledged go again with the same id (§2.3).
         for entry in outbox { writer.yield(entry.text) }
 
         var end = (1006, "connection lost")
-        receiving: while true {
-            let message: WebSocketMessage
-            do { message = try await connection.receive() } catch { break }
+        var answered = false
+        receiving: for await message in events {
             switch message {
             case .text(let text):
                 lastMessageAtMs = Self.nowMs()
-                awaitingPong = false
+                if !answered {
+                    // Success: the hub answered. The next outage starts afresh.
+                    answered = true
+                    attempt = 0
+                    previousDelayMs = 0
+                    downSinceMs = nil
+                }
                 handle(text)
             case .closed(let code, let reason):
                 end = (code, reason)
@@ -298,9 +372,10 @@ public actor SwitchboardCall {
         writer.finish()
         heartbeat?.cancel()
         heartbeat = nil
+        pongCheck?.cancel()
+        pongCheck = nil
         link = nil
         pendingAuth = []
-        if Self.nowMs() - opened >= Int64(backoff.stableMs) { attempt = 0 }
         return end
     }
 
@@ -319,11 +394,9 @@ public actor SwitchboardCall {
                 return false
             }
             token = nil  // asked for at the top of the loop
-            await pause(backoff.delayMs(attempt: attempt, random: .random(in: 0..<1)), closeCode: code)
-        case 4029:
-            await pause(backoff.rateLimitedDelayMs(random: .random(in: 0..<1)), closeCode: code)
+            await pause(closeCode: code, cause: .token)
         default:
-            await pause(backoff.delayMs(attempt: attempt, random: .random(in: 0..<1)), closeCode: code)
+            await pause(closeCode: code, cause: DisconnectCause.of(closeCode: code))
         }
         return !stopped
     }
@@ -340,26 +413,42 @@ public actor SwitchboardCall {
                 return false
             }
             token = nil
-            await pause(backoff.delayMs(attempt: attempt, random: .random(in: 0..<1)), closeCode: nil)
+            await pause(closeCode: nil, cause: .token)
         case 429?:
-            await pause(backoff.rateLimitedDelayMs(random: .random(in: 0..<1)), closeCode: nil)
+            await pause(closeCode: nil, cause: .rateLimited, rateLimited: true)
+        case let status?:
+            await pause(closeCode: nil, cause: status == 503 ? .draining : .refused)
         default:
-            await pause(backoff.delayMs(attempt: attempt, random: .random(in: 0..<1)), closeCode: nil)
+            await pause(closeCode: nil, cause: .unreachable)
         }
         return !stopped
     }
 
-    private func pause(_ delayMs: Int, closeCode: Int?) async {
+    /// Waits out the back-off (`Backoff`) before the next attempt;
+    /// `reconnectNow()` cuts it short.
+    private func pause(closeCode: Int?, cause: DisconnectCause, rateLimited: Bool = false) async {
+        let now = Self.nowMs()
+        let down = downSinceMs ?? now
+        downSinceMs = down
+        let delay = backoff.delayMs(previousMs: previousDelayMs, downMs: Int(now - down),
+                                    closeCode: rateLimited ? 4029 : closeCode, random: .random(in: 0..<1))
+        // Never 0 again: that would make the next retry look like the first of an outage.
+        previousDelayMs = max(delay, 1)
         attempt += 1
-        setStatus(.reconnecting(attempt: attempt, delayMs: delayMs, closeCode: closeCode))
-        try? await Task.sleep(for: .milliseconds(delayMs))
+        setStatus(.reconnecting(attempt: attempt, delayMs: delay, closeCode: closeCode, cause: cause))
+        let sleeper = Task<Void, Never> { _ = try? await Task.sleep(for: .milliseconds(delay)) }
+        pauseTask = sleeper
+        await sleeper.value
+        pauseTask = nil
     }
 
     private func stop(_ final: ConnectionStatus) {
         guard !stopped else { return }
         stopped = true
         runner?.cancel()
+        pauseTask?.cancel()
         heartbeat?.cancel()
+        pongCheck?.cancel()
         link?.writer.finish()
         let pending = outbox
         outbox = []
@@ -402,15 +491,28 @@ public actor SwitchboardCall {
         }
     }
 
+    /// Sends a ping; when nothing at all arrives within `pongTimeoutMs`, the
+    /// link is ended at once (the transport's own close waits for a frozen
+    /// peer) and the call reconnects.
     private func beat(serial: Int) {
         guard let link, link.serial == serial else { return }
-        if awaitingPong, Self.nowMs() - lastMessageAtMs >= Int64(heartbeatMs) {
-            // Nothing from the hub for a whole interval: half-open TCP.
-            link.connection.close(code: 4000, reason: "heartbeat timeout")
-            return
-        }
-        awaitingPong = true
+        let sentAt = Self.nowMs()
         send(JSONCodec.encodeString(.object(["type": "ping", "id": .string(nextId())])))
+        guard pongTimeoutMs > 0, pongCheck == nil else { return }
+        let timeout = pongTimeoutMs
+        pongCheck = Task { [weak self] in
+            try? await Task.sleep(for: .milliseconds(timeout))
+            guard let self, !Task.isCancelled else { return }
+            await self.checkPong(serial: serial, sentAt: sentAt)
+        }
+    }
+
+    private func checkPong(serial: Int, sentAt: Int64) {
+        pongCheck = nil
+        guard let link, link.serial == serial, lastMessageAtMs < sentAt else { return }
+        let reason = "no answer to a ping within \(pongTimeoutMs) ms"
+        link.events.yield(.closed(code: 4000, reason: reason))
+        link.connection.close(code: 4000, reason: reason)
     }
 
     private func refreshOnOpenConnection(serial: Int) async {
@@ -585,6 +687,10 @@ public actor SwitchboardCall {
 
     static func nowMs() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
 
+    private static func milliseconds(_ duration: Duration) -> Int {
+        Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+    }
+
     /// `http(s)://` → `ws(s)://`, query and fragment dropped, always ending in `/`.
     static func webSocketBase(_ url: String) -> String {
         var text = url
@@ -593,5 +699,37 @@ public actor SwitchboardCall {
         if lower.hasPrefix("http://") { text = "ws://" + text.dropFirst(7) }
         if lower.hasPrefix("https://") { text = "wss://" + text.dropFirst(8) }
         return text.hasSuffix("/") ? text : text + "/"
+    }
+}
+
+/// An attempt whose upgrade was not answered within the open timeout.
+struct OpenTimedOut: Error {}
+
+/// Resumes a continuation once, from whichever of several tasks gets there first.
+final class ResumeOnce<T: Sendable>: @unchecked Sendable {  // `continuation` only under `lock`
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<T, any Error>?
+
+    init(_ continuation: CheckedContinuation<T, any Error>) { self.continuation = continuation }
+
+    /// Resumes with `value`; false when already resumed.
+    func resume(returning value: T) -> Bool {
+        guard let c = take() else { return false }
+        c.resume(returning: value)
+        return true
+    }
+
+    /// Resumes with `error`; false when already resumed.
+    func resume(throwing error: any Error) -> Bool {
+        guard let c = take() else { return false }
+        c.resume(throwing: error)
+        return true
+    }
+
+    private func take() -> CheckedContinuation<T, any Error>? {
+        lock.withLock {
+            defer { continuation = nil }
+            return continuation
+        }
     }
 }

@@ -539,6 +539,11 @@ public final class Server: @unchecked Sendable {
             guard let key = headers["sec-websocket-key"], key.utf8.count == 24, key.hasSuffix("==") else {
                 return .error(400, "bad_handshake", "Sec-WebSocket-Key must be 16 bytes in base64")
             }
+            if let offered = headers["sec-websocket-protocol"], BearerToken.offersToken(offered),
+               !BearerToken.subprotocolsWithoutToken(offered).contains(BearerToken.subprotocol) {
+                // The 101 must name an offered protocol, and the token is never echoed.
+                return .error(400, "bad_handshake", "offer switchboard.v1 next to bearer.<token> in Sec-WebSocket-Protocol")
+            }
             if let origin = headers["origin"], !originAllowed(origin, host: headers["host"]) {
                 return .error(403, "origin_not_allowed", "origin \(origin) is not in security.allowedOrigins")
             }
@@ -585,6 +590,7 @@ public final class Server: @unchecked Sendable {
             return
         }
         adopting[fd] = admission
+        let bytes = UpgradeHead.withoutBearerSubprotocol(bytes)
         let wsi = bytes.withUnsafeBytes { b in
             lws_adopt_socket_vhost_readbuf(vhost, fd, b.baseAddress?.assumingMemoryBound(to: CChar.self), b.count)
         }

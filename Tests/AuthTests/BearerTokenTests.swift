@@ -22,6 +22,25 @@ import Testing
         #expect(BearerToken.extract(authorization: "Bearer a b", query: [:]) == nil)
     }
 
+    @Test func subprotocolBearerEntryIsUsedBeforeTheQuery() {
+        let offered = "switchboard.v1, bearer.s.s.s"
+        #expect(BearerToken.extract(authorization: nil, subprotocols: offered, query: ["token": "q.q.q"]) == "s.s.s")
+        #expect(BearerToken.extract(authorization: "Bearer h.h.h", subprotocols: offered, query: [:]) == "h.h.h")
+        #expect(BearerToken.extract(authorization: nil, subprotocols: "bearer.a.b.c,switchboard.v1", query: [:]) == "a.b.c")
+    }
+
+    @Test func subprotocolListsWithoutATokenFallBackToTheQuery() {
+        #expect(BearerToken.extract(authorization: nil, subprotocols: "switchboard.v1", query: ["token": "q.q.q"]) == "q.q.q")
+        #expect(BearerToken.extract(authorization: nil, subprotocols: "switchboard.v1, bearer.", query: [:]) == nil)
+        #expect(BearerToken.extract(authorization: nil, subprotocols: "Bearer.x.y.z", query: [:]) == nil)
+    }
+
+    @Test func theTokenEntryIsLeftOutOfWhatOthersSee() {
+        #expect(BearerToken.subprotocolsWithoutToken("switchboard.v1, bearer.s.s.s") == ["switchboard.v1"])
+        #expect(BearerToken.subprotocolsWithoutToken(" bearer.s.s.s ,chat,, switchboard.v1 ") == ["chat", "switchboard.v1"])
+        #expect(BearerToken.subprotocolsWithoutToken("bearer.s.s.s").isEmpty)
+    }
+
     @Test func nothingOrEmptyGivesNil() {
         #expect(BearerToken.extract(authorization: nil, query: [:]) == nil)
         #expect(BearerToken.extract(authorization: nil, query: ["token": ""]) == nil)

@@ -7,6 +7,9 @@ public final class Chromium {
     public let profile: URL
     private let page: WSClient
     private var nextId = 0
+    /// DevTools events (`method`, `params`) read while waiting for answers,
+    /// in arrival order: `Network.enable` makes every URL the page opens one.
+    public private(set) var events: [[String: Any]] = []
 
     public struct Unavailable: Error, CustomStringConvertible {
         public let description: String
@@ -64,7 +67,10 @@ public final class Chromium {
         try page.send(String(decoding: data, as: UTF8.self))
         while true {
             let message = try page.nextJSON(timeout: 30)
-            guard message["id"] as? Int == id else { continue }  // events
+            guard message["id"] as? Int == id else {
+                if message["method"] != nil { events.append(message) }
+                continue
+            }
             if let error = message["error"] { throw Unavailable(description: "\(method): \(error)") }
             return message["result"] as? [String: Any] ?? [:]
         }

@@ -108,6 +108,25 @@ import Glibc
         }
     }
 
+    /// A browser's token offered as a subprotocol passes nginx, and neither
+    /// log (the proxy's access log, the hub's) holds it (issue 30).
+    @Test func aSubprotocolTokenPassesThroughTheProxyAndIsLoggedNowhere() throws {
+        let hub = try Self.startHub()
+        let nginx = try NginxProcess(upstreamPort: hub.port)
+        let token = HubProcess.token(role: .client, sub: "px-browser", sid: "px-proto")
+        let ws = try nginx.connect("/ws/calls/px-proto", token: .some(nil),
+                                   headers: ["Sec-WebSocket-Protocol": "switchboard.v1, bearer.\(token)"])
+        #expect(ws.handshake.lowercased().contains("sec-websocket-protocol: switchboard.v1\r\n"))
+        #expect(!ws.handshake.contains(token))
+        #expect(try ws.nextJSON()["type"] as? String == "snapshot")
+        ws.socket.shutdownNow()  // nginx writes the access line when the connection ends
+        let deadline = Date(timeIntervalSinceNow: 5)
+        while !nginx.accessLog.contains("/ws/calls/px-proto"), Date() < deadline { usleep(20_000) }
+        #expect(nginx.accessLog.contains("/ws/calls/px-proto"))
+        #expect(!nginx.accessLog.contains(token))
+        #expect(!hub.log.contains(token))
+    }
+
     // MARK: - Twilio signatures on the public URL
 
     @Test func twilioSignedOnThePublicUrlIsAcceptedThroughTheProxyAndOnInternalUrlsRefused() throws {

@@ -150,3 +150,27 @@ final class ScriptedConnection: WebSocketConnection, @unchecked Sendable {  // `
         throw TimedOut(what: "a sent message containing \(fragment)")
     }
 }
+
+/// A transport whose first `stalls` attempts never answer (a frozen hub that
+/// accepted the TCP connection); later ones open a `ScriptedConnection`.
+final class StallingTransport: WebSocketTransport, @unchecked Sendable {  // `count` only under `lock`
+    private let lock = NSLock()
+    private var count = 0
+    private let stalls: Int
+
+    init(stalls: Int) { self.stalls = stalls }
+
+    var attempts: Int { lock.withLock { count } }
+
+    func connect(url: String, headers: [String: String]) async throws -> any WebSocketConnection {
+        let n = lock.withLock { count += 1; return count }
+        if n <= stalls {
+            // Like a socket whose 101 never comes: only cancellation ends it.
+            while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(20)) }
+            throw CancellationError()
+        }
+        let connection = ScriptedConnection(url: url, headers: headers)
+        connection.push(#"{"type":"snapshot","sessionId":"s","epoch":"e1","version":1,"recovered":false,"call":{"sessionId":"s","callState":"ringing","version":1},"presence":[]}"#)
+        return connection
+    }
+}

@@ -7,7 +7,7 @@ import Testing
 
 /// `SwitchboardCall` over the real libwebsockets transport against the real hub binary.
 @Suite(.serialized) struct SwitchboardCallHubTests {
-    static let fast = Backoff(initialMs: 100, maxMs: 500, stableMs: 10_000)
+    static let fast = Backoff(initialMs: 100, maxMs: 500)
 
     /// A client token for `sid`.
     static func token(_ sid: String, sub: String = "phone", ttl: Int64 = 600) -> String {
@@ -129,7 +129,8 @@ import Testing
         let dropped = try await first(statuses, "reconnecting") {
             if case .reconnecting = $0 { return true } else { return false }
         }
-        #expect(dropped == .reconnecting(attempt: 1, delayMs: reconnectDelay(dropped), closeCode: 1001))
+        #expect(dropped == .reconnecting(attempt: 1, delayMs: reconnectDelay(dropped), closeCode: 1001, cause: .draining))
+        #expect(reconnectDelay(dropped) < Self.fast.drainRetryMs, "the first retry after a drain comes within drainRetryMs")
         let second = try HubProcess(config: config, dataDir: first1.dataDir)
         #expect(second.port == port)
         try Self.sync(second, "c-4", "hold")
@@ -194,7 +195,7 @@ import Testing
         await call.start()
         _ = try await first(call.states, "snapshot") { $0.kind == .snapshot }
         _ = try await first(statuses, within: 8, "4004") {
-            if case .reconnecting(_, _, 4004?) = $0 { return true } else { return false }
+            if case .reconnecting(_, _, 4004?, _) = $0 { return true } else { return false }
         }
         _ = try await first(statuses, "open again") { $0 == .open }
         #expect(calls.value == 2)
@@ -217,7 +218,7 @@ import Testing
 }
 
 private func reconnectDelay(_ status: ConnectionStatus) -> Int {
-    if case .reconnecting(_, let delay, _) = status { return delay }
+    if case .reconnecting(_, let delay, _, _) = status { return delay }
     return -1
 }
 

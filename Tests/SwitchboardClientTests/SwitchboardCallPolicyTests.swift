@@ -5,7 +5,7 @@ import Testing
 
 /// Close-code policy, versions and resume, against a scripted transport (no network).
 @Suite struct SwitchboardCallPolicyTests {
-    static let fast = Backoff(initialMs: 20, maxMs: 50, stableMs: 10_000)
+    static let fast = Backoff(initialMs: 20, maxMs: 50, drainRetryMs: 20)
 
     static func snapshot(version: Int, epoch: String = "e1", state: String = "ringing", recovered: Bool = false) -> String {
         recovered
@@ -160,25 +160,83 @@ import Testing
     @Test func aSilentConnectionIsDroppedByTheHeartbeatAndReopened() async throws {
         let transport = ScriptedTransport()
         let call = SwitchboardCall(baseURL: "ws://hub/", sessionId: "s", token: "t", transport: transport,
-                                   backoff: Self.fast, heartbeat: .milliseconds(50))
+                                   backoff: Self.fast, heartbeat: .milliseconds(50), pongTimeout: .milliseconds(50))
+        let statuses = call.statuses
         await call.start()
         let c0 = try await transport.connection(0)
         c0.push(Self.snapshot(version: 1))
         _ = try await c0.waitForSent(containing: #""type":"ping""#)
-        // No pong, nothing at all: the next beat gives up on the connection.
+        // No pong, nothing at all: the link is given up on.
+        let silent = try await first(statuses, "silent") {
+            if case .reconnecting(_, _, 4000?, .silent) = $0 { return true } else { return false }
+        }
+        #expect(silent.description.hasPrefix("reconnecting in "))
+        #expect(silent.description.hasSuffix(" ms because the hub stopped answering (4000)"))
         let c1 = try await transport.connection(1)
         #expect(c0.closedWith == 4000)
         #expect(c1.url == "ws://hub/ws/calls/s?epoch=e1&since=1")
+        // Pongs keep the next link open.
+        for _ in 0..<5 {
+            let ping = try await c1.waitForSent(containing: #""type":"ping""#)
+            c1.push(#"{"type":"pong"}"#)
+            _ = ping
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(transport.connections.count == 2)
+        #expect(await call.status == .open)
         await call.close()
     }
 
-    @Test func backoffIsFullJitterUnderAGrowingCap() {
-        let b = Backoff(initialMs: 500, maxMs: 30_000, stableMs: 10_000)
-        #expect(b.delayMs(attempt: 0, random: 0.999) == 499)
-        #expect(b.delayMs(attempt: 3, random: 0.5) == 2000)
-        #expect(b.delayMs(attempt: 20, random: 0.5) == 15_000)
-        #expect(b.delayMs(attempt: 5, random: 0) == 0)
-        #expect(b.rateLimitedDelayMs(random: 0) == 15_000)
+    @Test func anUnansweredUpgradeIsGivenUpAfterTheOpenTimeout() async throws {
+        let transport = StallingTransport(stalls: 1)
+        let call = SwitchboardCall(baseURL: "ws://hub/", sessionId: "s", token: "t", transport: transport,
+                                   backoff: Self.fast, heartbeat: nil, openTimeout: .milliseconds(100))
+        let statuses = call.statuses
+        await call.start()
+        let timedOut = try await first(statuses, "open timeout") {
+            if case .reconnecting(_, _, nil, .openTimeout) = $0 { return true } else { return false }
+        }
+        #expect(timedOut.description.contains("because the hub did not answer the handshake"))
+        _ = try await first(statuses, "open") { $0 == .open }
+        #expect(transport.attempts == 2)
+        await call.close()
+    }
+
+    @Test func backoffDefaultsAndTheirBounds() {
+        let b = Backoff.default
+        #expect(b == Backoff(initialMs: 250, maxMs: 5000, drainRetryMs: 1000, outageRatio: 0.15))
+        // The first retry of an outage: within 250 ms, or within 1 s after a 1001.
+        #expect(b.delayMs(previousMs: 0, downMs: 0, closeCode: 1006, random: 0.999) == 249)
+        #expect(b.delayMs(previousMs: 0, downMs: 0, closeCode: nil, random: 0) == 0)
+        #expect(b.delayMs(previousMs: 0, downMs: 0, closeCode: 1001, random: 0.999) == 999)
+        // Then decorrelated jitter in [250, 3 × previous], capped by 5 s and 15 % of the downtime.
+        #expect(b.delayMs(previousMs: 400, downMs: 60_000, closeCode: nil, random: 0.999) == 1199)
+        #expect(b.delayMs(previousMs: 400, downMs: 60_000, closeCode: nil, random: 0) == 250)
+        #expect(b.delayMs(previousMs: 4000, downMs: 60_000, closeCode: nil, random: 0.999) == 5000)
+        #expect(b.delayMs(previousMs: 4000, downMs: 10_000, closeCode: nil, random: 0.999) == 1500)
+        #expect(b.delayMs(previousMs: 4000, downMs: 300, closeCode: nil, random: 0.999) == 250)
+        // 4029: uniform in [maxMs/2, maxMs].
+        #expect(b.delayMs(previousMs: 0, downMs: 0, closeCode: 4029, random: 0) == 2500)
+        for _ in 0..<500 {
+            let previous = Int.random(in: 1...8000), down = Int.random(in: 0...60_000)
+            let d = b.delayMs(previousMs: previous, downMs: down, closeCode: 1006, random: .random(in: 0..<1))
+            #expect(d >= 250 && d <= min(5000, max(250, down * 15 / 100)), "\(d) after \(previous) with \(down) ms down")
+        }
+    }
+
+    @Test func aTenSecondOutageIsLeftWithinTwoSecondsOfItsEnd() {
+        for _ in 0..<50 {
+            var t = 0, previous = 0, tries = 0, last = 0
+            while t < 10_000 {
+                let d = Backoff.default.delayMs(previousMs: previous, downMs: t, closeCode: 1006, random: .random(in: 0..<1))
+                previous = max(d, 1)
+                t += d
+                tries += 1
+                last = d
+            }
+            #expect(last <= 1600, "the retry after the 10 s mark came \(last) ms after the one before")
+            #expect(tries <= 41)  // every retry but the first waits initialMs or more
+        }
     }
 
     @Test func callKitVocabulary() {

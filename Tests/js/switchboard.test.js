@@ -13,7 +13,7 @@ function setup(extra = {}) {
   const call = Switchboard.connect({
     url: URL_BASE, sessionId: 'call-1', token: 'tok-1', WebSocket: WS,
     timers: clock.timers, now: clock.now, random: () => 0.5, heartbeatMs: 0,
-    backoff: { initialMs: 100, maxMs: 1000, stableMs: 5000 }, ...extra,
+    backoff: { initialMs: 100, maxMs: 1000, drainRetryMs: 400 }, openTimeoutMs: 0, ...extra,
   });
   call.on('status', (s, info) => statuses.push({ s, info }));
   return { WS, clock, call, statuses };
@@ -33,16 +33,32 @@ function qualityFrame(version, q) {
   return { type: 'quality', sessionId: 'call-1', version, quality: q, aggregate: { min: 3, avg: 4, max: 4.4, samples: 3 }, warnings: [] };
 }
 
-test('connects to the session URL with the token', () => {
+/** The token a socket offered in Sec-WebSocket-Protocol, if any. */
+const offeredToken = (ws) => (ws.protocols.find((p) => p.startsWith('bearer.')) || '').slice(7) || null;
+
+test('connects to the session URL, the token offered as a subprotocol, never in the URL', () => {
   const { WS, call } = setup();
   assert.equal(WS.sockets.length, 1);
-  assert.equal(WS.last().url, 'ws://hub.test/switchboard/ws/calls/call-1?token=tok-1');
+  assert.equal(WS.last().url, 'ws://hub.test/switchboard/ws/calls/call-1');
+  assert.deepEqual(WS.last().protocols, ['switchboard.v1', 'bearer.tok-1']);
   assert.equal(call.status, 'connecting');
+});
+
+test("tokenIn: 'query' puts the token in the URL (tools that cannot offer subprotocols)", () => {
+  const { WS } = setup({ tokenIn: 'query', protocols: 'switchboard.v1' });
+  assert.equal(WS.last().url, 'ws://hub.test/switchboard/ws/calls/call-1?token=tok-1');
+  assert.deepEqual(WS.last().protocols, ['switchboard.v1']);
+});
+
+test('a token that cannot be a subprotocol falls back to the query', () => {
+  const { WS } = setup({ token: 'a/b=', protocols: ['x.v2'] });
+  assert.equal(WS.last().query.get('token'), 'a/b=');
+  assert.deepEqual(WS.last().protocols, ['switchboard.v1', 'x.v2']);
 });
 
 test('session ids are URL-encoded and http bases become ws bases', () => {
   const WS = makeFakeWebSocket();
-  Switchboard.connect({ url: 'https://x.test/p', sessionId: 'a:b.c', WebSocket: WS, heartbeatMs: 0 });
+  Switchboard.connect({ url: 'https://x.test/p', sessionId: 'a:b.c', WebSocket: WS, heartbeatMs: 0, openTimeoutMs: 0 });
   assert.equal(WS.last().url, 'wss://x.test/p/ws/calls/a%3Ab.c');
 });
 
@@ -100,26 +116,55 @@ test('conflicts in state_change frames are emitted one by one', () => {
   assert.deepEqual(conflicts, ['terminal', 'tie']);
 });
 
-test('backoff: full jitter, bounded by maxMs, cap grows exponentially', () => {
-  const opts = { initialMs: 100, maxMs: 1000 };
+test('backoff defaults: 250 ms first spread, 5 s cap, 1 s after a drain, 15 % of the outage', () => {
+  assert.deepEqual(Switchboard.backoffDefaults, { initialMs: 250, maxMs: 5000, drainRetryMs: 1000, outageRatio: 0.15 });
   const high = () => 0.999999;
-  const caps = [0, 1, 2, 3, 4, 5, 6].map((a) => Switchboard.backoffDelay(a, opts, high));
-  assert.deepEqual(caps, [99, 199, 399, 799, 999, 999, 999]);
-  assert.equal(Switchboard.backoffDelay(3, opts, () => 0), 0);
-  const rnd = sequence(0.1, 0.7, 0.3);
-  const values = [rnd(), rnd(), rnd()].map((r) => Switchboard.backoffDelay(3, opts, () => r));
-  assert.deepEqual(values, [80, 560, 240]); // jittered within [0, 800)
-  for (let i = 0; i < 200; i++) {
-    const d = Switchboard.backoffDelay(i % 12, opts, Math.random);
-    assert.ok(d >= 0 && d <= 1000, `delay ${d} out of bounds`);
+  // The first retry of an outage is spread over initialMs, or drainRetryMs after a 1001.
+  assert.equal(Switchboard.backoffDelay({ prevMs: 0, downMs: 0, code: 1006 }, {}, high), 249);
+  assert.equal(Switchboard.backoffDelay({ prevMs: 0, downMs: 0, code: 1006 }, {}, () => 0), 0);
+  assert.equal(Switchboard.backoffDelay({ prevMs: 0, downMs: 0, code: 1001 }, {}, high), 999);
+  // Later: decorrelated, in [initialMs, 3 × previous], capped by maxMs and by outageRatio × downtime.
+  assert.equal(Switchboard.backoffDelay({ prevMs: 400, downMs: 60000, code: null }, {}, high), 1199);
+  assert.equal(Switchboard.backoffDelay({ prevMs: 400, downMs: 60000, code: null }, {}, () => 0), 250);
+  assert.equal(Switchboard.backoffDelay({ prevMs: 4000, downMs: 60000, code: null }, {}, high), 5000);
+  assert.equal(Switchboard.backoffDelay({ prevMs: 4000, downMs: 10000, code: null }, {}, high), 1500);
+  assert.equal(Switchboard.backoffDelay({ prevMs: 4000, downMs: 300, code: null }, {}, high), 250);
+  // 4029: uniform in [maxMs/2, maxMs].
+  assert.equal(Switchboard.backoffDelay({ prevMs: 0, downMs: 0, code: 4029 }, {}, () => 0), 2500);
+  // Never above maxMs nor the outage share, never below 0; retry delays in an outage are never 0 twice.
+  for (let i = 0; i < 500; i++) {
+    const state = { prevMs: Math.random() * 8000, downMs: Math.random() * 60000, code: null };
+    const d = Switchboard.backoffDelay(state, {}, Math.random);
+    assert.ok(d >= 250 && d <= Math.min(5000, Math.max(250, state.downMs * 0.15)), `delay ${d} for ${JSON.stringify(state)}`);
   }
 });
 
-test('reconnects with growing jittered delays, and resets after a stable connection', () => {
+test('a 10 s outage: retries about 1.5 s apart at its end, and about 15 of them', () => {
+  for (let run = 0; run < 50; run++) {
+    let t = 0;
+    let prev = 0;
+    let tries = 0;
+    let gapAtTen = 0;
+    while (t < 10000) {
+      const d = Switchboard.backoffDelay({ prevMs: prev, downMs: t, code: 1006 }, {}, Math.random);
+      prev = Math.max(d, 1);
+      t += d;
+      tries += 1;
+      if (t >= 10000) gapAtTen = d;
+    }
+    assert.ok(gapAtTen <= 1600, `the retry after the 10 s mark came ${gapAtTen} ms after the one before`);
+    assert.ok(tries <= 41, `${tries} tries in 10 s`); // every retry but the first waits initialMs or more
+  }
+});
+
+test('reconnects with growing jittered delays, and resets once the hub answers', () => {
   const { WS, clock, call, statuses } = setup({ random: () => 0.5 });
+  WS.last().serverOpen();
+  WS.last().serverSend(snapshot(1));
+  const started = clock.now();
   WS.last().serverClose(1006);
   const delays = [];
-  for (let i = 0; i < 6; i++) {
+  for (let i = 0; i < 8; i++) {
     delays.push(call.nextDelayMs);
     assert.equal(call.status, 'reconnecting');
     const before = WS.sockets.length;
@@ -127,26 +172,62 @@ test('reconnects with growing jittered delays, and resets after a stable connect
     assert.equal(WS.sockets.length, before + 1, 'a new socket after the delay');
     WS.last().serverClose(1006);
   }
-  assert.deepEqual(delays, [50, 100, 200, 400, 500, 500]);
-  assert.ok(statuses.some((x) => x.s === 'reconnecting' && x.info.delayMs === 400));
-  // A connection that stays up for stableMs resets the backoff.
+  // 50 = 0.5 × initialMs, then decorrelated (200 here) but capped by 15 % of the downtime
+  // (never below initialMs), later by maxMs.
+  assert.deepEqual(delays, [50, 100, 100, 100, 100, 100, 100, 100]);
+  assert.ok(statuses.some((x) => x.s === 'reconnecting' && x.info.cause === 'unreachable'));
+  while (clock.now() - started < 60000) {
+    clock.advance(call.nextDelayMs);
+    WS.last().serverClose(1006);
+  }
+  assert.equal(call.nextDelayMs, 1000, 'maxMs caps it');
+  // The first frame on an open connection resets the back-off: the next outage starts afresh.
   clock.advance(call.nextDelayMs);
   WS.last().serverOpen();
-  clock.advance(5000);
-  WS.last().serverClose(1001);
+  WS.last().serverSend(snapshot(1, { recovered: true }));
+  WS.last().serverClose(1006);
   assert.equal(call.nextDelayMs, 50);
 });
 
-test('a connection that drops before it is stable keeps backing off', () => {
+test('a connection that opens but drops before the hub says anything keeps backing off', () => {
   const { WS, clock, call } = setup();
   WS.last().serverOpen();
   WS.last().serverClose(1006);
   assert.equal(call.nextDelayMs, 50);
-  clock.advance(50);
+  clock.advance(5000);
   WS.last().serverOpen();
-  clock.advance(1000); // < stableMs
   WS.last().serverClose(1006);
-  assert.equal(call.nextDelayMs, 100);
+  assert.equal(call.nextDelayMs, 200, 'decorrelated from the previous delay, not the first of an outage');
+});
+
+test('after 1001 (the hub is restarting) the first retry comes within drainRetryMs', () => {
+  const { WS, clock, call, statuses } = setup({ random: () => 0.99 });
+  WS.last().serverOpen();
+  WS.last().serverSend(snapshot(1));
+  WS.last().serverClose(1001, 'draining');
+  assert.equal(call.nextDelayMs, 396);
+  const info = statuses.at(-1).info;
+  assert.equal(info.cause, 'draining');
+  assert.equal(info.text, 'reconnecting in 396 ms because the hub is restarting (1001)');
+  assert.equal(call.describeStatus(), info.text);
+  clock.advance(396);
+  assert.equal(WS.sockets.length, 2);
+});
+
+test('open timeout: a hub that never answers the handshake is given up on and retried', () => {
+  const { WS, clock, call, statuses } = setup({ openTimeoutMs: 5000 });
+  clock.advance(4999);
+  assert.equal(call.status, 'connecting');
+  clock.advance(1);
+  assert.equal(WS.sockets[0].closedByClient.code, 4002, 'the stuck socket is closed');
+  assert.equal(call.status, 'reconnecting');
+  assert.equal(statuses.at(-1).info.code, 4002);
+  assert.equal(statuses.at(-1).info.cause, 'open-timeout');
+  clock.advance(call.nextDelayMs);
+  assert.equal(WS.sockets.length, 2);
+  WS.last().serverOpen();
+  clock.advance(60000);
+  assert.equal(call.status, 'open', 'no timeout once open');
 });
 
 test('resume URL carries epoch and since from the last applied frame', () => {
@@ -162,7 +243,8 @@ test('resume URL carries epoch and since from the last applied frame', () => {
   assert.equal(WS.sockets.length, 2);
   assert.equal(q.get('epoch'), 'e1');
   assert.equal(q.get('since'), '6');
-  assert.equal(q.get('token'), 'tok-1');
+  assert.equal(q.get('token'), null);
+  assert.equal(offeredToken(WS.last()), 'tok-1');
 });
 
 test('recovered:true keeps the document and applies the replayed frames in order', () => {
@@ -230,9 +312,8 @@ test('close 4004: refresh the token, then reconnect with it and resume', async (
   await flush();
   clock.advance(call.nextDelayMs);
   assert.equal(WS.sockets.length, 2);
-  const q = WS.last().query;
-  assert.equal(q.get('token'), 'fresh');
-  assert.equal(q.get('since'), '7');
+  assert.equal(offeredToken(WS.last()), 'fresh');
+  assert.equal(WS.last().query.get('since'), '7');
 });
 
 test('close 4004 without getToken fails', () => {
@@ -245,10 +326,10 @@ test('close 4004 without getToken fails', () => {
 
 test('getToken is used for the first connection when no token is given', async () => {
   const WS = makeFakeWebSocket();
-  Switchboard.connect({ url: URL_BASE, sessionId: 's', WebSocket: WS, getToken: () => 'minted', heartbeatMs: 0 });
+  Switchboard.connect({ url: URL_BASE, sessionId: 's', WebSocket: WS, getToken: () => 'minted', heartbeatMs: 0, openTimeoutMs: 0 });
   assert.equal(WS.sockets.length, 0);
   await flush();
-  assert.equal(WS.last().query.get('token'), 'minted');
+  assert.equal(offeredToken(WS.last()), 'minted');
 });
 
 for (const code of [4003, 4400, 1009]) {
@@ -366,26 +447,47 @@ test('close() stops for good and rejects pending reports', async () => {
   assert.equal(WS.sockets.length, 1);
 });
 
-test('heartbeat: a silent connection is dropped and re-opened', () => {
-  const { WS, clock, call } = setup({ heartbeatMs: 1000 });
+test('liveness defaults: a ping every 5 s, answered within 5 s', () => {
+  const WS = makeFakeWebSocket();
+  const call = Switchboard.connect({ url: URL_BASE, sessionId: 's', WebSocket: WS, timers: new FakeClock().timers });
+  assert.equal(call.heartbeatMs, 5000);
+  assert.equal(call.pongTimeoutMs, 5000);
+  assert.equal(call.openTimeoutMs, 5000);
+  call.close();
+});
+
+test('liveness: a hub that stops answering is dropped (4000) within heartbeatMs + pongTimeoutMs', () => {
+  const { WS, clock, call, statuses } = setup({ heartbeatMs: 5000, pongTimeoutMs: 5000 });
   const ws = WS.last();
   ws.serverOpen();
-  clock.advance(1000);
+  ws.serverSend(snapshot(1));
+  clock.advance(5000);
   assert.equal(ws.sent.at(-1).type, 'ping');
-  clock.advance(1000); // no pong, no frame
-  assert.ok(ws.closedByClient);
+  ws.serverSend({ type: 'pong', id: ws.sent.at(-1).id });
+  clock.advance(100); // the hub freezes now
+  clock.advance(9899);
+  assert.equal(call.status, 'open');
+  clock.advance(1);
+  assert.deepEqual(ws.closedByClient, { code: 4000, reason: 'no answer to a ping within 5000 ms' }, 'the silent socket is closed');
   assert.equal(call.status, 'reconnecting');
+  assert.equal(statuses.at(-1).info.code, 4000);
+  assert.equal(statuses.at(-1).info.cause, 'silent');
+  assert.match(statuses.at(-1).info.text, /^reconnecting in \d+ ms because the hub stopped answering \(4000\)$/);
   clock.advance(call.nextDelayMs);
   assert.equal(WS.sockets.length, 2);
 });
 
-test('heartbeat: pongs keep the connection', () => {
-  const { WS, clock, call } = setup({ heartbeatMs: 1000 });
+test('liveness: pongs, or any frame, keep the connection', () => {
+  const { WS, clock, call } = setup({ heartbeatMs: 1000, pongTimeoutMs: 500 });
   const ws = WS.last();
   ws.serverOpen();
   for (let i = 0; i < 5; i++) {
     clock.advance(1000);
     ws.serverSend({ type: 'pong', id: ws.sent.at(-1).id });
+  }
+  for (let i = 0; i < 5; i++) {
+    clock.advance(1000);
+    ws.serverSend(qualityFrame(10 + i, { mos: 4 }));
   }
   assert.equal(call.status, 'open');
   assert.equal(WS.sockets.length, 1);
@@ -401,18 +503,43 @@ test('ping() resolves with the round trip time', async () => {
   assert.equal(await p, 42);
 });
 
-test('status events: connecting, open, reconnecting', () => {
+test('status events: connecting, open, reconnecting, each with a line a UI can show', () => {
   const { WS, statuses } = setup();
   WS.last().serverOpen();
+  WS.last().serverSend(snapshot(1));
   WS.last().serverClose(1006);
   assert.deepEqual(statuses.map((x) => x.s), ['open', 'reconnecting']);
+  assert.deepEqual(statuses.map((x) => x.info.text), ['open', 'reconnecting in 50 ms because the connection was lost (1006)']);
+  assert.equal(Switchboard.describeStatus('connecting', {}), 'connecting');
+  assert.equal(Switchboard.describeStatus('failed', { code: 4003, reason: 'forbidden' }), 'stopped: forbidden (4003)');
+});
+
+test('offline: with no network the status says so, and the online event retries at once', () => {
+  const listeners = {};
+  global.navigator = { onLine: false };
+  global.window = { addEventListener: (n, f) => { listeners[n] = f; }, removeEventListener: (n) => { delete listeners[n]; } };
+  try {
+    const { WS, call, statuses } = setup();
+    WS.last().serverClose(1006);
+    assert.equal(call.status, 'offline');
+    assert.match(statuses.at(-1).info.text, /^offline: no network; retrying in \d+ ms or when it is back$/);
+    global.navigator.onLine = true;
+    listeners.online();
+    assert.equal(WS.sockets.length, 2, 'reconnected on the online event');
+    call.close();
+    assert.equal(listeners.online, undefined, 'the listener goes with the call');
+  } finally {
+    delete global.navigator;
+    delete global.window;
+  }
 });
 
 test('dashboard: summary, then batches (arrays) and single objects', () => {
   const WS = makeFakeWebSocket();
   const clock = new FakeClock();
   const dash = Switchboard.dashboard({ url: URL_BASE, token: 't', WebSocket: WS, heartbeatMs: 0, timers: clock.timers });
-  assert.equal(WS.last().url, 'ws://hub.test/switchboard/ws/dashboard?token=t');
+  assert.equal(WS.last().url, 'ws://hub.test/switchboard/ws/dashboard');
+  assert.equal(offeredToken(WS.last()), 't');
   const ws = WS.last();
   ws.serverOpen();
   const seen = [];
@@ -473,7 +600,7 @@ test('url defaults to the page location', () => {
   const WS = makeFakeWebSocket();
   global.location = { href: 'https://ex.com/switchboard/index.html?token=abc' };
   try {
-    Switchboard.connect({ sessionId: 's1', WebSocket: WS, heartbeatMs: 0 });
+    Switchboard.connect({ sessionId: 's1', WebSocket: WS, heartbeatMs: 0, openTimeoutMs: 0 });
     assert.equal(WS.last().url, 'wss://ex.com/switchboard/ws/calls/s1');
   } finally {
     delete global.location;
@@ -486,8 +613,9 @@ test("token '' connects without a token, and getToken is still used after 4001",
   const call = Switchboard.connect({ url: URL_BASE, sessionId: 's', token: '', WebSocket: WS, heartbeatMs: 0,
     timers: clock.timers, getToken: async () => 'pasted' });
   assert.equal(WS.last().url, 'ws://hub.test/switchboard/ws/calls/s');
+  assert.deepEqual(WS.last().protocols, ['switchboard.v1']);
   WS.last().serverClose(4001, 'missing token');
   await flush();
   clock.advance(call.nextDelayMs);
-  assert.equal(WS.last().query.get('token'), 'pasted');
+  assert.equal(offeredToken(WS.last()), 'pasted');
 });
