@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Hub
+import Store
 import Logging
 import Transport
 
@@ -26,6 +27,9 @@ struct Serve: ParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: Logger.Level = .info
 
+    @Flag(help: "Start from what a damaged journal still holds: log what was lost, move the damaged files aside.")
+    var recover = false
+
     func run() throws {
         let level = logLevel
         LoggingSystem.bootstrap { label in
@@ -47,6 +51,7 @@ struct Serve: ParsableCommand {
             throw ExitCode(78)  // EX_CONFIG
         }
         let generatedSecret = try SecretFile.resolve(&hubConfig)
+        try JournalGuard.check(hubConfig, recover: recover, logger: logger)
 
         signal(SIGPIPE, SIG_IGN)
         let server: Server
