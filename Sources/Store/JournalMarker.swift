@@ -4,14 +4,15 @@ import Glibc
 import Darwin
 #endif
 import CallState
-import Crypto
 import JSONCodec
 
 /// What the hub knows it should find in its journal: kept in a small file
 /// beside the database (`<store.path>.marker`), so that damage which takes
 /// the database or its WAL away cannot take this knowledge with it.
 ///
-/// The file is one JSON line and one `sha256:<hex>` line over it. It is
+/// The file is one JSON line and one `crc32:<hex>` line over it (CRC-32 in
+/// Swift, not OpenSSL: the marker is also written from `deinit` at process
+/// exit, after OpenSSL's exit handlers ran). It is
 /// written to a temporary file, fsync'd, renamed over the old one, and the
 /// directory is fsync'd: a crash leaves the old marker or the new one, and
 /// a torn or edited file fails its checksum instead of vouching for less.
@@ -69,7 +70,7 @@ public struct JournalMarker: Sendable, Equatable {
         let lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         guard lines.count >= 2 else { return .unreadable("\(file) is truncated") }
         let body = Array(lines[0])
-        let expected = "sha256:" + Crypto.hex(Crypto.sha256(body))
+        let expected = "crc32:" + FileIO.crc32Hex(body)
         guard String(decoding: lines[1], as: UTF8.self) == expected else {
             return .unreadable("\(file) fails its checksum (torn or edited)")
         }
@@ -90,7 +91,7 @@ public struct JournalMarker: Sendable, Equatable {
             "journalId": .string(journalId), "lastSeq": .int(lastSeq), "prevSeq": .int(prevSeq),
             "state": .string(state.rawValue), "v": .int(1), "writtenAt": .int(writtenAt),
         ]), into: &body)
-        let file = body + Array("\nsha256:\(Crypto.hex(Crypto.sha256(body)))\n".utf8)
+        let file = body + Array("\ncrc32:\(FileIO.crc32Hex(body))\n".utf8)
         try FileIO.replaceDurably(JournalMarker.path(for: databasePath), with: file)
     }
 }
@@ -175,6 +176,17 @@ enum FileIO {
         guard exists(from) else { return false }
         guard rename(from, to) == 0 else { throw StoreError(message: "cannot move \(from) to \(to): errno \(errno)") }
         return true
+    }
+
+    /// CRC-32 (IEEE 802.3, as zlib computes it) as 8 hex digits.
+    static func crc32Hex(_ bytes: [UInt8]) -> String {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for byte in bytes {
+            crc ^= UInt32(byte)
+            for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+        }
+        let hex = String(~crc, radix: 16)
+        return String(repeating: "0", count: 8 - hex.count) + hex
     }
 
     /// Wall-clock milliseconds since the epoch.

@@ -107,10 +107,10 @@ struct WALScan: Sendable {
                 let page = Array(data[(offset + 24)..<(offset + frameSize)])
                 let rows = WALScan.entryRows(page: page, pageNumber: WALScan.be32(data, offset))
                 if !rows.isEmpty { rowsByFrame.append((frameIndex, rows)) }
-            } else if chainBroken {
-                // Frames of an older generation of the WAL: nothing of this one follows.
-                break
             }
+            // Other salts: a frame of an older generation of the WAL, or one
+            // whose header the damage hit; either way scanning goes on, since
+            // frames of this generation may follow a damaged header.
             offset += frameSize
             frameIndex += 1
         }
