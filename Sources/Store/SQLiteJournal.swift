@@ -166,6 +166,10 @@ public final class SQLiteJournal: JournalStore {
             if rc == SQLITE_OK && log == 0 {
                 try? JournalMarker(journalId: journalId, lastSeq: lastSeq, prevSeq: lastSeq, state: .clean,
                                    writtenAt: FileIO.nowMs()).write(databasePath: path)
+            } else {
+                // The marker stays "open", so the WAL must stay too: SQLite
+                // would otherwise checkpoint and delete it on this last close.
+                CSQLite_noCheckpointOnClose(db)
             }
             sqlite3_close_v2(db)
         }
