@@ -87,13 +87,13 @@ public final class SQLiteJournal: JournalStore {
     ///   - encryptionKey: 32 raw bytes (see `parseKey`), or nil for no encryption.
     ///   - checkpointPages: WAL size, in pages, at which a background
     ///     checkpoint starts (see `WALCheckpointer`); tests lower it.
-    /// - Throws: `StoreError` naming `store.path` (cannot open, not a journal,
-    ///   newer schema) or `store.encryptionKey` (wrong key, key missing, key
-    ///   given for a plain database).
     ///   - checkpointIntervalMs: `store.checkpointIntervalMs`: at most this long
     ///     between a commit and a background checkpoint that covers it; a WAL
     ///     with no commits for this long is truncated to zero. 0: passes start
     ///     only at `checkpointPages`.
+    /// - Throws: `StoreError` naming `store.path` (cannot open, not a journal,
+    ///   newer schema) or `store.encryptionKey` (wrong key, key missing, key
+    ///   given for a plain database).
     public init(path: String, encryptionKey: [UInt8]?,
                 checkpointPages: Int = SQLiteJournal.defaultCheckpointPages,
                 checkpointIntervalMs: Int = 0) throws(StoreError) {
