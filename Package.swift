@@ -62,7 +62,7 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log")]),
         .executableTarget(
             name: "switchboard",
-            dependencies: ["Transport", "Hub", "Crypto", "Auth",
+            dependencies: ["Transport", "Hub", "Crypto", "Auth", "Store",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 

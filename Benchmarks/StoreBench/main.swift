@@ -3,6 +3,7 @@
 //
 //   swift build -c release --scratch-path .build-store --product StoreBench
 //   .build-store/release/StoreBench [--seconds 3] [--runs 3] [--inflight 1,16,64,256] [--encrypt] [--dir /tmp]
+//                                   [--checkpoint-interval-ms 1000]
 //
 // The group-commit loop plays the reactor: one thread submits until K inputs
 // are in flight (K clients waiting for their ack), sleeps until the writer's
@@ -19,6 +20,8 @@ struct Options {
     var encrypt = false
     var direct = false
     var dir = NSTemporaryDirectory()
+    /// `store.checkpointIntervalMs` (the hub's default is 1000; 0: size-triggered passes only).
+    var checkpointIntervalMs = 0
 
     init(_ arguments: [String]) {
         var iterator = arguments.dropFirst().makeIterator()
@@ -31,6 +34,8 @@ struct Options {
             case "--encrypt": encrypt = true
             case "--direct": direct = true
             case "--dir": dir = iterator.next() ?? dir
+            case "--checkpoint-interval-ms":
+                checkpointIntervalMs = iterator.next().flatMap(Int.init) ?? checkpointIntervalMs
             default:
                 FileHandle.standardError.write(Data("unknown argument \(argument)\n".utf8))
                 exit(2)
@@ -60,11 +65,11 @@ func freshJournal(_ options: Options, _ name: String) throws -> (SQLiteJournal, 
     let path = options.dir + "/storebench-\(getpid())-\(name).db"
     for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }
     let key: [UInt8]? = options.encrypt ? Array(repeating: 0x5A, count: 32) : nil
-    return (try SQLiteJournal(path: path, encryptionKey: key), path)
+    return (try SQLiteJournal(path: path, encryptionKey: key, checkpointIntervalMs: options.checkpointIntervalMs), path)
 }
 
 func removeJournal(_ path: String) {
-    for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }
+    for suffix in ["", "-wal", "-shm", ".marker"] { unlink(path + suffix) }
 }
 
 /// The writer's wake as the reactor sees it: a flag and a condition.

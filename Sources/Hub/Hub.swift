@@ -94,6 +94,12 @@ public final class Hub {
         m.describe("switchboard_calls_answered_total", type: "counter", "sessions that reached a connected state")
         m.describe("switchboard_inputs_total", type: "counter", "inputs applied by source kind")
         m.describe("switchboard_journal_commit_seconds", type: "histogram", "journal commit latency")
+        m.describe("switchboard_journal_bytes", type: "gauge", "size of the journal's database file")
+        m.describe("switchboard_journal_wal_bytes", type: "gauge", "size of the journal's WAL file")
+        m.describe("switchboard_journal_last_checkpoint_age_seconds", type: "gauge",
+                   "seconds since a checkpoint last copied the whole WAL into the database")
+        m.describe("switchboard_journal_last_backup_age_seconds", type: "gauge",
+                   "seconds since `switchboard journal backup` last completed (+Inf: never)")
     }
 
     /// `GET /metrics` text.
@@ -103,7 +109,8 @@ public final class Hub {
             byState[channel.engine.document.json["callState"]?.stringValue ?? "idle", default: 0] += 1
         }
         let sessionGauges = byState.keys.sorted().map { ("switchboard_sessions", [("callState", $0)], byState[$0]!) }
-        return metrics.render(gauges: ProcessMetrics.gauges() + transportGauges() + sessionGauges)
+        let journalGauges = journal?.health()?.gauges(now: WallClock.nowMs()) ?? []
+        return metrics.render(gauges: ProcessMetrics.gauges() + transportGauges() + sessionGauges + journalGauges)
     }
 
     /// Zero-valued series for the label sets known at start, so `rate()` and

@@ -114,7 +114,8 @@ public final class Metrics {
     }
 
     static func number(_ v: Double) -> String {
-        v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v)
+        if v.isInfinite { return v > 0 ? "+Inf" : "-Inf" }  // the exposition format's spelling
+        return v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v)
     }
 }
 

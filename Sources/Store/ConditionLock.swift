@@ -47,6 +47,19 @@ final class ConditionLock: @unchecked Sendable {
         precondition(rc == 0, "pthread_cond_wait failed: \(rc)")
     }
 
+    /// Like `wait()`, but gives up after `seconds`; true when it timed out.
+    /// (The deadline is on the wall clock, pthread's default: a clock step
+    /// only makes one wait shorter or longer.)
+    func wait(seconds: Double) -> Bool {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let total = Double(now.tv_sec) + Double(now.tv_nsec) / 1e9 + seconds
+        var deadline = timespec()
+        deadline.tv_sec = Int(total)
+        deadline.tv_nsec = Int((total - Double(Int(total))) * 1e9)
+        return pthread_cond_timedwait(condition, mutex, &deadline) == ETIMEDOUT
+    }
+
     /// Wakes one waiter; may be called without holding the mutex.
     func signal() {
         pthread_cond_signal(condition)

@@ -169,6 +169,10 @@ public final class JournalWriter: @unchecked Sendable {
         }
     }
 
+    /// The journal's file sizes and maintenance ages (`/metrics`); nil for
+    /// stores without files. Safe from any thread.
+    public func health() -> JournalHealth? { (store as? SQLiteJournal)?.health() }
+
     /// Entries submitted and not yet finished (for metrics and back-pressure).
     public var pendingCount: Int {
         lock.withLock {

@@ -11,9 +11,14 @@ import Crypto
 ///
 /// Layout (schema version 1):
 /// ```
-/// meta(key TEXT PRIMARY KEY, value BLOB)          -- schemaVersion, encryption, keyCheck
+/// meta(key TEXT PRIMARY KEY, value BLOB)          -- schemaVersion, encryption, keyCheck,
+///                                                 -- journalId, seqHighWater, compacted
 /// entries(seq INTEGER PRIMARY KEY, session TEXT, epoch TEXT, payload BLOB)
 /// ```
+/// `seq` is assigned here, one per input, never reused: `seqHighWater`
+/// remembers the highest one when compaction deletes rows, and `compacted`
+/// counts the rows it deleted, so `count(entries) + compacted == lastSeq`
+/// holds in every committed state (`JournalInspection` checks it).
 /// `payload` is the `InputCodec` JSON of the input; with an encryption key it
 /// is `Crypto.aesGCMSeal(key, json, aad: sessionId)` instead, so the PII in
 /// it (`from`, `to`, `phoneNumber`, metadata) never reaches the disk in
@@ -59,6 +64,14 @@ public final class SQLiteJournal: JournalStore {
     private let selectSnapshots: SQLiteStatement
     /// Checkpoints on its own thread, off the commit path.
     private let checkpointer: WALCheckpointer
+    /// `meta.journalId`: written into the marker.
+    public let journalId: String
+    /// Highest sequence number committed (writer thread only; see `progress`).
+    private var lastSeq: Int64
+    /// Rows deleted by compaction and snapshots, ever (`meta.compacted`).
+    private var compacted: Int64
+    /// What the marker may vouch for, shared with the checkpoint thread.
+    private let progress = Progress()
 
     /// Number of append transactions committed through this instance.
     public private(set) var commitCount = 0
@@ -74,11 +87,16 @@ public final class SQLiteJournal: JournalStore {
     ///   - encryptionKey: 32 raw bytes (see `parseKey`), or nil for no encryption.
     ///   - checkpointPages: WAL size, in pages, at which a background
     ///     checkpoint starts (see `WALCheckpointer`); tests lower it.
+    ///   - checkpointIntervalMs: `store.checkpointIntervalMs`: at most this long
+    ///     between a commit and a background checkpoint that covers it; a WAL
+    ///     with no commits for this long is truncated to zero. 0: passes start
+    ///     only at `checkpointPages`.
     /// - Throws: `StoreError` naming `store.path` (cannot open, not a journal,
     ///   newer schema) or `store.encryptionKey` (wrong key, key missing, key
     ///   given for a plain database).
     public init(path: String, encryptionKey: [UInt8]?,
-                checkpointPages: Int = SQLiteJournal.defaultCheckpointPages) throws(StoreError) {
+                checkpointPages: Int = SQLiteJournal.defaultCheckpointPages,
+                checkpointIntervalMs: Int = 0) throws(StoreError) {
         if let encryptionKey, encryptionKey.count != 32 {
             throw StoreError(message: "store.encryptionKey must be 32 bytes, got \(encryptionKey.count)")
         }
@@ -95,7 +113,7 @@ public final class SQLiteJournal: JournalStore {
         do {
             try SQLiteJournal.configure(handle, path: path, key: encryptionKey)
             insertEntry = try SQLiteStatement(
-                db: handle, sql: "INSERT INTO entries(session, epoch, payload) VALUES (?1, ?2, ?3)")
+                db: handle, sql: "INSERT INTO entries(seq, session, epoch, payload) VALUES (?1, ?2, ?3, ?4)")
             deleteSession = try SQLiteStatement(db: handle, sql: "DELETE FROM entries WHERE session = ?1")
             selectAll = try SQLiteStatement(
                 db: handle, sql: "SELECT session, epoch, payload FROM entries ORDER BY seq")
@@ -104,7 +122,23 @@ public final class SQLiteJournal: JournalStore {
             deleteSnapshot = try SQLiteStatement(db: handle, sql: "DELETE FROM snapshots WHERE session = ?1")
             selectSnapshots = try SQLiteStatement(
                 db: handle, sql: "SELECT session, epoch, payload FROM snapshots ORDER BY session")
-            checkpointer = try WALCheckpointer(path: path, pages: checkpointPages)
+            let counters = try SQLiteJournal.counters(handle)
+            journalId = counters.journalId
+            lastSeq = counters.lastSeq
+            compacted = counters.compacted
+            // Everything a previous run left in the WAL goes into the database
+            // now, before any input waits: the WAL starts empty.
+            // A reader (a running backup) may keep it from completing: harmless.
+            sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_TRUNCATE, nil, nil)
+            progress.set(lastSeq: lastSeq, prevSeq: lastSeq, checkpointAt: FileIO.nowMs())
+            try JournalMarker(journalId: journalId, lastSeq: lastSeq, prevSeq: lastSeq, state: .open,
+                              writtenAt: FileIO.nowMs()).write(databasePath: path)
+            let progress = self.progress
+            let journalId = self.journalId
+            checkpointer = try WALCheckpointer(
+                path: path, pages: checkpointPages, intervalMs: checkpointIntervalMs) { complete in
+                    progress.passFinished(complete: complete, journalId: journalId, path: path)
+                }
         } catch {
             sqlite3_close_v2(handle)
             throw error
@@ -121,9 +155,22 @@ public final class SQLiteJournal: JournalStore {
         for statement in statements { statement.finalize() }
         statements = []
         if let db {
-            // Last out: closing the writer's connection checkpoints what is left.
             sqlite3_wal_hook(db, nil, nil)
             checkpointer.close()
+            // Everything into the database file first; only then may the
+            // marker say "clean" (no WAL needed). If a reader keeps the
+            // checkpoint from completing, the marker stays "open" and the WAL
+            // stays, which the next start accepts.
+            var log: Int32 = -1, done: Int32 = -1
+            let rc = sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_TRUNCATE, &log, &done)
+            if rc == SQLITE_OK && log == 0 {
+                try? JournalMarker(journalId: journalId, lastSeq: lastSeq, prevSeq: lastSeq, state: .clean,
+                                   writtenAt: FileIO.nowMs()).write(databasePath: path)
+            } else {
+                // The marker stays "open", so the WAL must stay too: SQLite
+                // would otherwise checkpoint and delete it on this last close.
+                CSQLite_noCheckpointOnClose(db)
+            }
             sqlite3_close_v2(db)
         }
         db = nil
@@ -131,6 +178,13 @@ public final class SQLiteJournal: JournalStore {
 
     /// WAL checkpoints run so far by the background pass (see `WALCheckpointer`).
     public var backgroundCheckpoints: Int { checkpointer.passCount }
+
+    /// File sizes and ages for `/metrics`; callable from any thread.
+    public func health() -> JournalHealth {
+        JournalHealth(databaseBytes: FileIO.size(path) ?? 0, walBytes: FileIO.size(path + "-wal") ?? 0,
+                      lastCheckpointAt: progress.checkpointAt,
+                      lastBackupAt: JournalBackup.lastBackup(databasePath: path)?.at)
+    }
 
     // MARK: Keys
 
@@ -164,11 +218,14 @@ public final class SQLiteJournal: JournalStore {
         // and the transaction should hold only the inserts.
         let payloads = entries.map { payload(for: $0) }
         try SQLiteJournal.exec(db, "BEGIN IMMEDIATE")
+        var seq = lastSeq
         do {
             for (entry, payload) in zip(entries, payloads) {
-                try insertEntry.bind(1, text: entry.sessionId)
-                try insertEntry.bind(2, text: entry.epoch)
-                try insertEntry.bind(3, blob: payload)
+                seq += 1
+                try insertEntry.bind(1, int: seq)
+                try insertEntry.bind(2, text: entry.sessionId)
+                try insertEntry.bind(3, text: entry.epoch)
+                try insertEntry.bind(4, blob: payload)
                 try insertEntry.run()
             }
             // The fsync happens here (synchronous=FULL).
@@ -180,6 +237,10 @@ public final class SQLiteJournal: JournalStore {
             sqlite3_exec(db, "ROLLBACK", nil, nil, nil)
             throw error
         }
+        // One uncontended lock per commit (not per input): the checkpoint
+        // thread writes these into the marker.
+        progress.committed(lastSeq: seq, prevSeq: lastSeq)
+        lastSeq = seq
         commitCount += 1
     }
 
@@ -220,13 +281,16 @@ public final class SQLiteJournal: JournalStore {
         guard let db else { throw StoreError(message: "journal is closed") }
         if sessions.isEmpty { return }
         try SQLiteJournal.exec(db, "BEGIN IMMEDIATE")
+        var deleted: Int64 = 0
         do {
             for session in sessions {
                 try deleteSession.bind(1, text: session)
                 try deleteSession.run()
+                deleted += sqlite3_changes64(db)
                 try deleteSnapshot.bind(1, text: session)
                 try deleteSnapshot.run()
             }
+            try recordCompaction(db, deleted: deleted)
             try SQLiteJournal.exec(db, "COMMIT")
         } catch {
             deleteSession.reset()
@@ -234,6 +298,7 @@ public final class SQLiteJournal: JournalStore {
             sqlite3_exec(db, "ROLLBACK", nil, nil, nil)
             throw error
         }
+        compacted += deleted
         do {
             try compact(db)
         } catch {
@@ -248,9 +313,12 @@ public final class SQLiteJournal: JournalStore {
         let payload = key.map { Crypto.aesGCMSeal(key: $0, plaintext: snapshot.payload, aad: Array(snapshot.sessionId.utf8)) }
             ?? snapshot.payload
         try SQLiteJournal.exec(db, "BEGIN IMMEDIATE")
+        var deleted: Int64 = 0
         do {
             try deleteSession.bind(1, text: snapshot.sessionId)
             try deleteSession.run()
+            deleted = sqlite3_changes64(db)
+            try recordCompaction(db, deleted: deleted)
             try upsertSnapshot.bind(1, text: snapshot.sessionId)
             try upsertSnapshot.bind(2, text: snapshot.epoch)
             try upsertSnapshot.bind(3, blob: payload)
@@ -262,6 +330,54 @@ public final class SQLiteJournal: JournalStore {
             sqlite3_exec(db, "ROLLBACK", nil, nil, nil)
             throw error
         }
+        compacted += deleted
+    }
+
+    /// Inside a transaction that deleted `deleted` entries: keeps the
+    /// sequence high-water mark (a deleted last row must not make its
+    /// number look unused) and the count of compacted rows.
+    private func recordCompaction(_ db: OpaquePointer, deleted: Int64) throws(StoreError) {
+        try SQLiteJournal.setMeta(db, "seqHighWater", Array(String(lastSeq).utf8))
+        try SQLiteJournal.setMeta(db, "compacted", Array(String(compacted + deleted).utf8))
+    }
+
+    /// Recovery (`JournalRecovery`): stores rows salvaged from a damaged
+    /// journal as they were (payloads stay sealed under the same key), in
+    /// one transaction, and moves the sequence past everything the damaged
+    /// journal had handed out, so no lost number is reused.
+    func importSalvaged(entries: [(seq: Int64, session: String, epoch: String, payload: [UInt8])],
+                        snapshots: [(session: String, epoch: String, payload: [UInt8])],
+                        highWater: Int64) throws(StoreError) {
+        guard let db else { throw StoreError(message: "journal is closed") }
+        let newLast = max(lastSeq, highWater, entries.map(\.seq).max() ?? 0)
+        try SQLiteJournal.exec(db, "BEGIN IMMEDIATE")
+        do {
+            for entry in entries {
+                try insertEntry.bind(1, int: entry.seq)
+                try insertEntry.bind(2, text: entry.session)
+                try insertEntry.bind(3, text: entry.epoch)
+                try insertEntry.bind(4, blob: entry.payload)
+                try insertEntry.run()
+            }
+            for snapshot in snapshots {
+                try upsertSnapshot.bind(1, text: snapshot.session)
+                try upsertSnapshot.bind(2, text: snapshot.epoch)
+                try upsertSnapshot.bind(3, blob: snapshot.payload)
+                try upsertSnapshot.run()
+            }
+            let count = try SQLiteJournal.queryInt(db, "SELECT count(*) FROM entries")
+            try SQLiteJournal.setMeta(db, "seqHighWater", Array(String(newLast).utf8))
+            try SQLiteJournal.setMeta(db, "compacted", Array(String(newLast - count).utf8))
+            try SQLiteJournal.exec(db, "COMMIT")
+            compacted = newLast - count
+        } catch {
+            insertEntry.reset()
+            upsertSnapshot.reset()
+            sqlite3_exec(db, "ROLLBACK", nil, nil, nil)
+            throw error
+        }
+        progress.committed(lastSeq: newLast, prevSeq: newLast)
+        lastSeq = newLast
     }
 
     /// Every snapshot, decrypted.
@@ -317,7 +433,7 @@ public final class SQLiteJournal: JournalStore {
     }
 
     /// Runs SQL that returns no rows we need (pragmas' rows are discarded).
-    private static func exec(_ db: OpaquePointer, _ sql: String) throws(StoreError) {
+    static func exec(_ db: OpaquePointer, _ sql: String) throws(StoreError) {
         var message: UnsafeMutablePointer<CChar>?
         let rc = sqlite3_exec(db, sql, nil, nil, &message)
         guard rc == SQLITE_OK else {
@@ -328,7 +444,7 @@ public final class SQLiteJournal: JournalStore {
     }
 
     /// One integer from a single-row query (pragmas, counts).
-    private static func queryInt(_ db: OpaquePointer, _ sql: String) throws(StoreError) -> Int64 {
+    static func queryInt(_ db: OpaquePointer, _ sql: String) throws(StoreError) -> Int64 {
         let statement = try SQLiteStatement(db: db, sql: sql)
         guard try statement.step() else { throw StoreError(message: "SQLite \(sql): no row") }
         return statement.int(0)
@@ -340,14 +456,44 @@ public final class SQLiteJournal: JournalStore {
         return statement.text(0)
     }
 
-    private static func meta(_ db: OpaquePointer, _ key: String) throws(StoreError) -> [UInt8]? {
+    /// The journal's identity and sequence counters. A journal from before
+    /// these existed gets them now: a fresh id, and its current rows as the
+    /// baseline (`compacted` = what is missing below the highest `seq`).
+    private static func counters(_ db: OpaquePointer) throws(StoreError) -> (journalId: String, lastSeq: Int64, compacted: Int64) {
+        let maxSeq = try queryInt(db, "SELECT coalesce(max(seq), 0) FROM entries")
+        let highWater = try metaInt(db, "seqHighWater") ?? 0
+        let lastSeq = max(maxSeq, highWater)
+        if let id = try meta(db, "journalId").map({ String(decoding: $0, as: UTF8.self) }),
+           let compacted = try metaInt(db, "compacted") {
+            return (id, lastSeq, compacted)
+        }
+        let count = try queryInt(db, "SELECT count(*) FROM entries")
+        let id = try meta(db, "journalId").map { String(decoding: $0, as: UTF8.self) } ?? Crypto.hex(Crypto.randomBytes(16))
+        try exec(db, "BEGIN IMMEDIATE")
+        do {
+            try setMeta(db, "journalId", Array(id.utf8))
+            try setMeta(db, "seqHighWater", Array(String(lastSeq).utf8))
+            try setMeta(db, "compacted", Array(String(lastSeq - count).utf8))
+            try exec(db, "COMMIT")
+        } catch {
+            sqlite3_exec(db, "ROLLBACK", nil, nil, nil)
+            throw error
+        }
+        return (id, lastSeq, lastSeq - count)
+    }
+
+    static func metaInt(_ db: OpaquePointer, _ key: String) throws(StoreError) -> Int64? {
+        try meta(db, key).flatMap { Int64(String(decoding: $0, as: UTF8.self)) }
+    }
+
+    static func meta(_ db: OpaquePointer, _ key: String) throws(StoreError) -> [UInt8]? {
         let statement = try SQLiteStatement(db: db, sql: "SELECT value FROM meta WHERE key = ?1")
         try statement.bind(1, text: key)
         guard try statement.step() else { return nil }
         return statement.blob(0)
     }
 
-    private static func setMeta(_ db: OpaquePointer, _ key: String, _ value: [UInt8]) throws(StoreError) {
+    static func setMeta(_ db: OpaquePointer, _ key: String, _ value: [UInt8]) throws(StoreError) {
         let statement = try SQLiteStatement(db: db, sql: "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)")
         try statement.bind(1, text: key)
         try statement.bind(2, blob: value)
@@ -404,6 +550,9 @@ public final class SQLiteJournal: JournalStore {
                 CREATE INDEX entries_session ON entries(session);
                 """)
             try setMeta(db, "schemaVersion", Array(String(schemaVersion).utf8))
+            try setMeta(db, "journalId", Array(Crypto.hex(Crypto.randomBytes(16)).utf8))
+            try setMeta(db, "seqHighWater", Array("0".utf8))
+            try setMeta(db, "compacted", Array("0".utf8))
             if let key {
                 try setMeta(db, "encryption", Array("aes-256-gcm".utf8))
                 try setMeta(db, "keyCheck", Crypto.aesGCMSeal(key: key, plaintext: keyCheckPlaintext, aad: keyCheckAAD))
@@ -417,7 +566,7 @@ public final class SQLiteJournal: JournalStore {
         }
     }
 
-    private static func check(_ db: OpaquePointer, path: String, key: [UInt8]?) throws(StoreError) {
+    static func check(_ db: OpaquePointer, path: String, key: [UInt8]?) throws(StoreError) {
         let versionBytes: [UInt8]?
         do {
             versionBytes = try meta(db, "schemaVersion")

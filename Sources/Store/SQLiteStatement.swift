@@ -50,6 +50,13 @@ final class SQLiteStatement {
         guard rc == SQLITE_OK else { throw SQLiteStatement.error(db, rc, "binding text to \(sql)") }
     }
 
+    /// Binds a 64-bit integer.
+    func bind(_ index: Int32, int value: Int64) throws(StoreError) {
+        let statement = try live()
+        let rc = sqlite3_bind_int64(statement, index, value)
+        guard rc == SQLITE_OK else { throw SQLiteStatement.error(db, rc, "binding an integer to \(sql)") }
+    }
+
     /// Binds a blob; copied by SQLite (`SQLITE_TRANSIENT`), so `bytes` may die after.
     func bind(_ index: Int32, blob bytes: [UInt8]) throws(StoreError) {
         let statement = try live()

@@ -22,6 +22,13 @@ import CSQLite
 /// last version of a page, so a longer WAL copies fewer pages per input.
 /// The WAL stays bounded even if the background pass falls behind: past
 /// `inlineFrames` the writer checkpoints itself, as SQLite would have.
+///
+/// With an interval (`store.checkpointIntervalMs`), a pass also runs at most
+/// that long after a commit, so in steady state the WAL holds only the last
+/// moments and the database file holds the rest; and once no commit has come
+/// for a whole interval, a `TRUNCATE` checkpoint empties the WAL file. That
+/// one takes SQLite's write lock for a moment, which is why it waits for an
+/// idle interval: the commit path never waits for a copy.
 final class WALCheckpointer: @unchecked Sendable {
     /// WAL size, in pages, that starts a background pass.
     let backgroundFrames: Int32
@@ -34,6 +41,11 @@ final class WALCheckpointer: @unchecked Sendable {
     private let lock = ConditionLock()
     private var requested = false
     private var closing = false
+    /// Commits since the last timed pass, and whether the WAL may hold frames.
+    private var commitsSincePass = 0
+    private var walHasFrames = true
+    private let interval: Double
+    private let onPass: @Sendable (_ complete: Bool) -> Void
     private var db: OpaquePointer?
     private var thread: PosixThread?
     /// Background passes that ran (tests).
@@ -41,8 +53,15 @@ final class WALCheckpointer: @unchecked Sendable {
 
     /// Opens the second connection and starts the thread. The database must
     /// already exist in WAL mode.
-    /// - Parameter pages: WAL size, in pages, that starts a background pass.
-    init(path: String, pages: Int) throws(StoreError) {
+    /// - Parameters:
+    ///   - pages: WAL size, in pages, that starts a background pass.
+    ///   - intervalMs: longest time between a commit and a pass (0: off).
+    ///   - onPass: called on the checkpoint thread after every pass, with
+    ///     whether it copied the whole WAL.
+    init(path: String, pages: Int, intervalMs: Int = 0,
+         onPass: @escaping @Sendable (_ complete: Bool) -> Void = { _ in }) throws(StoreError) {
+        interval = Double(max(0, intervalMs)) / 1000
+        self.onPass = onPass
         backgroundFrames = Int32(clamping: max(1, pages))
         inlineFrames = Int32(clamping: max(1, pages) * 4)
         var handle: OpaquePointer?
@@ -66,6 +85,7 @@ final class WALCheckpointer: @unchecked Sendable {
         sqlite3_wal_hook(writer, { context, writer, name, frames in
             guard let context else { return SQLITE_OK }
             let checkpointer = Unmanaged<WALCheckpointer>.fromOpaque(context).takeUnretainedValue()
+            checkpointer.noteCommit()
             if frames >= checkpointer.inlineFrames {
                 // Busy (a background pass holds the checkpoint lock) is fine:
                 // the next commit tries again.
@@ -86,6 +106,15 @@ final class WALCheckpointer: @unchecked Sendable {
         if mustSignal { lock.signal() }
     }
 
+    /// Counts a commit for the timed pass (once per commit, not per input).
+    func noteCommit() {
+        guard interval > 0 else { return }
+        lock.withLock {
+            commitsSincePass += 1
+            walHasFrames = true
+        }
+    }
+
     /// How many background passes have run.
     var passCount: Int { lock.withLock { passes } }
 
@@ -103,19 +132,43 @@ final class WALCheckpointer: @unchecked Sendable {
         db = nil
     }
 
+    private enum Pass { case stop, passive, truncate, none }
+
     private func run() {
         while true {
-            let stop: Bool = lock.withLock {
-                while !requested && !closing { lock.wait() }
-                requested = false
-                return closing
+            let pass: Pass = lock.withLock {
+                var timedOut = false
+                while !requested && !closing && !timedOut {
+                    if interval > 0 { timedOut = lock.wait(seconds: interval) } else { lock.wait() }
+                }
+                if closing { return .stop }
+                let commits = commitsSincePass
+                commitsSincePass = 0
+                if requested {
+                    requested = false
+                    return .passive
+                }
+                if commits > 0 { return .passive }
+                return walHasFrames ? .truncate : .none
             }
-            if stop { return }
-            // PASSIVE: copies what it can without waiting for the writer; an
-            // error here (busy, I/O) leaves the WAL to the next pass or to
-            // the writer's inline checkpoint.
-            sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
-            lock.withLock { passes += 1 }
+            switch pass {
+            case .stop: return
+            case .none: continue
+            case .passive, .truncate:
+                // PASSIVE: copies what it can without waiting for the writer;
+                // an error here (busy, I/O) leaves the WAL to the next pass or
+                // to the writer's inline checkpoint. TRUNCATE only after an
+                // idle interval; busy (a commit just began) is left for the next.
+                var log: Int32 = -1, done: Int32 = -1
+                let mode = pass == .truncate ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_PASSIVE
+                let rc = sqlite3_wal_checkpoint_v2(db, nil, mode, &log, &done)
+                let complete = rc == SQLITE_OK && log == done
+                lock.withLock {
+                    passes += 1
+                    if pass == .truncate && rc == SQLITE_OK && commitsSincePass == 0 { walHasFrames = false }
+                }
+                onPass(complete)
+            }
         }
     }
 }

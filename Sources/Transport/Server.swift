@@ -174,7 +174,7 @@ public final class Server: @unchecked Sendable {
         let store: SQLiteJournal
         do {
             let key = try config.store.encryptionKey.map { text throws(StoreError) in try SQLiteJournal.parseKey(text) }
-            store = try SQLiteJournal(path: path, encryptionKey: key)
+            store = try SQLiteJournal(path: path, encryptionKey: key, checkpointIntervalMs: config.store.checkpointIntervalMs)
             let entries = try store.loadAll()
             try hub.restore(snapshots: store.loadSnapshots(), entries: entries)
             logger.info("journal opened", metadata: ["path": "\(path)", "entries": "\(entries.count)", "sessions": "\(hub.sessionCount)"])

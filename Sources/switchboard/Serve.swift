@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Hub
+import Store
 import Logging
 import Transport
 
@@ -25,6 +26,9 @@ struct Serve: ParsableCommand {
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: Logger.Level = .info
+
+    @Flag(help: "Start from what a damaged journal still holds: log what was lost, move the damaged files aside.")
+    var recover = false
 
     func run() throws {
         let level = logLevel
@@ -56,10 +60,13 @@ struct Serve: ParsableCommand {
                 try SecretFile.checkDataDir(hubConfig.dataDir)
             }
             generatedSecret = try SecretFile.resolve(&hubConfig)
+        } catch let exit as ExitCode {
+            throw exit
         } catch {
             logger.critical("\(error)")
             throw ExitCode(73)  // EX_CANTCREAT
         }
+        try JournalGuard.check(hubConfig, recover: recover, logger: logger)
 
         signal(SIGPIPE, SIG_IGN)
         let server: Server

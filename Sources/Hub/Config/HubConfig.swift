@@ -62,6 +62,9 @@ public struct HubConfig: Sendable, Equatable {
         public var encryptionKey: String?
         /// Journaled inputs of one session between two snapshots of it.
         public var snapshotEvery = 500
+        /// Longest time between a commit and a background checkpoint that
+        /// covers it; an idle WAL is emptied after this long. 0: only by size.
+        public var checkpointIntervalMs = 1000
     }
     public struct Shutdown: Sendable, Equatable {
         public var drainSec = 10
