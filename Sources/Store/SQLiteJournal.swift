@@ -59,6 +59,8 @@ public final class SQLiteJournal: JournalStore {
     private let selectSnapshots: SQLiteStatement
     /// Checkpoints on its own thread, off the commit path.
     private let checkpointer: WALCheckpointer
+    /// The outbound webhook outbox (Outbox.swift), written in the same transactions.
+    let outbox: OutboxTables
 
     /// Number of append transactions committed through this instance.
     public private(set) var commitCount = 0
@@ -105,6 +107,7 @@ public final class SQLiteJournal: JournalStore {
             selectSnapshots = try SQLiteStatement(
                 db: handle, sql: "SELECT session, epoch, payload FROM snapshots ORDER BY session")
             checkpointer = try WALCheckpointer(path: path, pages: checkpointPages)
+            outbox = try OutboxTables(db: handle, key: encryptionKey)
         } catch {
             sqlite3_close_v2(handle)
             throw error
@@ -120,6 +123,7 @@ public final class SQLiteJournal: JournalStore {
     public func close() {
         for statement in statements { statement.finalize() }
         statements = []
+        outbox.finalize()
         if let db {
             // Last out: closing the writer's connection checkpoints what is left.
             sqlite3_wal_hook(db, nil, nil)
@@ -158,8 +162,15 @@ public final class SQLiteJournal: JournalStore {
     /// Appends the batch in one transaction; on return it is on disk.
     /// - Throws: `StoreError`; the transaction is rolled back, nothing of the batch is stored.
     public func append(_ entries: [JournalEntry]) throws(StoreError) {
+        try append(entries, outbox: OutboxWrite())
+    }
+
+    /// Appends the batch and applies the outbox write in one transaction:
+    /// an event is stored in the same commit as what the reactor derived it
+    /// from (see docs/webhooks.md, "Durability").
+    public func append(_ entries: [JournalEntry], outbox write: OutboxWrite) throws(StoreError) {
         guard let db else { throw StoreError(message: "journal is closed") }
-        if entries.isEmpty { return }
+        if entries.isEmpty && write.isEmpty { return }
         // Encode (and encrypt) before taking the write lock: it cannot fail,
         // and the transaction should hold only the inserts.
         let payloads = entries.map { payload(for: $0) }
@@ -171,6 +182,7 @@ public final class SQLiteJournal: JournalStore {
                 try insertEntry.bind(3, blob: payload)
                 try insertEntry.run()
             }
+            try outbox.write(write)
             // The fsync happens here (synchronous=FULL).
             try SQLiteJournal.exec(db, "COMMIT")
         } catch {
