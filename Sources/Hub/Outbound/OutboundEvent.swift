@@ -15,12 +15,10 @@ struct OutboundEvent {
 
     /// The POSTed body: `{"id","type","sessionId","version","ts","data"}`.
     var body: [UInt8] {
-        var out: [UInt8] = []
-        JSONCodec.writeObject(ordered: [
-            ("id", .string(id)), ("type", .string(type)), ("sessionId", .string(sessionId)),
-            ("version", .int(version)), ("ts", .int(ts)), ("data", data),
-        ], into: &out)
-        return out
+        JSONCodec.encode(.object([
+            "id": .string(id), "type": .string(type), "sessionId": .string(sessionId),
+            "version": .int(version), "ts": .int(ts), "data": data,
+        ]))
     }
 
     /// A deterministic id: the same input applied to the same session state
