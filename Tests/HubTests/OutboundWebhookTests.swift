@@ -107,6 +107,40 @@ import Testing
         _ = second
     }
 
+    /// The crash window itself: the inputs are committed but their events'
+    /// outbox rows are not (deleted here from the killed hub's database, as
+    /// if the kill came between the two). The restart makes them again from
+    /// the journal, under the same ids, and keeps the stored ones once.
+    @Test func eventsWhoseOutboxRowsWereLostWithTheCrashAreMadeAgainFromTheJournal() throws {
+        let receiverPort = try freePort()
+        let config = Self.config(port: receiverPort, events: ["call.state"], sqlite: true)
+        let first = try HubProcess(config: config)
+        let base = Int(Date().timeIntervalSince1970 * 1000) - 10_000
+        for (i, state) in Self.lifecycle.enumerated() { try Self.post(first, "lost", state, at: base + i * 100) }
+        let db = first.dataDir.appendingPathComponent("switchboard.db").path
+        let stored = Date(timeIntervalSinceNow: 10)
+        var rows = ""
+        while rows != "4", Date() < stored {
+            rows = try HubProcess.runToExit(URL(fileURLWithPath: "/usr/bin/sqlite3"),
+                                            arguments: [db, "SELECT count(*) FROM outbox"]).output
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            if rows != "4" { usleep(50_000) }
+        }
+        #expect(rows == "4", "the four events reached the outbox")
+        kill(first.process.processIdentifier, SIGKILL)
+        first.process.waitUntilExit()
+        let deleted = try HubProcess.runToExit(URL(fileURLWithPath: "/usr/bin/sqlite3"),
+                                               arguments: [db, "DELETE FROM outbox WHERE version >= 3"])
+        #expect(deleted.status == 0, "\(deleted.output)")
+
+        let receiver = try WebhookReceiver(port: receiverPort, secret: Self.secret)
+        let second = try HubProcess(config: config, dataDir: first.dataDir)
+        #expect(try receiver.wait { Self.stateVersions($0, "lost").count >= 4 }, "every event delivered after the restart")
+        usleep(500_000)
+        #expect(Self.stateVersions(try receiver.log(), "lost") == [1, 2, 3, 4], "each version once, in order")
+        _ = second
+    }
+
     @Test func aReceiverDownForTheWholeRunLeavesDeadLettersThatTheRetryRouteReplays() throws {
         let receiverPort = try freePort()
         let hub = try HubProcess(config: Self.config(port: receiverPort, events: ["call.state"],
