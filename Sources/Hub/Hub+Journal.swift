@@ -101,7 +101,7 @@ extension Hub {
             // Events of inputs committed before a crash and never stored in
             // the outbox are made again here; the outbox load keeps the new ones.
             if outbound != nil {
-                outboundApplied(outcome, on: channel, origin: InputCodec.encode(entry.input), now: entry.input.receivedAt)
+                outboundApplied(outcome, on: channel, origin: { InputCodec.encode(entry.input) }, now: entry.input.receivedAt)
             }
         }
         for (id, channel) in sessions {

@@ -43,7 +43,7 @@ extension Hub {
     }
 
     /// The events one applied input or tick owes, to the outbox.
-    func outboundApplied(_ outcome: ApplyOutcome, on channel: SessionChannel, origin: [UInt8], now: Int64) {
+    func outboundApplied(_ outcome: ApplyOutcome, on channel: SessionChannel, origin: () -> [UInt8], now: Int64) {
         guard let outbound else { return }
         let events = OutboundEvent.derive(outcome, engine: channel.engine, previousWarnings: channel.announcedWarnings,
                                           origin: origin, now: now)
@@ -54,7 +54,7 @@ extension Hub {
     /// A timer's change (quality warnings clearing) names its events by the
     /// version and time it happened at: there is no input behind it.
     func outboundTicked(_ outcome: ApplyOutcome, on channel: SessionChannel, now: Int64) {
-        outboundApplied(outcome, on: channel, origin: Array("tick:\(outcome.version):\(now)".utf8), now: now)
+        outboundApplied(outcome, on: channel, origin: { Array("tick:\(outcome.version):\(now)".utf8) }, now: now)
     }
 
     /// Emits an event that is not derived from a merge (`push.needed`, §10):

@@ -195,7 +195,7 @@ public final class Hub {
             }.add()
         }
         publish(outcome, on: channel, now: now)
-        if outbound != nil { outboundApplied(outcome, on: channel, origin: InputCodec.encode(decoded.input), now: now) }
+        if outbound != nil { outboundApplied(outcome, on: channel, origin: { InputCodec.encode(decoded.input) }, now: now) }
         return InputOutcome(outcome: outcome, ignored: decoded.ignored + outcome.ignored)
     }
 

@@ -38,14 +38,22 @@ struct OutboundEvent {
     /// `call.conflict` with the conflict list, `quality.warning` for each
     /// warning raised or cleared since `previousWarnings`.
     static func derive(_ outcome: ApplyOutcome, engine: CallSession, previousWarnings: [QualityWarning],
-                       origin: [UInt8], now: Int64) -> [OutboundEvent] {
-        guard !outcome.duplicate else { return [] }
+                       origin makeOrigin: () -> [UInt8], now: Int64) -> [OutboundEvent] {
+        guard !outcome.duplicate, outcome.stateChanged || outcome.qualityChanged || !outcome.conflicts.isEmpty else { return [] }
+        // The input's encoding is only computed when it names an event.
+        var cached: [UInt8]?
+        func origin() -> [UInt8] {
+            if let cached { return cached }
+            let made = makeOrigin()
+            cached = made
+            return made
+        }
         let sessionId = engine.sessionId
         var events: [OutboundEvent] = []
         func add(_ type: String, _ data: JSONValue) {
             let index = events.filter { $0.type == type }.count
             events.append(OutboundEvent(
-                id: id(sessionId: sessionId, epoch: engine.epoch, origin: origin, type: type, index: index),
+                id: id(sessionId: sessionId, epoch: engine.epoch, origin: origin(), type: type, index: index),
                 type: type, sessionId: sessionId, version: outcome.version, ts: now, data: data))
         }
         if outcome.changed.contains("callState") {
