@@ -215,6 +215,27 @@ import Testing
         #expect(try hub.anonymous.get("/metrics").text.contains("switchboard_webhook_endpoints_disabled_total"))
     }
 
+    @Test func qualityWarningsAreSentWhenRaisedAndWhenTheyClear() throws {
+        let receiverPort = try freePort()
+        let receiver = try WebhookReceiver(port: receiverPort, secret: Self.secret)
+        let hub = try HubProcess(config: Self.config(port: receiverPort, events: ["quality.warning"]))
+        let base = Int(Date().timeIntervalSince1970 * 1000) - 1000
+        for (i, rtt) in [900, 900, 900, 20, 20, 20].enumerated() {
+            let response = try hub.http.postJSON("/api/calls/mos/sync",
+                #"{"timestamp":\#(base + i),"data":{"quality":{"rtt":\#(rtt),"jitter":0,"packetLoss":0}}}"#)
+            #expect(response.status == 200)
+        }
+        // Cleared no sooner than 5 s after the raise (§4), by the hub's timer.
+        func highRtt(_ log: [[String: Any]]) -> [[String: Any]] {
+            log.compactMap { $0["data"] as? [String: Any] }.filter { $0["warning"] as? String == "high-rtt" }
+        }
+        #expect(try receiver.wait(timeout: 15) { highRtt($0).count >= 2 }, "raised, then cleared")
+        let events = highRtt(try receiver.log())
+        #expect(events.map { $0["raised"] as? Bool } == [true, false])
+        #expect(events.first?["quality"] is [String: Any])
+        #expect(try receiver.log().allSatisfy { $0["type"] as? String == "quality.warning" })
+    }
+
     @Test func anInvalidEndpointStopsTheStartNamingTheKey() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sb-wh-\(UUID().uuidString).json")
         try #"{"webhooks":{"endpoints":[{"url":"http://127.0.0.1:1/x","secret":"s","events":["call.nope"]}]}}"#
