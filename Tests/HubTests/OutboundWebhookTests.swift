@@ -53,6 +53,8 @@ import Testing
         #expect(log.allSatisfy { $0["signed"] as? Bool == true }, "every request carries a valid signature")
         for session in ["order-a", "order-b"] {
             #expect(Self.stateVersions(log, session) == [1, 2, 3, 4], "\(session): call.state in version order")
+            #expect(WebhookReceiver.eachWaitedForThePrevious2xx(log, session: session, type: "call.state"),
+                    "\(session): no event sent before the previous one's 2xx")
         }
         let delivered = log.filter { ($0["status"] as? Int) == 200 }.compactMap { $0["id"] as? String }
         #expect(Set(delivered).count == delivered.count, "exactly one 2xx per id")
@@ -197,6 +199,7 @@ import Testing
         #expect(Self.stateVersions(try receiver.log(), "slow").isEmpty, "the slow session is still on its first event")
         #expect(try receiver.wait(timeout: 15) { Self.stateVersions($0, "slow") == [1, 2] },
                 "the slow session's second event waited for the first's 2xx")
+        #expect(WebhookReceiver.eachWaitedForThePrevious2xx(try receiver.log(), session: "slow", type: "call.state"))
     }
 
     @Test func gone410DisablesTheEndpoint() throws {

@@ -5,7 +5,8 @@ import HubTestSupport
 /// `ThreadingHTTPServer` started by the test. It checks every request's
 /// `X-Switchboard-Signature` against the secret, the content type and the
 /// event-id header, answers by its mode, and logs each request, readable at
-/// `GET /log` as `[{id, type, sessionId, version, status, signed, at, data}]`.
+/// `GET /log` as `[{id, type, sessionId, version, status, signed, start, at, data}]`
+/// (`start`: when the request arrived, `at`: when it was answered).
 final class WebhookReceiver {
     let process = Process()
     let port: Int
@@ -56,6 +57,24 @@ final class WebhookReceiver {
         try log().filter { ($0["status"] as? Int).map { (200..<300).contains($0) } ?? false }
     }
 
+    /// Whether every request for a session's event N+1 (of `type`) arrived
+    /// after event N was answered 2xx: the per-session order of §11.
+    static func eachWaitedForThePrevious2xx(_ log: [[String: Any]], session: String, type: String) -> Bool {
+        let requests = log.filter { $0["sessionId"] as? String == session && $0["type"] as? String == type }
+        for request in requests {
+            guard let version = request["version"] as? Int, let start = request["start"] as? Double else { return false }
+            let earlier = requests.filter { ($0["version"] as? Int ?? 0) < version }
+            let earlierOK = earlier.filter { ($0["status"] as? Int) == 200 }
+            // Every earlier version was answered 2xx before this request came.
+            let versions = Set(earlier.compactMap { $0["version"] as? Int })
+            for v in versions {
+                guard let ok = earlierOK.first(where: { $0["version"] as? Int == v }),
+                      let at = ok["at"] as? Double, at <= start else { return false }
+            }
+        }
+        return true
+    }
+
     /// Polls `condition` over the log until it holds or `timeout` passes.
     func wait(timeout: TimeInterval = 20, _ condition: ([[String: Any]]) -> Bool) throws -> Bool {
         let deadline = Date(timeIntervalSinceNow: timeout)
@@ -99,6 +118,7 @@ class Handler(BaseHTTPRequestHandler):
             body = json.dumps(log).encode()
         self.answer(200, body)
     def do_POST(self):
+        start = time.time()
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         event = json.loads(body)
         ok = (signed(self.headers.get("X-Switchboard-Signature", ""), body)
@@ -119,7 +139,7 @@ class Handler(BaseHTTPRequestHandler):
         with lock:
             log.append({"id": event.get("id"), "type": event.get("type"), "sessionId": event.get("sessionId"),
                         "version": event.get("version"), "status": code, "signed": ok,
-                        "at": time.time(), "data": event.get("data")})
+                        "start": start, "at": time.time(), "data": event.get("data")})
         self.answer(code)
 
 server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
