@@ -30,6 +30,10 @@ let package = Package(
         .systemLibrary(
             name: "CSQLite", pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
+        // libcurl: outbound webhook deliveries (multi interface, own thread).
+        .systemLibrary(
+            name: "CCurl", pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]),
         // libev: the one event loop, shared with libwebsockets as its foreign loop.
         .systemLibrary(name: "CLibEV", providers: [.apt(["libev-dev"]), .brew(["libev"])]),
 
@@ -53,7 +57,7 @@ let package = Package(
         // Sessions, subscriptions, fan-out: the reactor's state.
         .target(
             name: "Hub",
-            dependencies: ["CallState", "JSONCodec", "Providers", "Crypto", "Auth", "Store",
+            dependencies: ["CallState", "JSONCodec", "Providers", "Crypto", "Auth", "Store", "CCurl",
                            .product(name: "Logging", package: "swift-log")]),
         // libwebsockets: HTTP routing, WS upgrade, send queues, keepalive, drain.
         .target(

@@ -86,6 +86,17 @@ public struct APIRouter {
             })
         case .twilioToken:
             return only("GET", req) { twilioToken(req, now) }
+        case .webhookDeliveries:
+            return only("GET", req) {
+                guarded(req, now) { $0.role.isAdmin ? nil : "webhook deliveries need role admin" } then: { _ in
+                    hub.webhookDeliveries(req)
+                }
+            }
+        case .webhookRetry(let id):
+            guard req.method == "POST" else { return .response(notAllowed(req, "POST")) }
+            return .response(guarded(req, now) { $0.role.isAdmin ? nil : "retrying webhook deliveries needs role admin" } then: { _ in
+                hub.retryWebhookDelivery(id, now: now)
+            })
         case .webhook(let route):
             guard req.method == "POST" else { return .response(notAllowed(req, "POST")) }
             return deferred(exchangeId, hub.webhook(route, req, now: now) { hub.deliverResponse(exchangeId, $0) })
@@ -218,7 +229,8 @@ public struct APIRouter {
 
     /// The API paths, matched on decoded path segments.
     enum Route {
-        case healthz, readyz, metrics, calls, initiate, twilioToken, unknown
+        case healthz, readyz, metrics, calls, initiate, twilioToken, webhookDeliveries, unknown
+        case webhookRetry(String)
         case call(String), sync(String), events(String), timeline(String)
         case webhook(WebhookRoute)
 
@@ -236,6 +248,9 @@ public struct APIRouter {
             case 3 where s[0] == "api" && s[1] == "calls" && s[2] == "initiate": self = .initiate
             case 3 where s[0] == "api" && s[1] == "calls": self = .call(s[2])
             case 3 where s[0] == "api" && s[1] == "twilio" && s[2] == "token": self = .twilioToken
+            case 3 where s[0] == "api" && s[1] == "webhooks" && s[2] == "deliveries": self = .webhookDeliveries
+            case 5 where s[0] == "api" && s[1] == "webhooks" && s[2] == "deliveries" && s[4] == "retry":
+                self = .webhookRetry(s[3])
             case 4 where s[0] == "api" && s[1] == "calls" && s[3] == "sync": self = .sync(s[2])
             case 4 where s[0] == "api" && s[1] == "calls" && s[3] == "events": self = .events(s[2])
             case 4 where s[0] == "api" && s[1] == "calls" && s[3] == "timeline": self = .timeline(s[2])

@@ -40,6 +40,10 @@ extension Hub {
 
     /// Applies what the journal committed since the last call (on wake-up).
     public func processCommitted() {
+        // Outbox first (its stored rows are read before later commits apply),
+        // and the rows those commits' events add go to the writer at the end.
+        if outbound != nil { outboundBeforeCommits(now: WallClock.nowMs()) }
+        defer { if outbound != nil { flushOutbound() } }
         guard let journal else { return }
         for done in journal.takeCompleted() {
             guard let pending = pendingInputs.removeValue(forKey: done.token) else { continue }
@@ -84,6 +88,7 @@ extension Hub {
         for snapshot in snapshots {
             let channel = SessionChannel(engine: try snapshot.session(), replayFrames: config.retention.replayFrames)
             channel.replay = ReplayLog(capacity: config.retention.replayFrames, startVersion: channel.engine.version)
+            channel.announcedWarnings = channel.engine.quality.warnings
             sessions[snapshot.sessionId] = channel
         }
         for entry in entries {
@@ -92,6 +97,11 @@ extension Hub {
             channel.sinceSnapshot += 1
             if outcome.stateChanged {
                 channel.replay.append(version: channel.engine.version, element: frames.stateChange(channel.engine, outcome))
+            }
+            // Events of inputs committed before a crash and never stored in
+            // the outbox are made again here; the outbox load keeps the new ones.
+            if outbound != nil {
+                outboundApplied(outcome, on: channel, origin: { InputCodec.encode(entry.input) }, now: entry.input.receivedAt)
             }
         }
         for (id, channel) in sessions {
@@ -120,6 +130,7 @@ extension Hub {
         }
         sessionsByProviderCallId = sessionsByProviderCallId.filter { !gone.contains($0.value) }
         journal?.drop(sessions: expired)
+        outbound?.pendingWrite.forgetDelivered += expired
         logger.info("retention dropped sessions", metadata: ["count": "\(expired.count)"])
     }
 }

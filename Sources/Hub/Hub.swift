@@ -34,7 +34,9 @@ public final class Hub {
     private var inputCounters: [SourceKind: Metrics.Counter] = [:]
     private var webhookOKCounters: [String: Metrics.Counter] = [:]
     /// The journal; nil with `store.kind` memory (tests), where inputs apply at once.
-    public var journal: JournalWriter?
+    public var journal: JournalWriter? { didSet { journalAttached() } }
+    /// Outbound webhooks (PROTOCOL.md §11); nil without `webhooks.endpoints`.
+    var outbound: OutboundWebhooks?
     var pendingInputs: [Int: PendingInput] = [:]
     var nextJournalToken = 0
     /// False after a failed commit, until one succeeds: `/readyz` reports it.
@@ -71,6 +73,10 @@ public final class Hub {
         self.webhooks = Webhooks(secrets: config.providerSecrets)
         self.dashboard = DashboardFeed(intervalMs: config.dashboard.intervalMs)
         Hub.describeMetrics(metrics)
+        if !config.webhooks.endpoints.isEmpty {
+            outbound = OutboundWebhooks(settings: config.webhooks, ready: config.store.kind != "sqlite")
+            startOutbound()
+        }
     }
 
     static func describeMetrics(_ m: Metrics) {
@@ -110,7 +116,7 @@ public final class Hub {
         }
         let sessionGauges = byState.keys.sorted().map { ("switchboard_sessions", [("callState", $0)], byState[$0]!) }
         let journalGauges = journal?.health()?.gauges(now: WallClock.nowMs()) ?? []
-        return metrics.render(gauges: ProcessMetrics.gauges() + transportGauges() + sessionGauges + journalGauges)
+        return metrics.render(gauges: ProcessMetrics.gauges() + transportGauges() + sessionGauges + journalGauges + outboundGauges())
     }
 
     /// Zero-valued series for the label sets known at start, so `rate()` and
@@ -214,6 +220,7 @@ public final class Hub {
             }.add()
         }
         publish(outcome, on: channel, now: now)
+        if outbound != nil { outboundApplied(outcome, on: channel, origin: { InputCodec.encode(decoded.input) }, now: now) }
         return InputOutcome(outcome: outcome, ignored: decoded.ignored + outcome.ignored)
     }
 
@@ -391,7 +398,9 @@ public final class Hub {
             guard let deadline = channel.engine.nextDeadline(), deadline <= now,
                   let outcome = channel.engine.tick(now: now) else { continue }
             publish(outcome, on: channel, now: now)
+            if outbound != nil { outboundTicked(outcome, on: channel, now: now) }
         }
+        if outbound != nil { runOutbound(now: now) }
         for sessionId in qualityPending {
             guard let channel = sessions[sessionId] else { qualityPending.remove(sessionId); continue }
             if now - channel.lastQualityFrameAt >= Int64(config.quality.intervalMs) { sendQuality(channel, now: now) }

@@ -13,6 +13,8 @@ final class SessionChannel {
     var presence = Presence()
     /// Who is in the Agora channel, to turn joins and leaves into call states.
     var agora = AgoraChannelPresence()
+    /// Quality warnings already announced by `quality.warning` webhooks.
+    var announcedWarnings: [QualityWarning] = []
     /// Inputs of this session handed to the journal and not yet committed.
     var uncommitted = 0
     /// Inputs journaled since this session's last snapshot.

@@ -28,6 +28,10 @@ public final class JournalWriter: @unchecked Sendable {
         case append(token: Int, entry: JournalEntry)
         case drop([String])
         case snapshot(SessionSnapshot)
+        /// Outbound webhook deliveries to store (Outbox.swift): committed in
+        /// the same transaction as the appends around them.
+        case outbox(OutboxWrite)
+        case loadOutbox(enable: Bool, now: Int64)
     }
 
     private let store: JournalStore
@@ -37,6 +41,8 @@ public final class JournalWriter: @unchecked Sendable {
     private var commitSeconds: [Double] = []
     private var completed: [JournalCompletion] = []
     private var dropErrors: [StoreError] = []
+    private var outboxLoaded: Result<OutboxLoad, StoreError>?
+    private var outboxErrors: [StoreError] = []
     private var closing = false
     /// The writer is waiting for work and nobody has signalled it yet.
     private var writerSleeps = false
@@ -126,6 +132,37 @@ public final class JournalWriter: @unchecked Sendable {
             let done = completed
             completed.removeAll(keepingCapacity: true)
             return done
+        }
+    }
+
+    /// Queues outbox writes, in order with appends: they are committed in the
+    /// same transaction as the appends queued right before and after them.
+    /// Ignored for a store that keeps no outbox (`MemoryJournal`).
+    public func outbox(_ write: OutboxWrite) {
+        guard !write.isEmpty else { return }
+        enqueue(.outbox(write))
+    }
+
+    /// Asks the writer to read the outbox (see `OutboxStore.loadOutbox`);
+    /// the result comes with a wake, through `takeOutboxLoad()`.
+    public func loadOutbox(enable: Bool, now: Int64) {
+        enqueue(.loadOutbox(enable: enable, now: now))
+    }
+
+    /// The outbox read asked for by `loadOutbox`, once (nil before it is done).
+    public func takeOutboxLoad() -> Result<OutboxLoad, StoreError>? {
+        lock.withLock {
+            defer { outboxLoaded = nil }
+            return outboxLoaded
+        }
+    }
+
+    /// Failed outbox-only commits since the last call (outbox writes that
+    /// shared a transaction with entries fail with those entries instead).
+    public func takeOutboxErrors() -> [StoreError] {
+        lock.withLock {
+            defer { outboxErrors.removeAll() }
+            return outboxErrors
         }
     }
 
@@ -229,13 +266,30 @@ public final class JournalWriter: @unchecked Sendable {
         var index = operations.startIndex
         while index < operations.endIndex {
             switch operations[index] {
-            case .append:
+            case .append, .outbox:
                 var appends: [(token: Int, entry: JournalEntry)] = []
-                while index < operations.endIndex, case .append(let token, let entry) = operations[index] {
-                    appends.append((token, entry))
+                var write = OutboxWrite()
+                scan: while index < operations.endIndex {
+                    switch operations[index] {
+                    case .append(let token, let entry): appends.append((token, entry))
+                    case .outbox(let more): write.merge(more)
+                    default: break scan
+                    }
                     index += 1
                 }
-                commit(appends)
+                commit(appends, outbox: write)
+            case .loadOutbox(let enable, let now):
+                index += 1
+                let result: Result<OutboxLoad, StoreError>
+                if let outboxStore = store as? OutboxStore {
+                    do { result = .success(try outboxStore.loadOutbox(enable: enable, now: now)) } catch {
+                        result = .failure(StoreError.wrapping(error))
+                    }
+                } else {
+                    result = .success(OutboxLoad(deliveries: [], enabledAt: now))
+                }
+                lock.withLock { outboxLoaded = result }
+                wake()
             case .snapshot(let snapshot):
                 index += 1
                 do { try store.snapshot(snapshot) } catch {
@@ -253,13 +307,22 @@ public final class JournalWriter: @unchecked Sendable {
         }
     }
 
-    private func commit(_ appends: [(token: Int, entry: JournalEntry)]) {
+    private func commit(_ appends: [(token: Int, entry: JournalEntry)], outbox write: OutboxWrite = OutboxWrite()) {
         var failure: StoreError?
         let started = JournalWriter.monotonicSeconds()
         do {
-            try store.append(appends.map(\.entry))
+            if !write.isEmpty, let outboxStore = store as? OutboxStore {
+                try outboxStore.append(appends.map(\.entry), outbox: write)
+            } else if !appends.isEmpty {
+                try store.append(appends.map(\.entry))
+            }
         } catch {
             failure = StoreError.wrapping(error)
+        }
+        if appends.isEmpty {
+            if let failure { lock.withLock { outboxErrors.append(failure) } }
+            if failure != nil { wake() }
+            return
         }
         let seconds = JournalWriter.monotonicSeconds() - started
         lock.withLock {

@@ -72,6 +72,8 @@ public final class SQLiteJournal: JournalStore {
     private var compacted: Int64
     /// What the marker may vouch for, shared with the checkpoint thread.
     private let progress = Progress()
+    /// The outbound webhook outbox (Outbox.swift), written in the same transactions.
+    let outbox: OutboxTables
 
     /// Number of append transactions committed through this instance.
     public private(set) var commitCount = 0
@@ -139,6 +141,7 @@ public final class SQLiteJournal: JournalStore {
                 path: path, pages: checkpointPages, intervalMs: checkpointIntervalMs) { complete in
                     progress.passFinished(complete: complete, journalId: journalId, path: path)
                 }
+            outbox = try OutboxTables(db: handle, key: encryptionKey)
         } catch {
             sqlite3_close_v2(handle)
             throw error
@@ -154,6 +157,7 @@ public final class SQLiteJournal: JournalStore {
     public func close() {
         for statement in statements { statement.finalize() }
         statements = []
+        outbox.finalize()
         if let db {
             sqlite3_wal_hook(db, nil, nil)
             checkpointer.close()
@@ -212,8 +216,15 @@ public final class SQLiteJournal: JournalStore {
     /// Appends the batch in one transaction; on return it is on disk.
     /// - Throws: `StoreError`; the transaction is rolled back, nothing of the batch is stored.
     public func append(_ entries: [JournalEntry]) throws(StoreError) {
+        try append(entries, outbox: OutboxWrite())
+    }
+
+    /// Appends the batch and applies the outbox write in one transaction:
+    /// an event is stored in the same commit as what the reactor derived it
+    /// from (see docs/webhooks.md, "Durability").
+    public func append(_ entries: [JournalEntry], outbox write: OutboxWrite) throws(StoreError) {
         guard let db else { throw StoreError(message: "journal is closed") }
-        if entries.isEmpty { return }
+        if entries.isEmpty && write.isEmpty { return }
         // Encode (and encrypt) before taking the write lock: it cannot fail,
         // and the transaction should hold only the inserts.
         let payloads = entries.map { payload(for: $0) }
@@ -228,6 +239,7 @@ public final class SQLiteJournal: JournalStore {
                 try insertEntry.bind(4, blob: payload)
                 try insertEntry.run()
             }
+            try outbox.write(write)
             // The fsync happens here (synchronous=FULL).
             try SQLiteJournal.exec(db, "COMMIT")
         } catch {

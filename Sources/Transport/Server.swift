@@ -161,6 +161,7 @@ public final class Server: @unchecked Sendable {
         self.listener = listener
         port = listener.port
         try openJournal(context: ctx)
+        hub.setOutboundWake { [waker = ContextWaker(context: ctx)] in waker.wake() }
         tick.pointee.owner = Unmanaged.passUnretained(self).toOpaque()
         scheduleTick()
         return port

@@ -88,6 +88,40 @@ public struct HubConfig: Sendable, Equatable {
         public var genericSecret: String?
     }
 
+    /// One `webhooks.endpoints` item (PROTOCOL.md §11).
+    public struct WebhookEndpoint: Sendable, Equatable {
+        /// Where deliveries are POSTed (`http://` or `https://`).
+        public var url: String
+        /// The HMAC key of `X-Switchboard-Signature` (inline or `@file` in the config).
+        public var secret: String
+        /// Event types delivered, or `*` for all.
+        public var events: [String]
+
+        public init(url: String, secret: String, events: [String]) {
+            self.url = url
+            self.secret = secret
+            self.events = events
+        }
+    }
+    /// Outbound webhooks (PROTOCOL.md §11, docs/webhooks.md).
+    public struct Webhooks: Sendable, Equatable {
+        public var endpoints: [WebhookEndpoint] = []
+        /// Attempts per delivery before it becomes a dead letter.
+        public var maxAttempts = 10
+        /// A delivery older than this is a dead letter at its next failure.
+        public var maxAgeSec = 86_400
+        /// Per-attempt timeout (connect + request + response).
+        public var timeoutMs = 5000
+        /// Requests in flight per endpoint.
+        public var concurrency = 16
+        /// PEM bundle of private CAs to trust for `https://` endpoints (nil: system CAs).
+        public var caFile: String?
+        /// First retry delay; doubles per attempt, with jitter.
+        public var backoffMs = 10_000
+        /// Longest retry delay.
+        public var maxBackoffMs = 3_600_000
+    }
+
     public var server = Server()
     public var auth = Auth()
     public var security = Security()
@@ -100,6 +134,7 @@ public struct HubConfig: Sendable, Equatable {
     public var store = Store()
     public var shutdown = Shutdown()
     public var providers = Providers()
+    public var webhooks = Webhooks()
     /// Where the journal and generated secrets live (`--data-dir`).
     public var dataDir = "data"
     /// Directory of static files served at `/`.
