@@ -98,6 +98,35 @@ public final class HubProcess {
         return true
     }
 
+    /// A TCP port free on 127.0.0.1 right now (bound to 0, read, closed).
+    public static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) }
+        }
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    /// Waits until `condition` holds; false when `timeout` passes first.
+    /// Tests wait on what they expect to see, never for a fixed time.
+    public static func waitUntil(timeout: TimeInterval, every: TimeInterval = 0.02,
+                                 _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        while try !condition() {
+            if Date() >= deadline { return false }
+            usleep(UInt32(every * 1_000_000))
+        }
+        return true
+    }
+
     /// The HS256 secret every test hub is configured with.
     public static let secret = "switchboard-test-secret-0123456789abcdef"
 
