@@ -37,8 +37,10 @@ public final class HubProcess {
     ///   - environment: extra `SWITCHBOARD_*` variables.
     ///   - dataDir: reuse another hub's data directory (restart tests); the
     ///     directory is then left for its owner to delete.
+    ///   - launcher: a command the binary runs under (for example `strace -f -o FILE`);
+    ///     the hub is then that command's child, see `hubPID`.
     public init(config: [String: Any] = [:], environment: [String: String] = [:], arguments: [String] = [],
-         dataDir reused: URL? = nil) throws {
+         dataDir reused: URL? = nil, launcher: [String] = []) throws {
         ownsData = reused == nil
         dataDir = reused ?? FileManager.default.temporaryDirectory.appendingPathComponent("sb-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dataDir, withIntermediateDirectories: true)
@@ -52,8 +54,14 @@ public final class HubProcess {
         let configURL = dataDir.appendingPathComponent("config.json")
         try JSONSerialization.data(withJSONObject: merged).write(to: configURL)
 
-        process.executableURL = HubProcess.binary
-        process.arguments = ["serve", "--config", configURL.path, "--data-dir", dataDir.path] + arguments
+        let serve = ["serve", "--config", configURL.path, "--data-dir", dataDir.path] + arguments
+        if let first = launcher.first {
+            process.executableURL = URL(fileURLWithPath: first)
+            process.arguments = Array(launcher.dropFirst()) + [HubProcess.binary.path] + serve
+        } else {
+            process.executableURL = HubProcess.binary
+            process.arguments = serve
+        }
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SWITCHBOARD_") }
         env.merge(environment) { $1 }
         process.environment = env
@@ -83,6 +91,13 @@ public final class HubProcess {
         }
         errPipe.fileHandleForReading.readabilityHandler = nil
         if ownsData { try? FileManager.default.removeItem(at: dataDir) }
+    }
+
+    /// The hub's own process id: the child of the launcher when there is one.
+    public var hubPID: pid_t {
+        let me = process.processIdentifier
+        let children = (try? String(contentsOfFile: "/proc/\(me)/task/\(me)/children", encoding: .utf8)) ?? ""
+        return children.split(separator: " ").first.flatMap { pid_t($0) } ?? me
     }
 
     /// Everything the hub printed so far.

@@ -83,14 +83,70 @@ import Testing
         #expect(try second.http.get("/api/calls/long").status == 200)
     }
 
+    /// SIGKILL keeps the page cache, so the kill -9 test passes without any
+    /// fsync. This one watches the hub's system calls: the answer to a write
+    /// is sent only after an fsync of the journal's WAL has returned.
+    @Test func theAnswerToAWriteLeavesAfterItsCommitsFsyncReturns() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/strace") else {
+            Issue.record("strace is not installed (make test installs it)")
+            return
+        }
+        let trace = FileManager.default.temporaryDirectory.appendingPathComponent("sb-strace-\(UUID().uuidString).txt")
+        defer { try? FileManager.default.removeItem(at: trace) }
+        // -y names each fd's file; -s shows the start of each answer.
+        let hub = try HubProcess(config: Self.sqlite, launcher: [
+            "/usr/bin/strace", "-f", "-y", "-s", "96", "-o", trace.path,
+            "-e", "trace=fdatasync,fsync,sendto,writev,write",
+        ])
+        #expect(try hub.http.get("/healthz").status == 200)  // marker: an answer with no commit behind it
+        let write = try hub.http.postJSON("/api/calls/fsync-order/sync", #"{"id":"fs-1","event":"ringing"}"#)
+        #expect(write.status == 200)
+        kill(hub.hubPID, SIGTERM)
+        _ = HubProcess.waitUntil(timeout: 15) { !hub.process.isRunning }
+        let lines = try String(contentsOf: trace, encoding: .utf8).split(separator: "\n").map(String.init)
+
+        // strace prints a call when it returns, or "<unfinished ...>" at entry
+        // and "<... resumed>" at return when threads interleave: its line
+        // order is the order the kernel reported entries and returns.
+        let marker = lines.firstIndex { $0.contains("sendto(") && $0.contains("HTTP/1.1 200") && $0.contains("\"ok\"") }
+            ?? lines.firstIndex { $0.contains("sendto(") && $0.contains("HTTP/1.1 200") }
+        let answer = lines.indices.first { i in
+            i > (marker ?? -1) && lines[i].contains("sendto(") && lines[i].contains("HTTP/1.1 200")
+        }
+        let m = try #require(marker, "the /healthz answer is in the trace:\n\(lines.suffix(40).joined(separator: "\n"))")
+        let a = try #require(answer, "the write's answer is in the trace:\n\(lines.suffix(40).joined(separator: "\n"))")
+        let isSync = { (line: String) in line.contains("fdatasync(") || line.contains("fsync(") }
+        let returned = { (line: String) in
+            (isSync(line) && !line.contains("<unfinished") && line.contains(") = 0"))
+                || (line.contains("<... fdatasync resumed>") || line.contains("<... fsync resumed>")) && line.contains("= 0")
+        }
+        // An fsync of the WAL that returned between the two answers.
+        let syncs = lines[(m + 1)..<a].filter { returned($0) && ($0.contains("switchboard.db-wal") || $0.contains("resumed")) }
+        #expect(!syncs.isEmpty, """
+            no fsync of switchboard.db-wal returned before the write's answer was sent:
+            \(lines[m...a].joined(separator: "\n"))
+            """)
+    }
+
     @Test func theJournalOpenedWithTheWrongKeyStopsTheStart() throws {
         let keyA = String(repeating: "ab", count: 32)
         let keyB = String(repeating: "cd", count: 32)
         let first = try HubProcess(config: ["store": ["kind": "sqlite", "encryptionKey": keyA]])
         _ = try first.http.postJSON("/api/calls/secret/sync", #"{"event":"ringing","data":{"phoneNumber":"+15550100"}}"#)
+        // Acknowledged means committed to the WAL: every journal file, the
+        // WAL included, is read while the hub runs and again after it stops.
+        func journalFiles() throws -> [(String, Data)] {
+            try FileManager.default.contentsOfDirectory(atPath: first.dataDir.path)
+                .filter { $0.hasPrefix("switchboard.db") }
+                .map { ($0, try Data(contentsOf: first.dataDir.appendingPathComponent($0))) }
+        }
+        let running = try journalFiles()
+        #expect(running.contains { $0.0 == "switchboard.db-wal" && !$0.1.isEmpty }, "the commit is in the WAL")
+        for (name, data) in running { #expect(data.range(of: Data("+15550100".utf8)) == nil, "PII in clear in \(name)") }
         #expect(first.stop() == 0)
-        let db = try Data(contentsOf: first.dataDir.appendingPathComponent("switchboard.db"))
-        #expect(db.range(of: Data("+15550100".utf8)) == nil, "PII is not stored in clear")
+        for (name, data) in try journalFiles() {
+            #expect(data.range(of: Data("+15550100".utf8)) == nil, "PII in clear in \(name) after the stop")
+        }
 
         let config = first.dataDir.appendingPathComponent("config.json").path
         var json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: config))) as! [String: Any]
