@@ -61,6 +61,32 @@ import Testing
         #expect((fresh["call"] as? [String: Any])?["version"] as? Int == 6)
     }
 
+    /// A resume whose `since` is older than the frames the hub keeps
+    /// (`retention.replayFrames`) cannot be replayed: a fresh snapshot with
+    /// `recovered: false` and the current version, then only new frames.
+    @Test func aResumeOlderThanTheReplayWindowGetsAFreshSnapshot() throws {
+        let hub = try HubProcess(config: ["retention": ["replayFrames": 4]])
+        let ws = try hub.connect("/ws/calls/window")
+        let epoch = try #require(try ws.nextJSON()["epoch"] as? String)
+        for i in 1...10 { _ = try hub.http.postJSON("/api/calls/window/sync", #"{"timestamp":\#(i),"data":{"metadata":{"k":\#(i)}}}"#) }
+
+        // since=8: inside the window, replayed.
+        let near = try hub.connect("/ws/calls/window?epoch=\(epoch)&since=8")
+        let resumed = try near.nextJSON()
+        #expect(resumed["recovered"] as? Bool == true)
+        #expect(try (0..<2).map { _ in try near.nextJSON()["version"] as? Int } == [9, 10])
+
+        // since=2: eight frames missed, four kept.
+        let far = try hub.connect("/ws/calls/window?epoch=\(epoch)&since=2")
+        let fresh = try far.nextJSON()
+        #expect(fresh["type"] as? String == "snapshot")
+        #expect(fresh["recovered"] as? Bool == false)
+        #expect(fresh["version"] as? Int == 10)
+        #expect((fresh["call"] as? [String: Any])?["version"] as? Int == 10)
+        _ = try hub.http.postJSON("/api/calls/window/sync", #"{"timestamp":11,"data":{"metadata":{"k":11}}}"#)
+        #expect(try far.nextJSON()["version"] as? Int == 11, "then the next frame, nothing replayed")
+    }
+
     @Test func endedSessionsLeaveMemoryAndTheJournalAfterRetention() throws {
         var config = Self.sqlite
         config["retention"] = ["endedSec": 1]
