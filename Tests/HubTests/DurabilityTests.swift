@@ -154,6 +154,38 @@ import Testing
             """)
     }
 
+    /// A disk that fills up: the hub runs with a file-size limit (RLIMIT_FSIZE,
+    /// SIGXFSZ ignored), so once the journal's files reach it every write
+    /// fails with EFBIG, as one on a full disk fails with ENOSPC. The client
+    /// whose commit failed is told so (never a 2xx), and nothing it was
+    /// told was stored is lost.
+    @Test func aCommitThatCannotReachTheDiskIsNeverAcknowledged() throws {
+        let hub = try HubProcess(config: Self.sqlite, launcher: [
+            "/bin/bash", "-c", #"trap '' XFSZ; ulimit -f 400; exec "$0" "$@""#,
+        ])
+        let pad = String(repeating: "p", count: 8000)
+        var acknowledged: [Int] = []
+        var refused: HTTPClient.Response?
+        for i in 0..<400 {
+            let response = try hub.http.postJSON("/api/calls/full-\(i)/sync",
+                #"{"id":"f\#(i)","event":"ringing","data":{"metadata":{"pad":"\#(pad)"}}}"#)
+            if (200..<300).contains(response.status) { acknowledged.append(i); continue }
+            refused = response
+            break
+        }
+        let failure = try #require(refused, "400 KiB of file size ran out (\(acknowledged.count) writes acknowledged)")
+        #expect(failure.status == 503, "status \(failure.status): \(failure.text)")
+        #expect((failure.json["error"] as? [String: Any])?["code"] as? String == "store_unavailable")
+        #expect(hub.log.contains("journal commit failed"), "the failure is the commit's, not the request's")
+        #expect(!acknowledged.isEmpty)
+        // Every acknowledged write is still there after a restart without the limit.
+        #expect(hub.stop(signal: SIGKILL) != nil)
+        let again = try HubProcess(config: Self.sqlite, dataDir: hub.dataDir)
+        for i in acknowledged {
+            #expect(try again.http.get("/api/calls/full-\(i)").status == 200, "full-\(i) acknowledged, then lost")
+        }
+    }
+
     @Test func theJournalOpenedWithTheWrongKeyStopsTheStart() throws {
         let keyA = String(repeating: "ab", count: 32)
         let keyB = String(repeating: "cd", count: 32)
