@@ -130,6 +130,14 @@ public final class HubProcess {
         return Int(UInt16(bigEndian: addr.sin_port))
     }
 
+    /// The sum of a metric's samples on `/metrics` (every label set), 0 if absent.
+    public func metric(_ name: String) throws -> Double {
+        try http.get("/metrics").text.split(separator: "\n")
+            .filter { $0.hasPrefix(name + "{") || $0.hasPrefix(name + " ") }
+            .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }
+            .reduce(0, +)
+    }
+
     /// Waits until `condition` holds; false when `timeout` passes first.
     /// Tests wait on what they expect to see, never for a fixed time.
     public static func waitUntil(timeout: TimeInterval, every: TimeInterval = 0.02,

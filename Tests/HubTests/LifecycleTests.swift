@@ -22,7 +22,8 @@ import Testing
         let token = HubProcess.token(role: .client, sid: "drain")
         try upload.write("POST /api/calls/drain/sync HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n")
         try upload.write(String(body.prefix(10)))
-        usleep(200_000)
+        // The hub holds the upload (one HTTP connection besides /metrics' own).
+        #expect(try HubProcess.waitUntil(timeout: 5) { try hub.metric("switchboard_http_connections") >= 2 })
 
         kill(hub.process.processIdentifier, SIGTERM)
         #expect(try ws.closeCode() == 1001)
@@ -45,7 +46,7 @@ import Testing
         let hub = try HubProcess(config: ["shutdown": ["drainSec": 1]])
         let stuck = try TestSocket(port: hub.port)
         try stuck.write("POST /api/calls/x/sync HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
-        usleep(200_000)
+        #expect(try HubProcess.waitUntil(timeout: 5) { try hub.metric("switchboard_http_connections") >= 2 })
         let started = Date()
         #expect(hub.stop() == 0)
         let took = Date().timeIntervalSince(started)
