@@ -15,13 +15,14 @@ passed=0 failed=0 skipped=0
 notes=()
 
 # swift-testing prints one closing line per test: "✔ Test name() passed after",
-# "✘ Test name() failed after", "➜ Test name() skipped". Parameterised tests
-# count once, as swift-testing counts them.
+# "✘ Test name() failed after", "➜ Test name() skipped" (its own closing
+# "Test run with N tests" line is not one). Parameterised tests count once,
+# as swift-testing counts them.
 count_swift() {
   local log="$1" status="$2" part="$3" p f s
-  p=$(grep -cE '^[^ ]+ Test .* passed after' "$log")
-  f=$(grep -cE '^[^ ]+ Test .* failed after' "$log")
-  s=$(grep -cE '^[^ ]+ Test .* skipped' "$log")
+  p=$(grep -E '^[^ ]+ Test .* passed after' "$log" | grep -vc '^[^ ]* Test run with')
+  f=$(grep -E '^[^ ]+ Test .* failed after' "$log" | grep -vc '^[^ ]* Test run with')
+  s=$(grep -E '^[^ ]+ Test .* skipped' "$log" | grep -vc '^[^ ]* Test run with')
   if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; notes+=("$part exited $status (build or crash)"); fi
   passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
   echo "== $part: $p passed, $f failed, $s skipped"
