@@ -33,15 +33,13 @@ run: build
 # nginx: ProxyTests run the hub behind Config/nginx.conf.
 # libcurl4-openssl-dev: the container's static-stdlib build links Foundation's libcurl.
 # python3-jwt: PyJWT verifies the Twilio access tokens the hub mints (TwilioVoiceTokenTests).
+# strace: DurabilityTests watch the hub's fsync and send() order.
+# scripts/test-all.sh runs swift test (twice), node --test and the container
+# check, and closes with "N passed, N failed, N skipped" over all of them.
 test:
-	@scripts/install-deps.sh chromium nginx python3-jwt $(CURL_DEV)
+	@scripts/install-deps.sh chromium nginx python3-jwt strace $(CURL_DEV)
 	$(SWIFT) build --build-tests
-	# The synchronous hub tests block threads of the (2-thread) cooperative
-	# pool while they wait on sockets; the async client tests get their own run.
-	$(SWIFT) test --skip-build --skip SwitchboardClientTests
-	$(SWIFT) test --skip-build --filter SwitchboardClientTests
-	node --test Tests/js/
-	@SWIFT=$(SWIFT) scripts/container.sh --if-available
+	@SWIFT=$(SWIFT) scripts/test-all.sh
 
 container:
 	@scripts/install-deps.sh $(CURL_DEV)

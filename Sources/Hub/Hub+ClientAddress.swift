@@ -13,7 +13,12 @@ extension Hub {
                     let kv = pair.split(separator: "=", maxSplits: 1).map { String($0).trimmingSpaces }
                     guard kv.count == 2, kv[0].lowercased() == "for" else { continue }
                     var value = kv[1].replacingAll("\"", "")
-                    if value.hasPrefix("[") { value = String(value.dropFirst().prefix { $0 != "]" }) }
+                    // RFC 7239 §6: an IPv6 node is bracketed; either kind may carry a port.
+                    if value.hasPrefix("[") {
+                        value = String(value.dropFirst().prefix { $0 != "]" })
+                    } else if value.filter({ $0 == ":" }).count == 1 {
+                        value = String(value.prefix { $0 != ":" })
+                    }
                     chain.append(value)
                 }
             }

@@ -113,3 +113,18 @@ func runOpenSSL(_ args: [String]) -> Int32 {
     precondition(process.terminationStatus == 0, "openssl \(args.joined(separator: " ")) failed")
     return process.terminationStatus
 }
+
+/// A compact JWS signed by the `openssl` CLI: `args` is the `openssl`
+/// command that signs (for example `dgst -sha384 -hmac KEY`); the signing
+/// input is appended as its input file and the raw signature read back.
+func cliJWT(header: String, payload: String, _ args: [String]) -> String {
+    let input = b64(header) + "." + b64(payload)
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("authtests-\(UUID().uuidString)")
+    try! FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let inPath = dir.appendingPathComponent("in").path
+    let outPath = dir.appendingPathComponent("sig").path
+    try! Data(input.utf8).write(to: URL(fileURLWithPath: inPath))
+    runOpenSSL(args + ["-binary", "-out", outPath, inPath])
+    return input + "." + Crypto.base64URLEncode([UInt8](try! Data(contentsOf: URL(fileURLWithPath: outPath))))
+}

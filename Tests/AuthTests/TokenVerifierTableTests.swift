@@ -7,11 +7,20 @@ struct Refusal: Sendable, CustomTestStringConvertible {
     let name: String
     let token: @Sendable () -> String
     let code: String
+    /// The refusal's message, where the row is about one reason (an
+    /// algorithm refused by name, not a signature that fails to check).
+    let reason: String?
+    /// The verifier also holds the RSA test key, so an RSA algorithm row is
+    /// refused for its algorithm and not for a missing key.
+    let withRSAKey: Bool
     var testDescription: String { name }
 
-    init(_ name: String, _ code: String = "invalid_token", _ token: @escaping @Sendable () -> String) {
+    init(_ name: String, _ code: String = "invalid_token", reason: String? = nil, withRSAKey: Bool = false,
+         _ token: @escaping @Sendable () -> String) {
         self.name = name
         self.code = code
+        self.reason = reason
+        self.withRSAKey = withRSAKey
         self.token = token
     }
 }
@@ -37,10 +46,22 @@ struct Refusal: Sendable, CustomTestStringConvertible {
             rawJWT(header: #"{"alg":"none","typ":"JWT"}"#, payload: payload())
         },
         Refusal("alg None (mixed case)") { rawJWT(header: #"{"alg":"None"}"#, payload: payload(), hmacKey: nil) },
-        Refusal("alg HS384") { rawJWT(header: #"{"alg":"HS384"}"#, payload: payload()) },
-        Refusal("alg HS512") { rawJWT(header: #"{"alg":"HS512"}"#, payload: payload()) },
-        Refusal("alg RS512") { rawJWT(header: #"{"alg":"RS512"}"#, payload: payload()) },
-        Refusal("alg PS256") { rawJWT(header: #"{"alg":"PS256"}"#, payload: payload()) },
+        // Each signed for real with its algorithm by the openssl CLI, so the
+        // row fails if the verifier ever accepts the algorithm; the reason
+        // tells "not allowed" from "bad signature".
+        Refusal("alg HS384", reason: "algorithm HS384 not allowed") {
+            cliJWT(header: #"{"alg":"HS384"}"#, payload: payload(), ["dgst", "-sha384", "-hmac", String(decoding: secret, as: UTF8.self)])
+        },
+        Refusal("alg HS512", reason: "algorithm HS512 not allowed") {
+            cliJWT(header: #"{"alg":"HS512"}"#, payload: payload(), ["dgst", "-sha512", "-hmac", String(decoding: secret, as: UTF8.self)])
+        },
+        Refusal("alg RS512", reason: "algorithm RS512 not allowed", withRSAKey: true) {
+            cliJWT(header: #"{"alg":"RS512"}"#, payload: payload(), ["dgst", "-sha512", "-sign", Keys.rsa.privatePath])
+        },
+        Refusal("alg PS256", reason: "algorithm PS256 not allowed", withRSAKey: true) {
+            cliJWT(header: #"{"alg":"PS256"}"#, payload: payload(),
+                   ["dgst", "-sha256", "-sign", Keys.rsa.privatePath, "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:32"])
+        },
         Refusal("alg hs256 (wrong case)") { rawJWT(header: #"{"alg":"hs256"}"#, payload: payload()) },
         Refusal("alg missing") { rawJWT(header: #"{"typ":"JWT"}"#, payload: payload()) },
         Refusal("alg not a string") { rawJWT(header: #"{"alg":256}"#, payload: payload()) },
@@ -103,8 +124,9 @@ struct Refusal: Sendable, CustomTestStringConvertible {
 
     @Test(arguments: refusals)
     func refusedTokensEarnTheirErrorCode(_ row: Refusal) {
-        let error = refusal(row.token())
+        let error = refusal(row.token(), row.withRSAKey ? verifier(keys: [Keys.rsa.publicPEM]) : verifier())
         #expect(error?.code == row.code, "\(row.name): \(String(describing: error))")
+        if let reason = row.reason { #expect(error?.message == reason, "\(row.name): \(String(describing: error))") }
     }
 
     @Test(arguments: Role.allCases)

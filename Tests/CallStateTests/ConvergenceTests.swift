@@ -16,13 +16,18 @@ struct ConvergenceTests {
     /// buckets), every source kind, some inputs without id, some repeated
     /// verbatim (duplicated deliveries). Every `ts` is at or before `t0`, so no
     /// clamping makes the result depend on the hub clock.
-    static func randomInputs(_ rng: inout SplitMix64) -> [Input] {
+    /// With `future`, about a third of the inputs are dated past `t0` by more
+    /// than the allowed skew (up to a day ahead), so the hub clamps them.
+    static func randomInputs(_ rng: inout SplitMix64, future: Bool = false) -> [Input] {
         var inputs: [Input] = []
         let count = Int.random(in: 3...14, using: &rng)
         for i in 0..<count {
             let (source, kind) = sources.randomElement(using: &rng) ?? sources[0]
             let eventId: String? = Int.random(in: 0..<5, using: &rng) == 0 ? nil : "e\(i)"
-            let ts = t0 - Int64.random(in: 0..<6, using: &rng) * 500
+            var ts = t0 - Int64.random(in: 0..<6, using: &rng) * 500
+            if future, Int.random(in: 0..<3, using: &rng) == 0 {
+                ts = t0 + MergeConfig().maxFutureSkewMs + 1000 + Int64.random(in: 0..<86_400, using: &rng) * 1000
+            }
             let seq = Int64.random(in: 0..<3, using: &rng)
             var updates: [Update] = []
             for _ in 0..<Int.random(in: 1...3, using: &rng) {
@@ -101,6 +106,34 @@ struct ConvergenceTests {
                 #expect(moving.document.convergentJSON.canonicalText == reference)
             }
         }
+    }
+
+    @Test("Inputs dated past the allowed skew are clamped to the hub clock, reported, and still converge")
+    func futureTimestampsAreClampedAndConverge() {
+        var rng = SplitMix64(seed: 0x5EED_0005)
+        let limit = t0 + MergeConfig().maxFutureSkewMs
+        var clampedSeen = 0
+        for _ in 0..<200 {
+            let inputs = Self.randomInputs(&rng, future: true)
+            var reference = CallSession(sessionId: "prop", epoch: "E")
+            for input in inputs {
+                let outcome = reference.apply(input, now: t0)
+                let ahead = input.updates.filter { $0.ts > limit }.count
+                if ahead > 0, !outcome.duplicate {
+                    #expect(!outcome.clamped.isEmpty, "an input \(ahead) update(s) ahead of the clock is reported clamped")
+                    clampedSeen += 1
+                }
+            }
+            // No future date survives into the document's registers.
+            #expect(reference.stateUpdates.allSatisfy { $0.ts <= limit },
+                    "kept ts: \(reference.stateUpdates.map(\.ts).filter { $0 > limit })")
+            let text = reference.document.convergentJSON.canonicalText
+            for _ in 0..<10 {
+                let shuffled = inputs.shuffled(using: &rng)
+                #expect(Self.run(shuffled).document.convergentJSON.canonicalText == text)
+            }
+        }
+        #expect(clampedSeen > 50, "the generator produced clamped inputs (\(clampedSeen))")
     }
 
     @Test("Two replicas fed halves of the set, then merged either way, equal one replica fed everything")

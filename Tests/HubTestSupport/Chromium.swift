@@ -46,10 +46,29 @@ public final class Chromium {
             }
         }
         guard let port else { throw Unavailable(description: "chromium did not open its DevTools port") }
-        let target = try HTTPClient(port: port).request("PUT", "/json/new?\(url)")
+        // A blank page first, so the error collector is in place before the
+        // page's own scripts run.
+        let target = try HTTPClient(port: port).request("PUT", "/json/new?about:blank")
         guard let ws = target.json["webSocketDebuggerUrl"] as? String,
               let path = URL(string: ws)?.path else { throw Unavailable(description: "no page target: \(target.text)") }
         page = try WSClient(port: port, path: path)
+        try call("Page.enable")
+        try call("Page.addScriptToEvaluateOnNewDocument", ["source": Chromium.errorCollector])
+        try call("Page.navigate", ["url": url])
+    }
+
+    /// Collects the page's uncaught errors and unhandled rejections in
+    /// `window.__switchboardErrors` (see `pageErrors()`).
+    static let errorCollector = """
+        window.__switchboardErrors = [];
+        window.addEventListener('error', e => window.__switchboardErrors.push(String(e.message || e.type)));
+        window.addEventListener('unhandledrejection', e => window.__switchboardErrors.push('unhandled rejection: ' + String(e.reason)));
+        """
+
+    /// The page's uncaught errors so far; nil if the collector is missing
+    /// (which a test must treat as a failure, not as "no errors").
+    public func pageErrors() throws -> [String]? {
+        try evaluate("Array.isArray(window.__switchboardErrors) ? window.__switchboardErrors : null") as? [String]
     }
 
     deinit {

@@ -37,8 +37,10 @@ public final class HubProcess {
     ///   - environment: extra `SWITCHBOARD_*` variables.
     ///   - dataDir: reuse another hub's data directory (restart tests); the
     ///     directory is then left for its owner to delete.
+    ///   - launcher: a command the binary runs under (for example `strace -f -o FILE`);
+    ///     the hub is then that command's child, see `hubPID`.
     public init(config: [String: Any] = [:], environment: [String: String] = [:], arguments: [String] = [],
-         dataDir reused: URL? = nil) throws {
+         dataDir reused: URL? = nil, launcher: [String] = []) throws {
         ownsData = reused == nil
         dataDir = reused ?? FileManager.default.temporaryDirectory.appendingPathComponent("sb-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dataDir, withIntermediateDirectories: true)
@@ -52,8 +54,14 @@ public final class HubProcess {
         let configURL = dataDir.appendingPathComponent("config.json")
         try JSONSerialization.data(withJSONObject: merged).write(to: configURL)
 
-        process.executableURL = HubProcess.binary
-        process.arguments = ["serve", "--config", configURL.path, "--data-dir", dataDir.path] + arguments
+        let serve = ["serve", "--config", configURL.path, "--data-dir", dataDir.path] + arguments
+        if let first = launcher.first {
+            process.executableURL = URL(fileURLWithPath: first)
+            process.arguments = Array(launcher.dropFirst()) + [HubProcess.binary.path] + serve
+        } else {
+            process.executableURL = HubProcess.binary
+            process.arguments = serve
+        }
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SWITCHBOARD_") }
         env.merge(environment) { $1 }
         process.environment = env
@@ -85,6 +93,13 @@ public final class HubProcess {
         if ownsData { try? FileManager.default.removeItem(at: dataDir) }
     }
 
+    /// The hub's own process id: the child of the launcher when there is one.
+    public var hubPID: pid_t {
+        let me = process.processIdentifier
+        let children = (try? String(contentsOfFile: "/proc/\(me)/task/\(me)/children", encoding: .utf8)) ?? ""
+        return children.split(separator: " ").first.flatMap { pid_t($0) } ?? me
+    }
+
     /// Everything the hub printed so far.
     public var log: String { output.text }
 
@@ -94,6 +109,43 @@ public final class HubProcess {
         while !log.contains(text) {
             if Date() >= deadline { return false }
             usleep(20_000)
+        }
+        return true
+    }
+
+    /// A TCP port free on 127.0.0.1 right now (bound to 0, read, closed).
+    public static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) }
+        }
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    /// The sum of a metric's samples on `/metrics` (every label set), 0 if absent.
+    public func metric(_ name: String) throws -> Double {
+        try http.get("/metrics").text.split(separator: "\n")
+            .filter { $0.hasPrefix(name + "{") || $0.hasPrefix(name + " ") }
+            .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }
+            .reduce(0, +)
+    }
+
+    /// Waits until `condition` holds; false when `timeout` passes first.
+    /// Tests wait on what they expect to see, never for a fixed time.
+    public static func waitUntil(timeout: TimeInterval, every: TimeInterval = 0.02,
+                                 _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        while try !condition() {
+            if Date() >= deadline { return false }
+            usleep(UInt32(every * 1_000_000))
         }
         return true
     }

@@ -43,7 +43,8 @@ import Testing
             """, timeout: 20)
         #expect(drawn != nil, "the MOS chart drew quality samples")
         try browser.screenshot(to: HubProcess.repoRoot.appendingPathComponent("test-artifacts/dashboard.png"))
-        let errors = try browser.evaluate("window.__switchboardErrors ? window.__switchboardErrors.length : 0") as? Int
-        #expect(errors ?? 0 == 0)
+        let errors = try browser.pageErrors()
+        #expect(errors != nil, "the error collector is installed")
+        #expect(errors?.isEmpty == true, "page errors: \(errors ?? [])")
     }
 }

@@ -22,6 +22,32 @@ import Testing
         #expect(doc.headers["etag"]?.hasSuffix(".1\"") == true)
     }
 
+    /// `POST /api/calls/{id}/events` (admin, `{id, ts, state, metadata}`):
+    /// applied, answered with its version, fanned out, readable, and a
+    /// retried id is a duplicate, not a second version.
+    @Test func backendEventsUpdateTheDocumentAndSubscribers() throws {
+        let hub = try HubProcess()
+        let ws = try hub.connect("/ws/calls/be-1")
+        _ = try ws.nextJSON()
+        let body = #"{"id":"crm-1","ts":1700000000000,"state":{"callState":"ringing"},"metadata":{"crmId":"A-42"}}"#
+        let response = try hub.http.postJSON("/api/calls/be-1/events", body)
+        #expect(response.status == 200, "\(response.text)")
+        #expect(response.json["version"] as? Int == 1)
+        #expect(response.json["duplicate"] as? Bool != true)
+        let frame = try ws.nextJSON()
+        #expect(frame["type"] as? String == "state_change")
+        #expect(frame["state"] as? String == "ringing")
+        #expect(frame["version"] as? Int == 1)
+        let doc = try hub.http.get("/api/calls/be-1")
+        #expect(doc.json["callState"] as? String == "ringing")
+        #expect((doc.json["metadata"] as? [String: Any])?["crmId"] as? String == "A-42")
+
+        let retried = try hub.http.postJSON("/api/calls/be-1/events", body)
+        #expect(retried.status == 200)
+        #expect(retried.json["duplicate"] as? Bool == true)
+        #expect(try hub.http.get("/api/calls/be-1").json["version"] as? Int == 1)
+    }
+
     @Test func syncRejectsBadInputWithJSONErrors() throws {
         let hub = try HubProcess()
         let http = hub.http

@@ -22,7 +22,8 @@ import Testing
         let token = HubProcess.token(role: .client, sid: "drain")
         try upload.write("POST /api/calls/drain/sync HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n")
         try upload.write(String(body.prefix(10)))
-        usleep(200_000)
+        // The hub holds the upload (one HTTP connection besides /metrics' own).
+        #expect(try HubProcess.waitUntil(timeout: 5) { try hub.metric("switchboard_http_connections") >= 2 })
 
         kill(hub.process.processIdentifier, SIGTERM)
         #expect(try ws.closeCode() == 1001)
@@ -45,10 +46,13 @@ import Testing
         let hub = try HubProcess(config: ["shutdown": ["drainSec": 1]])
         let stuck = try TestSocket(port: hub.port)
         try stuck.write("POST /api/calls/x/sync HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
-        usleep(200_000)
+        #expect(try HubProcess.waitUntil(timeout: 5) { try hub.metric("switchboard_http_connections") >= 2 })
         let started = Date()
         #expect(hub.stop() == 0)
-        #expect(Date().timeIntervalSince(started) < 5)
+        let took = Date().timeIntervalSince(started)
+        // It waited for the stuck upload (drain honoured) and then gave up.
+        #expect(took >= 0.9, "exited after \(took) s, before drainSec = 1 ran out")
+        #expect(took < 5)
     }
 
     @Test func staticFilesAreServedWithTheirContentType() throws {
@@ -101,6 +105,19 @@ import Testing
         _ = try ws.nextJSON()
         try ws.send(#"{"type":"ping","id":"\#(String(repeating: "y", count: 1800))"}"#)
         #expect(try ws.nextJSON()["type"] as? String == "pong")
+
+        // file, env and flag each name a different port: the flag's (0, an
+        // ephemeral one) is the one the hub listens on.
+        let filePort = HubProcess.freePort(), envPort = HubProcess.freePort()
+        let flagged = try HubProcess(config: ["server": ["port": filePort]],
+                                     environment: ["SWITCHBOARD_SERVER_PORT": "\(envPort)"], arguments: ["--port", "0"])
+        #expect(flagged.port != filePort && flagged.port != envPort,
+                "listens on \(flagged.port); file \(filePort), env \(envPort)")
+        #expect(try flagged.http.get("/healthz").status == 200)
+        // and without the flag the environment's port wins over the file's.
+        let enved = try HubProcess(config: ["server": ["port": filePort]],
+                                   environment: ["SWITCHBOARD_SERVER_PORT": "\(envPort)"])
+        #expect(enved.port == envPort)
     }
 
     @Test func aSilentPeerIsDroppedByKeepalive() throws {

@@ -125,20 +125,46 @@ import Testing
         _ = (c1, c2, d1)
     }
 
+    /// RFC 7239 `for=` may carry a port (`1.2.3.4:5678`, `"[2001:db8::1]:4711"`):
+    /// the client is the address, so a new source port is not a new budget.
+    @Test func forwardedForWithAPortCountsAgainstTheAddressAlone() throws {
+        let hub = try HubProcess(config: ["limits": ["maxConnectionsPerIp": 2], "server": ["trustedProxies": ["127.0.0.0/8"]]])
+        for (first, second, third) in [
+            ("for=198.51.100.7:5678", "for=198.51.100.7:5679", "for=198.51.100.7"),
+            (#"for="[2001:db8::1]:4711""#, #"for="[2001:db8::1]:4712""#, #"for="[2001:db8::1]""#),
+        ] {
+            let a = try hub.connect("/ws/calls/fwd", headers: ["Forwarded": first])
+            let b = try hub.connect("/ws/calls/fwd", headers: ["Forwarded": "proto=http;\(second)"])
+            do {
+                _ = try hub.connect("/ws/calls/fwd", headers: ["Forwarded": third])
+                Issue.record("a third connection from \(third) upgraded: the port made a new address")
+            } catch let rejected as WSClient.Rejected {
+                #expect(rejected.status == 429)
+            }
+            _ = (a, b)
+        }
+        // Another address still has its own budget.
+        let other = try hub.connect("/ws/calls/fwd", headers: ["Forwarded": "for=198.51.100.8:5678"])
+        _ = other
+    }
+
     @Test func aFloodFromOneConnectionIsCutWhileAnotherKeepsItsLatency() throws {
         let hub = try HubProcess(config: ["limits": ["messagesPerSecond": 20]])
         let flooder = try hub.connect("/ws/calls/flood-a")
         let calm = try hub.connect("/ws/calls/flood-b")
         _ = try flooder.nextJSON()
         _ = try calm.nextJSON()
-        for i in 0..<200 { try? flooder.send(#"{"type":"ping","id":"f\#(i)"}"#) }
+        // The calm connection's ping goes out while the flood is still on the
+        // wire: half of it before, half after, none of it read back yet.
+        for i in 0..<100 { try? flooder.send(#"{"type":"ping","id":"f\#(i)"}"#) }
+        let started = Date()
+        try calm.send(#"{"type":"ping","id":"calm"}"#)
+        for i in 100..<200 { try? flooder.send(#"{"type":"ping","id":"f\#(i)"}"#) }
+        #expect(try calm.nextJSON()["id"] as? String == "calm")
+        #expect(Date().timeIntervalSince(started) < 1.0, "the calm ping waited behind the flood")
         var code: Int?
         while code == nil { if case .close(let c, _) = try flooder.next() { code = c } }
         #expect(code == 4029)
-        let started = Date()
-        try calm.send(#"{"type":"ping","id":"calm"}"#)
-        #expect(try calm.nextJSON()["id"] as? String == "calm")
-        #expect(Date().timeIntervalSince(started) < 1.0)
     }
 
     @Test func refreshingTheTokenKeepsTheConnectionPastTheOriginalExp() throws {
@@ -155,7 +181,13 @@ import Testing
         #expect(try ws.nextJSON()["code"] as? String == "forbidden")
         try ws.send(#"{"type":"auth","id":"a1","token":"\#(HubProcess.token(role: .client, sub: "phone", sid: "r", ttl: 600))"}"#)
         #expect(try ws.nextJSON()["type"] as? String == "ack")
-        sleep(4)  // past the first token's exp
+        // Past the first token's exp: wait on the clock, reading what arrives
+        // (a 4004 close would end the wait with an error).
+        let firstExp = Date(timeIntervalSinceNow: 3)
+        _ = try HubProcess.waitUntil(timeout: 10) {
+            do { _ = try ws.next(timeout: 0.1) } catch is TestSocket.Timeout {}
+            return Date() > firstExp.addingTimeInterval(1)
+        }
         try ws.send(#"{"type":"ping","id":"alive"}"#)
         #expect(try ws.nextJSON()["id"] as? String == "alive", "still connected after the original exp")
     }
@@ -166,21 +198,22 @@ import Testing
         let config = dir.appendingPathExtension("json")
         try Data(#"{"server":{"host":"127.0.0.1","port":0},"store":{"kind":"memory"}}"#.utf8).write(to: config)
         defer { try? FileManager.default.removeItem(at: config) }
-        func start() throws -> (Process, Pipe) {
+        func start() throws -> (Process, Pipe, LogBuffer) {
             let p = Process()
             p.executableURL = HubProcess.binary
             p.arguments = ["serve", "--config", config.path, "--data-dir", dir.path]
-            let pipe = Pipe()
-            p.standardOutput = pipe
-            p.standardError = pipe
+            let pipe = Pipe(), buffer = LogBuffer()
+            buffer.capture(p, through: pipe)
             try p.run()
-            return (p, pipe)
+            return (p, pipe, buffer)
         }
-        func output(_ started: (Process, Pipe)) -> String {
-            usleep(800_000)
+        // Everything the hub printed up to "listening on" (the start is done).
+        func output(_ started: (Process, Pipe, LogBuffer)) -> String {
+            _ = HubProcess.waitUntil(timeout: 15) { started.2.text.contains("listening on http://") || !started.0.isRunning }
             started.0.terminate()
             started.0.waitUntilExit()
-            return String(decoding: started.1.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            started.1.fileHandleForReading.readabilityHandler = nil
+            return started.2.text
         }
         let first = output(try start())
         #expect(first.contains("dashboard (token shown once)"))
@@ -195,9 +228,10 @@ import Testing
         let hub = try HubProcess()
         let socket = try TestSocket(port: hub.port)
         try socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 16_384))\r\n\r\n")
-        let raw = (try? socket.readToEnd(deadline: Date(timeIntervalSinceNow: 5))) ?? []
+        // Refused with its own status, not a reset, a timeout or a 500.
+        let raw = try socket.readToEnd(deadline: Date(timeIntervalSinceNow: 5))
         let text = String(decoding: raw, as: UTF8.self)
-        #expect(!text.hasPrefix("HTTP/1.1 200"), "a 16 KiB header is not served: \(text.prefix(40))")
+        #expect(text.hasPrefix("HTTP/1.1 431 "), "a 16 KiB header earns 431: \(text.prefix(40))")
         #expect(try hub.http.get("/healthz").status == 200, "the hub is fine")
     }
 
@@ -225,8 +259,14 @@ import Testing
         try alice2.send("x")  // keep alice2 busy, then drop it: alice still has a tab
         _ = try alice2.nextJSON()
         try alice2.sendFrame([0x03, 0xE8], opcode: 0x8)
-        usleep(300_000)
-        #expect(try hub.http.get("/api/calls/p").json["presence"].map { ($0 as? [Any])?.count } == 2)
+        func presence() throws -> Int? { try hub.http.get("/api/calls/p").json["presence"].map { ($0 as? [Any])?.count ?? -1 } }
+        func connections() throws -> Int { Int(try hub.metric("switchboard_connections")) }
+        // The hub has processed the tab's close (two sockets left): alice is still there.
+        #expect(try HubProcess.waitUntil(timeout: 5) { try connections() == 2 }, "the closed tab is gone")
+        #expect(try presence() == 2)
+        // Her last tab closes: she leaves, bob stays.
+        try alice1.sendFrame([0x03, 0xE8], opcode: 0x8)
+        #expect(try HubProcess.waitUntil(timeout: 5) { try presence() == 1 }, "alice left with her last tab")
     }
 }
 

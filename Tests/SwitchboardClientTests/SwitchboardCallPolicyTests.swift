@@ -25,6 +25,15 @@ import Testing
     @Test func ignoresOldVersionsAndResumesFromTheLastOneApplied() async throws {
         let transport = ScriptedTransport()
         let call = makeCall(transport)
+        let states = call.states  // every update, so a stale one applied in between shows
+        let seen = Task { () -> [String] in
+            var applied: [String] = []
+            for await update in states {
+                applied.append("\(update.version):\(update.callState?.rawValue ?? "-")")
+                if update.version >= 6 { break }
+            }
+            return applied
+        }
         await call.start()
         let c0 = try await transport.connection(0)
         #expect(c0.url == "wss://hub.example.com/prefix/ws/calls/s")
@@ -36,6 +45,7 @@ import Testing
         c0.push(Self.change(version: 6, state: "connected"))   // conflated jump: fine
         let connected = try await first(call.states, "v6") { $0.version == 6 }
         #expect(connected.callState == .connected)
+        #expect(await seen.value == ["3:ringing", "4:connecting", "6:connected"])
 
         c0.hubCloses(1001, "hub shutting down")
         let c1 = try await transport.connection(1)
