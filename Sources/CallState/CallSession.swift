@@ -109,6 +109,13 @@ public struct CallSession: Sendable, Codable {
         return doc
     }
 
+    /// Metadata keys this session holds a register for (a key cleared with
+    /// `null` keeps its register, for the merge order).
+    public var metadataKeyCount: Int { metadata.keys.count }
+
+    /// Whether `key` already has a metadata register here.
+    public func holdsMetadataKey(_ key: String) -> Bool { metadata[key] != nil }
+
     /// The winning update of a field, if any was applied.
     public func winner(_ field: Field) -> Update? {
         if let slot = field.slot { return scalars[slot].winner }

@@ -47,7 +47,7 @@ extension Hub {
             "token": token,
             "webhookUrls": .object(["voice": url("voice"), "status": url("status"), "recording": url("recording")]),
         ])
-        accept(decoded, to: sessionId, now: now) { result in
+        try accept(decoded, to: sessionId, now: now) { result in
             if case .success = result { respond(created) } else { respond(Hub.storeUnavailable) }
         }
     }
