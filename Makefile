@@ -12,7 +12,7 @@ BENCH_ARGS ?=
 BENCH_SCRATCH ?= .build-bench
 CURL_DEV := $(if $(filter Linux,$(shell uname -s)),libcurl4-openssl-dev)
 
-.PHONY: run test build deps clean container bench bench-build bench-smoke
+.PHONY: run test build deps clean container bench bench-build bench-smoke fuzz fuzz-build fuzz-smoke
 
 deps:
 	@scripts/install-deps.sh
@@ -66,3 +66,34 @@ bench-smoke: deps
 	$(MAKE) bench-build
 	$(BENCH_SCRATCH)/release/SwitchboardBench --smoke --hub-bin $(BENCH_SCRATCH)/release/switchboard \
 		--lws-bin $(BENCH_SCRATCH)/lws-fanout $(BENCH_ARGS)
+
+# Fuzzing (SECURITY.md "Fuzzing"): every directory under Fuzz/Targets is a
+# libFuzzer target, seeded from Fuzz/Corpus/<name>. Built with the fuzzer and
+# AddressSanitizer in its own scratch path, so it never fights .build/.
+#   make fuzz                 FUZZ_SECONDS per target (default 60)
+#   make fuzz FUZZ_TARGETS=FuzzTwilio FUZZ_SECONDS=600
+#   make fuzz-smoke           a few seconds each (part of make test)
+# New inputs go to $(FUZZ_SCRATCH)/corpus/<name> (the committed seeds stay
+# as they are); crashes to $(FUZZ_SCRATCH)/artifacts/<name>/.
+FUZZ_SCRATCH ?= .build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 5
+FUZZ_TARGETS ?= $(notdir $(wildcard Fuzz/Targets/*))
+# libFuzzer's own main comes with --sanitize=fuzzer (SwiftPM then does not
+# rename the entry point); -enable-testing lets a harness sign requests with
+# the module's internal helpers (@testable import).
+FUZZ_BUILD_FLAGS = -c release --scratch-path $(FUZZ_SCRATCH) --sanitize=fuzzer --sanitize=address \
+	-Xswiftc -parse-as-library -Xswiftc -enable-testing
+
+fuzz-build: deps
+	@for t in $(FUZZ_TARGETS); do \
+		SWITCHBOARD_FUZZ=1 $(SWIFT) build $(FUZZ_BUILD_FLAGS) --product $$t || exit 1; \
+	done
+
+# SWIFT_BACKTRACE=enable=no: libFuzzer, not Swift's backtracer, handles a
+# trap, so the crashing input is written to the artifacts directory.
+fuzz: fuzz-build
+	@FUZZ_SCRATCH=$(FUZZ_SCRATCH) scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-smoke: fuzz-build
+	@FUZZ_SCRATCH=$(FUZZ_SCRATCH) scripts/fuzz.sh $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)

@@ -102,3 +102,27 @@ let package = Package(
         .testTarget(name: "SwitchboardClientTests", dependencies: ["SwitchboardClient", "CallState", "Auth", "HubTestSupport"]),
     ]
 )
+
+// Fuzz targets (SECURITY.md "Fuzzing"): libFuzzer executables, one directory
+// each under Fuzz/Targets, seeds under Fuzz/Corpus/<name>. They exist only
+// when SWITCHBOARD_FUZZ is set (`make fuzz`, its own scratch path): a fuzzer
+// has no main of its own (libFuzzer's comes with `--sanitize=fuzzer`), so a
+// plain `swift build` could not link it. Adding a target: one line here, one
+// file under Fuzz/Targets/<name>/, seeds under Fuzz/Corpus/<name>/.
+let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
+    ("FuzzInputDecoder", ["Hub", "CallState", "JSONCodec", .product(name: "Logging", package: "swift-log")]),
+    ("FuzzTwilio", ["Providers", "Crypto", "CallState"]),
+    ("FuzzElevenLabs", ["Providers", "Crypto", "CallState"]),
+    ("FuzzAgora", ["Providers", "Crypto", "CallState"]),
+    ("FuzzTelnyx", ["Providers", "Crypto", "CallState"]),
+    ("FuzzAsterisk", ["Providers", "Crypto", "CallState"]),
+    ("FuzzGeneric", ["Providers", "Crypto", "CallState"]),
+    ("FuzzTokenVerifier", ["Auth", "Crypto", "CallState"]),
+    ("FuzzConfigLoader", ["Hub"]),
+]
+if Context.environment["SWITCHBOARD_FUZZ"] != nil {
+    for target in fuzzTargets {
+        package.targets.append(.executableTarget(name: target.name, dependencies: target.dependencies,
+                                                 path: "Fuzz/Targets/\(target.name)"))
+    }
+}

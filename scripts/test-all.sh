@@ -3,7 +3,7 @@
 #   N passed, N failed, N skipped
 # Parts: the hub and library tests (swift test), the async client tests
 # (their own swift test run), the JavaScript tests (node --test) and the
-# container check. A part that cannot run here (the container check without
+# fuzz smoke run and the container check. A part that cannot run here (the container check without
 # docker or buildah) counts as skipped and is named, never as passed. The
 # exit status is non-zero when any test or part failed.
 set -uo pipefail
@@ -52,6 +52,10 @@ run() {  # run LOG COMMAND...: shows the output and keeps it for counting
 run "$logs/hub" "$SWIFT" test --skip-build --skip SwitchboardClientTests; count_swift "$logs/hub" $? "swift test (hub)"
 run "$logs/client" "$SWIFT" test --skip-build --filter SwitchboardClientTests; count_swift "$logs/client" $? "swift test (clients)"
 run "$logs/node" node --test Tests/js/; count_node "$logs/node" $?
+
+# libFuzzer targets, a few seconds each (Fuzz/, SECURITY.md): one part.
+run "$logs/fuzz" make --no-print-directory fuzz-smoke SWIFT="$SWIFT"
+if [ $? -eq 0 ]; then passed=$((passed + 1)); echo "== fuzz smoke: passed"; else failed=$((failed + 1)); notes+=("fuzz smoke failed"); fi
 
 SWIFT="$SWIFT" run "$logs/container" scripts/container.sh --if-available
 status=$?

@@ -228,6 +228,8 @@ struct Adapter {
     private var sequence = 0
     /// Each session's request line and headers up to the `Content-Length` value.
     private let heads: [[UInt8]]
+    /// Each session's request path: the v2 signature covers it.
+    private let paths: [[UInt8]]
     /// The hub's body up to the event id's sequence number: `{"id":"<runTag>-`.
     private let idPrefix: [UInt8]
     private let webhookKey: [UInt8]
@@ -244,8 +246,9 @@ struct Adapter {
         dashboardToken = secrets.token(role: "dashboard", sub: "bench-dash")
         lastTs = Array(repeating: 0, count: max(1, sessions))
         let route = peer == .hub ? "/webhooks/generic/" : "/pub/"
-        heads = (0..<max(1, sessions)).map {
-            Array("POST \(route)\(Self.session($0)) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ".utf8)
+        paths = (0..<max(1, sessions)).map { Array("\(route)\(Self.session($0))".utf8) }
+        heads = paths.map {
+            Array("POST ".utf8) + $0 + Array(" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ".utf8)
         }
         idPrefix = Array(#"{"id":""#.utf8) + Array(runTag.utf8) + [UInt8(ascii: "-")]
         webhookKey = Array(secrets.webhook.utf8)
@@ -304,14 +307,19 @@ struct Adapter {
                 signedAtDigits = []
                 JSONCodec.writeInt(Int64(now), into: &signedAtDigits)
             }
-            // The generic provider's signature (PROTOCOL.md §6): HMAC-SHA256 of "<t>.<body>".
+            // The generic provider's path-bound signature (PROTOCOL.md §6 v1.1):
+            // HMAC-SHA256 of "<t>.<path>.<body>". v2, not v1: the hub keeps
+            // no memory for it, where thousands of v1 per second would fill
+            // limits.maxRememberedSignatures.
             let mac = Crypto.HMAC(digest: "SHA256", key: webhookKey)
             mac.update(signedAtDigits)
+            mac.update([UInt8(ascii: ".")])
+            mac.update(paths[session])
             mac.update([UInt8(ascii: ".")])
             mac.update(body)
             out += "\r\nX-Switchboard-Signature: t=".utf8
             out += signedAtDigits
-            out += ",v1=".utf8
+            out += ",v2=".utf8
             out += Crypto.hex(mac.finalize()).utf8
         }
         out += "\r\n\r\n".utf8

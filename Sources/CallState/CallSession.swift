@@ -92,7 +92,7 @@ public struct CallSession: Sendable, Codable {
             active: winner(.recordingActive)?.value.boolValue,
             recordingId: text(.recordingId),
             format: text(.recordingFormat),
-            duration: winner(.recordingDuration)?.value.doubleValue.map { Int64($0.rounded()) })
+            duration: winner(.recordingDuration)?.value.doubleValue.map(CallSession.wholeSeconds))
         doc.quality = qualityTracker.state.latest
         for (key, register) in zip(metadata.keys, metadata.registers)
         where register.isSet && register.update.value != .null {
@@ -108,6 +108,19 @@ public struct CallSession: Sendable, Codable {
         doc.version = version
         return doc
     }
+
+    /// A duration in whole seconds; past Int64 it saturates instead of
+    /// trapping (a report of `"duration": 1e300` is finite and accepted).
+    static func wholeSeconds(_ seconds: Double) -> Int64 {
+        Int64(exactly: seconds.rounded()) ?? (seconds < 0 ? 0 : .max)
+    }
+
+    /// Metadata keys this session holds a register for (a key cleared with
+    /// `null` keeps its register, for the merge order).
+    public var metadataKeyCount: Int { metadata.keys.count }
+
+    /// Whether `key` already has a metadata register here.
+    public func holdsMetadataKey(_ key: String) -> Bool { metadata[key] != nil }
 
     /// The winning update of a field, if any was applied.
     public func winner(_ field: Field) -> Update? {

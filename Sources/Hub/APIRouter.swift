@@ -50,7 +50,7 @@ public struct APIRouter {
         case .initiate:
             guard req.method == "POST" else { return .response(notAllowed(req, "POST")) }
             return deferred(exchangeId, guarded(req, now) { $0.role.isAdmin ? nil : "creating calls needs role admin" } then: { caller in
-                writable(req) { (body: JSONValue) throws(InputError) in
+                rateLimited(caller, now) ?? writable(req) { (body: JSONValue) throws(InputError) in
                     try hub.initiate(body, caller: caller, now: now) { hub.deliverResponse(exchangeId, $0) }
                     return HTTPResponse.accepted
                 }
@@ -67,9 +67,9 @@ public struct APIRouter {
         case .sync(let id):
             guard req.method == "POST" else { return .response(notAllowed(req, "POST")) }
             return session(id, req, now, reading: false) { identity in
-                deferred(exchangeId, writable(req) { (body: JSONValue) throws(InputError) in
+                deferred(exchangeId, rateLimited(identity, now) ?? writable(req) { (body: JSONValue) throws(InputError) in
                     let decoded = try InputDecoder.sync(body, identity: identity, receivedAt: now)
-                    hub.accept(decoded, to: id, now: now) { hub.deliverResponse(exchangeId, ackResponse(id, $0)) }
+                    try hub.accept(decoded, to: id, now: now) { hub.deliverResponse(exchangeId, ackResponse(id, $0)) }
                     return HTTPResponse.accepted
                 })
             }
@@ -77,10 +77,10 @@ public struct APIRouter {
             guard req.method == "POST" else { return .response(notAllowed(req, "POST")) }
             guard SessionID.isValid(id) else { return .response(invalidSession) }
             return deferred(exchangeId, guarded(req, now) { $0.role.isAdmin ? nil : "backend events need role admin" } then: { identity in
-                writable(req) { (body: JSONValue) throws(InputError) in
+                rateLimited(identity, now) ?? writable(req) { (body: JSONValue) throws(InputError) in
                     let decoded = try InputDecoder.report(body, identity: identity, receivedAt: now, kind: "backend.event",
                                                           sourceKind: .backend, source: "backend")
-                    hub.accept(decoded, to: id, now: now) { hub.deliverResponse(exchangeId, ackResponse(id, $0)) }
+                    try hub.accept(decoded, to: id, now: now) { hub.deliverResponse(exchangeId, ackResponse(id, $0)) }
                     return HTTPResponse.accepted
                 }
             })
@@ -146,6 +146,18 @@ public struct APIRouter {
             return HTTPResponse(status: 0)
         }
         return result ?? .response(response)
+    }
+
+    /// 429 with `Retry-After` when the token (`sub` + `sid`) has used its
+    /// HTTP writes (`limits.httpWritesPerSecond`, bursts of
+    /// `limits.httpWriteBurst`); nil to go on. Checked before the body is
+    /// parsed, so a refused write costs little.
+    func rateLimited(_ identity: ClientIdentity, _ now: Int64) -> HTTPResponse? {
+        let key = identity.sub + "\u{0}" + (identity.sid ?? "")
+        guard let retryAfter = hub.httpWriteLimiter.take(key, now: now) else { return nil }
+        hub.metrics.increment("switchboard_http_writes_limited_total")
+        return .error(429, "rate_limited", "too many writes for this token; retry after \(retryAfter) s",
+                      headers: [("Retry-After", "\(retryAfter)")])
     }
 
     /// A JSON write: content type, drain state, body parse, input errors → 422.

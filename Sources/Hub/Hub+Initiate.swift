@@ -69,7 +69,7 @@ extension Hub {
         answer["webhookUrls"] = .object(["voice": url("voice"), "status": url("status"), "recording": url("recording")])
         answer["session"] = .object(session)
         let created: HTTPResponse = .json(201, .object(answer), headers: [("Cache-Control", "no-store")])
-        accept(decoded, to: sessionId, now: now) { result in
+        try accept(decoded, to: sessionId, now: now) { result in
             if case .success = result { respond(created) } else { respond(Hub.storeUnavailable) }
         }
     }

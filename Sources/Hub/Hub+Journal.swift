@@ -15,26 +15,40 @@ extension Hub {
                                                      headers: [("Retry-After", "1")])
 
     struct PendingInput {
+        let sessionId: String
         let decoded: DecodedInput
+        let reservation: GrowthLimits.Reservation
         let completion: Completion
     }
 
-    /// Accepts a validated input: journals it (when a journal is configured),
-    /// then applies it and calls `then`. Without a journal (`store.kind`
-    /// memory) it applies at once.
+    /// Accepts a validated input: checks it against the growth limits
+    /// (`GrowthLimits`: throws `invalid_message`, nothing stored), journals it
+    /// (when a journal is configured), then applies it and calls `then`.
+    /// Without a journal (`store.kind` memory) it applies at once.
     public func accept(_ decoded: DecodedInput, to sessionId: String, now: Int64 = WallClock.nowMs(),
-                       then completion: @escaping Completion) {
+                       then completion: @escaping Completion) throws(InputError) {
+        let reservation = try reserveGrowth(decoded.input, to: sessionId, now: now)
+        accept(decoded, to: sessionId, reserved: reservation, now: now, then: completion)
+    }
+
+    /// `accept` for an input whose growth is already reserved (a webhook
+    /// reserves every event first, so it is refused whole or not at all).
+    func accept(_ decoded: DecodedInput, to sessionId: String, reserved reservation: GrowthLimits.Reservation,
+                now: Int64, then completion: @escaping Completion) {
         var decoded = decoded
         decoded.input.receivedAt = now
         guard let journal else {
-            completion(.success(submit(decoded, to: sessionId, now: now)))
+            let outcome = submit(decoded, to: sessionId, now: now)
+            releaseGrowth(reservation, applied: true)
+            completion(.success(outcome))
             return
         }
         let channel = channel(sessionId)
         channel.uncommitted += 1
         let epoch = channel.engine.epoch
         nextJournalToken += 1
-        pendingInputs[nextJournalToken] = PendingInput(decoded: decoded, completion: completion)
+        pendingInputs[nextJournalToken] = PendingInput(sessionId: sessionId, decoded: decoded,
+                                                       reservation: reservation, completion: completion)
         journal.submit(JournalEntry(sessionId: sessionId, epoch: epoch, input: decoded.input), token: nextJournalToken)
     }
 
@@ -52,11 +66,13 @@ extension Hub {
             if let error = done.error {
                 storeHealthy = false
                 logger.error("journal commit failed", metadata: ["error": "\(error.message)"])
+                releaseGrowth(pending.reservation, applied: false)
                 pending.completion(.failure(error))
                 continue
             }
             storeHealthy = true
             let outcome = submit(pending.decoded, to: done.entry.sessionId, now: done.entry.input.receivedAt)
+            releaseGrowth(pending.reservation, applied: true)
             pending.completion(.success(outcome))
             if let channel { snapshotIfDue(channel, journal: journal) }
         }
@@ -127,6 +143,7 @@ extension Hub {
         for id in expired {
             sessions[id] = nil
             qualityPending.remove(id)
+            growthPending[id] = nil
         }
         sessionsByProviderCallId = sessionsByProviderCallId.filter { !gone.contains($0.value) }
         journal?.drop(sessions: expired)

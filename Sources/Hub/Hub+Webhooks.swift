@@ -29,6 +29,9 @@ extension Hub {
         case .success(let value):
             result = value
         }
+        if let binding = result.binding, let refusal = admitSignature(binding, route: route, now: now) {
+            return refusal
+        }
 
         var routed: [(String, ProviderEvent)] = []
         for var event in result.events {
@@ -43,10 +46,20 @@ extension Hub {
             return route == .twilioVoice ? HTTPResponse(voiceTwiML(routed.last?.0)) : HTTPResponse(result.reply)
         }
         guard !routed.isEmpty else { return finish() }
+        // Every event is checked against the growth limits before any is
+        // journaled: a request is refused whole or accepted whole.
+        var reservations: [GrowthLimits.Reservation] = []
+        for (sessionId, event) in routed {
+            do { reservations.append(try reserveGrowth(event.input, to: sessionId, now: now)) } catch {
+                for reservation in reservations { releaseGrowth(reservation, applied: false) }
+                metrics.increment("switchboard_webhook_requests_total", [("provider", route.provider), ("outcome", "too_large")])
+                return .error(422, error.code, error.message)
+            }
+        }
         var remaining = routed.count
         var failed = false
-        for (sessionId, event) in routed {
-            accept(DecodedInput(input: event.input), to: sessionId, now: now) { outcome in
+        for ((sessionId, event), reservation) in zip(routed, reservations) {
+            accept(DecodedInput(input: event.input), to: sessionId, reserved: reservation, now: now) { outcome in
                 if case .failure = outcome { failed = true }
                 remaining -= 1
                 guard remaining == 0 else { return }
@@ -60,6 +73,26 @@ extension Hub {
             }
         }
         return .accepted
+    }
+
+    /// Binds a generic / Asterisk signature to its target (PROTOCOL.md §6
+    /// v1.1): nil to go on, or the refusal. A `v1` signature seen on another
+    /// target is a replay onto another session: 401, nothing applied.
+    func admitSignature(_ binding: SignatureBinding, route: WebhookRoute, now: Int64) -> HTTPResponse? {
+        switch signatureMemory.admit(binding, nowSeconds: now / 1000) {
+        case .fresh, .retry:
+            return nil
+        case .otherTarget:
+            metrics.increment("switchboard_webhook_requests_total", [("provider", route.provider), ("outcome", "unauthorized")])
+            metrics.increment("switchboard_signature_failures_total", [("provider", route.provider)])
+            return HTTPResponse(WebhookError.unauthorized(
+                "X-Switchboard-Signature was already used for another path; sign each request (v2 binds the path)").reply)
+        case .full(let retryAfter):
+            metrics.increment("switchboard_webhook_requests_total", [("provider", route.provider), ("outcome", "signature_memory_full")])
+            return .error(503, "signature_memory_full",
+                          "too many v1 signatures within the tolerance window; retry later or sign v2",
+                          headers: [("Retry-After", "\(retryAfter)")])
+        }
     }
 
     /// `?session=` or the payload's own session id; else a session already

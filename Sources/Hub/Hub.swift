@@ -20,6 +20,9 @@ public final class Hub {
     /// Provider call ids (CallSid, conversation_id, channelName, …) → session.
     var sessionsByProviderCallId: [String: String] = [:]
     let webhooks: Webhooks
+    /// Generic / Asterisk `v1` signatures and the target each was used on
+    /// (`limits.maxRememberedSignatures`).
+    let signatureMemory: SignatureMemory
     /// `server.trustedProxies`, parsed.
     let trustedProxies: [CIDR]
     /// Verifies every bearer token (§5).
@@ -38,6 +41,12 @@ public final class Hub {
     /// Outbound webhooks (PROTOCOL.md §11); nil without `webhooks.endpoints`.
     var outbound: OutboundWebhooks?
     var pendingInputs: [Int: PendingInput] = [:]
+    /// `limits.maxMetadataKeys`, `maxMetadataValueBytes`, `maxDocumentBytes`.
+    let growthLimits: GrowthLimits
+    /// Per session: what admitted, uncommitted inputs may add (`GrowthLimits`).
+    var growthPending: [String: GrowthLimits.Pending] = [:]
+    /// HTTP writes per token (`limits.httpWritesPerSecond`, `httpWriteBurst`).
+    let httpWriteLimiter: RateLimiter
     var nextJournalToken = 0
     /// False after a failed commit, until one succeeds: `/readyz` reports it.
     public internal(set) var storeHealthy = true
@@ -71,6 +80,12 @@ public final class Hub {
         merge.timelineEntries = config.retention.timelineEntries
         self.mergeConfig = merge
         self.webhooks = Webhooks(secrets: config.providerSecrets)
+        self.signatureMemory = SignatureMemory(capacity: config.limits.maxRememberedSignatures)
+        self.growthLimits = GrowthLimits(maxMetadataKeys: config.limits.maxMetadataKeys,
+                                         maxMetadataValueBytes: config.limits.maxMetadataValueBytes,
+                                         maxDocumentBytes: config.limits.maxDocumentBytes)
+        self.httpWriteLimiter = RateLimiter(perSecond: Double(config.limits.httpWritesPerSecond),
+                                            burst: Double(config.limits.httpWriteBurst))
         self.dashboard = DashboardFeed(intervalMs: config.dashboard.intervalMs)
         Hub.describeMetrics(metrics)
         if !config.webhooks.endpoints.isEmpty {
@@ -93,6 +108,8 @@ public final class Hub {
         m.describe("switchboard_slow_consumer_closes_total", type: "counter", "subscribers closed with 4008")
         m.describe("switchboard_frames_conflated_total", type: "counter", "queued frames superseded by a newer one before sending")
         m.describe("switchboard_webhook_requests_total", type: "counter", "provider webhooks by provider and outcome")
+        m.describe("switchboard_http_writes_limited_total", type: "counter",
+                   "HTTP writes refused with 429 for limits.httpWritesPerSecond")
         m.describe("switchboard_signature_failures_total", type: "counter", "webhooks refused for a bad or stale signature")
         m.describe("switchboard_merge_conflicts_total", type: "counter", "merge conflicts by rule (PROTOCOL.md 2.4)")
         m.describe("switchboard_quality_mos", type: "histogram", "MOS of accepted quality samples")
@@ -335,7 +352,7 @@ public final class Hub {
                     ? try InputDecoder.report(message, identity: identity, receivedAt: now)
                     : try InputDecoder.quality(message, identity: identity, receivedAt: now)
                 let frames = self.frames
-                accept(decoded, to: sessionId, now: now) { result in
+                try accept(decoded, to: sessionId, now: now) { result in
                     switch result {
                     case .success(let outcome):
                         if let id { reply(frames.ack(id: id, outcome: outcome)) }
@@ -410,6 +427,7 @@ public final class Hub {
         if now - lastRetentionCheck >= 1000 {
             lastRetentionCheck = now
             enforceRetention(now: now)
+            httpWriteLimiter.forgetIdle(now: now)
         }
     }
 

@@ -58,7 +58,10 @@ public enum Agora {
         switch payload["uid"] {
         case .int(let i)?: return String(i)
         case .string(let s)? where !s.isEmpty: return s
-        case .double(let d)? where d.rounded() == d: return String(Int64(d))
+        // Int64(exactly:): a whole number past Int64 (1e30) would trap in Int64(_:) (found by FuzzAgora).
+        case .double(let d)? where d.rounded() == d:
+            guard let whole = Int64(exactly: d) else { throw .badRequest("payload.uid is out of range") }
+            return String(whole)
         case nil, .null?: return nil
         default: throw .badRequest("payload.uid must be a number")
         }

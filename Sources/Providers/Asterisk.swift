@@ -1,8 +1,10 @@
 import CallState
 
 /// Asterisk REST Interface (ARI) events forwarded to `/webhooks/asterisk`,
-/// signed like generic webhooks: `X-Switchboard-Signature: t=<s>,v1=<hex
-/// HMAC-SHA256 of "t.body">` under `providers.generic.secret`, 5 minutes.
+/// signed like generic webhooks: `X-Switchboard-Signature: t=<s>,v2=<hex
+/// HMAC-SHA256 of "t.<path?query>.body">` or `v1=<hex HMAC-SHA256 of
+/// "t.body">` (bound by the hub to its first target) under
+/// `providers.generic.secret`, 5 minutes.
 ///
 /// - `ChannelCreated` → `initiated`.
 /// - `ChannelStateChange` by `channel.state`: `Ring`, `Ringing` → `ringing`;
@@ -45,9 +47,14 @@ public enum Asterisk {
 
     static func handle(_ request: WebhookRequest, secret: String, now: Int64) throws(WebhookError) -> WebhookResult {
         try request.requireJSONContentType()
-        try SignatureHeader.verify(request.headers["x-switchboard-signature"], name: "X-Switchboard-Signature",
-                                   scheme: "v1", secret: secret, body: request.body, now: now,
-                                   toleranceSeconds: toleranceSeconds)
+        let binding = try SignatureHeader.verifyBound(request, secret: secret, now: now, toleranceSeconds: toleranceSeconds)
+        var result = try parse(request, now: now)
+        result.binding = binding
+        return result
+    }
+
+    /// The body of a verified request → its events (400 / 422 on bad input).
+    static func parse(_ request: WebhookRequest, now: Int64) throws(WebhookError) -> WebhookResult {
         let body = try JSONValue.parseWebhookBody(request.body)
         let type = try body.requiredString("type")
         let timestampText = try body.string("timestamp")

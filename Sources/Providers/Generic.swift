@@ -1,7 +1,9 @@
 import CallState
 
 /// Backend events posted to `/webhooks/generic/{sessionId}`, signed with
-/// `X-Switchboard-Signature: t=<s>,v1=<hex HMAC-SHA256 of "t.body">` under
+/// `X-Switchboard-Signature: t=<s>,v2=<hex HMAC-SHA256 of "t.<path>.body">`
+/// (or the older `v1=<hex HMAC-SHA256 of "t.body">`, which the hub binds to
+/// the first path it is used on: `PathBoundSignature.swift`) under
 /// `providers.generic.secret`, 5 minutes tolerance. `sourceKind` is
 /// `backend`, source `generic`.
 ///
@@ -37,9 +39,14 @@ public enum Generic {
     static func handle(_ request: WebhookRequest, sessionId: String, secret: String,
                        now: Int64) throws(WebhookError) -> WebhookResult {
         try request.requireJSONContentType()
-        try SignatureHeader.verify(request.headers["x-switchboard-signature"], name: "X-Switchboard-Signature",
-                                   scheme: "v1", secret: secret, body: request.body, now: now,
-                                   toleranceSeconds: toleranceSeconds)
+        let binding = try SignatureHeader.verifyBound(request, secret: secret, now: now, toleranceSeconds: toleranceSeconds)
+        var result = try parse(request, sessionId: sessionId, now: now)
+        result.binding = binding
+        return result
+    }
+
+    /// The body of a verified request → its event (400 / 422 on bad input).
+    static func parse(_ request: WebhookRequest, sessionId: String, now: Int64) throws(WebhookError) -> WebhookResult {
         let body = try JSONValue.parseWebhookBody(request.body)
         let id = try body.string("id")
         let ts = try body.int("ts") ?? now

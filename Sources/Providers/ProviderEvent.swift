@@ -29,9 +29,13 @@ public struct ProviderEvent: Sendable {
 public struct WebhookResult: Sendable {
     public var events: [ProviderEvent]
     public var reply: WebhookReply
+    /// Generic / Asterisk: how the signature names its target; the hub
+    /// checks it against its `SignatureMemory` before applying anything.
+    public var binding: SignatureBinding?
 
-    public init(events: [ProviderEvent], reply: WebhookReply) {
+    public init(events: [ProviderEvent], reply: WebhookReply, binding: SignatureBinding? = nil) {
         self.events = events
         self.reply = reply
+        self.binding = binding
     }
 }

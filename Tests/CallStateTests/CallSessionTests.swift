@@ -238,4 +238,15 @@ struct CallSessionTests {
         #expect(object["syncStatus"] == .string("synchronized"))
         #expect(object["version"] == .int(0))
     }
+
+    /// A recording duration past Int64 (finite, so accepted) trapped when
+    /// the document was built: one client report could stop the hub.
+    @Test
+    func aHugeRecordingDurationDoesNotTrap() {
+        var session = CallSession(sessionId: "dur", epoch: "e")
+        _ = session.apply(input([update(.recordingDuration, .double(1e300), ts: t0)]), now: t0)
+        #expect(session.document.recording.duration == Int64.max)
+        _ = session.apply(input([update(.recordingDuration, .double(12.4), ts: t0 + 1)]), now: t0 + 1)
+        #expect(session.document.recording.duration == 12)
+    }
 }

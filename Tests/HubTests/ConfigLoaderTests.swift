@@ -15,6 +15,18 @@ import Testing
         #expect(c.retention.replayFrames == 256 && c.shutdown.drainSec == 10)
     }
 
+    @Test func growthAndRateLimitKeysHaveDefaultsAndAreChecked() throws {
+        let c = try ConfigLoader.load(fileBytes: nil, environment: [:])
+        #expect(c.limits.maxMetadataKeys == 64 && c.limits.maxMetadataValueBytes == 1024 && c.limits.maxDocumentBytes == 65536)
+        #expect(c.limits.httpWritesPerSecond == 50 && c.limits.httpWriteBurst == 100)
+        #expect(c.limits.maxRememberedSignatures == 65536)
+        let set = try ConfigLoader.load(fileBytes: Array(#"{"limits":{"maxMetadataKeys":8,"maxRememberedSignatures":10}}"#.utf8),
+                                        environment: ["SWITCHBOARD_LIMITS_HTTPWRITESPERSECOND": "5"])
+        #expect(set.limits.maxMetadataKeys == 8 && set.limits.maxRememberedSignatures == 10 && set.limits.httpWritesPerSecond == 5)
+        #expect(throws: ConfigError.self) { try ConfigLoader.load(fileBytes: Array(#"{"limits":{"maxDocumentBytes":10}}"#.utf8), environment: [:]) }
+        #expect(throws: ConfigError.self) { try ConfigLoader.load(fileBytes: Array(#"{"limits":{"maxMetadataKeys":0}}"#.utf8), environment: [:]) }
+    }
+
     @Test func environmentOverridesFileAndFlagsOverrideEnvironment() throws {
         let env = ["SWITCHBOARD_SERVER_PORT": "9100", "SWITCHBOARD_LIMITS_MAXMESSAGEBYTES": "4096", "HOME": "/root"]
         let c = try ConfigLoader.load(fileBytes: file, environment: env, overrides: ["server.port": "0"])

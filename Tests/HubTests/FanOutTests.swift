@@ -24,7 +24,7 @@ import Testing
         let hub = try Hub(config: HubConfig(), frameHeadroom: 16, logger: Logger(label: "test"))
         let subscribers = (0..<5).map { _ in Recorder() }
         for s in subscribers { hub.subscribe(s, to: "shared", identity: viewer) }
-        hub.accept(report(1_000, "ringing"), to: "shared", now: 2_000) { _ in }
+        try hub.accept(report(1_000, "ringing"), to: "shared", now: 2_000) { _ in }
         let changes = subscribers.map { $0.frames.last! }
         #expect(changes.allSatisfy { $0 === changes[0] }, "one Frame object shared by reference")
         #expect(changes[0].headroom == 16)
@@ -39,7 +39,7 @@ import Testing
         hub.subscribe(stays, to: "s", identity: viewer)
         hub.subscribe(leaves, to: "s", identity: ClientIdentity(sub: "other", role: .viewer, sid: "*"))
         hub.unsubscribe(leaves, from: "s", identity: ClientIdentity(sub: "other", role: .viewer, sid: "*"))
-        hub.accept(report(1_000, "ringing"), to: "s", now: 2_000) { _ in }
+        try hub.accept(report(1_000, "ringing"), to: "s", now: 2_000) { _ in }
         #expect(stays.frames.filter { $0.kind == .state }.count == 1)
         #expect(leaves.frames.filter { $0.kind == .state }.isEmpty)
     }

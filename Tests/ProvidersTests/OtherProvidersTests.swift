@@ -67,6 +67,15 @@ import Testing
         #expect(p.apply(hint("c", false, 2)) == .ended)
     }
 
+    /// FuzzAgora's crash: a signed event whose `uid` is a whole number past
+    /// Int64 trapped (the hub process died); now it is a 400.
+    @Test func aUidPastInt64IsABadRequestNotACrash() throws {
+        let body = Array(#"{"noticeId":"n-big","productId":1,"eventType":103,"payload":{"channelName":"big-uid","uid":11044444444444444444444444444444430.746,"ts":1795734605}}"#.utf8)
+        #expect(throws: WebhookError.self) { try webhooks.handle(.agora, signed(body), now: 1_795_734_605_000) }
+        let huge = Array(#"{"noticeId":"n-big2","productId":1,"eventType":103,"payload":{"channelName":"big-uid","uid":1e30,"ts":1795734605}}"#.utf8)
+        #expect(throws: WebhookError.self) { try webhooks.handle(.agora, signed(huge), now: 1_795_734_605_000) }
+    }
+
     @Test func wrongSignatureMalformedAndNotConfigured() {
         let body = Array(#"{"eventType":101,"noticeId":"n","payload":{"channelName":"c","ts":1}}"#.utf8)
         #expect(status { () throws(WebhookError) in try webhooks.handle(.agora, signed(body, secret: "other"), now: 0) } == 401)

@@ -21,6 +21,21 @@ public struct HubConfig: Sendable, Equatable {
         public var allowedOrigins: [String] = []
     }
     public struct Limits: Sendable, Equatable {
+        /// Distinct metadata keys one session's document may hold.
+        public var maxMetadataKeys = 64
+        /// UTF-8 bytes of one metadata value (a string's text; numbers and
+        /// booleans are far below it).
+        public var maxMetadataValueBytes = 1024
+        /// The session's encoded document after an input; over it the input is refused.
+        public var maxDocumentBytes = 65536
+        /// Sustained HTTP writes (`/sync`, `/events`, `/initiate`) per token
+        /// (`sub` + `sid`), per second.
+        public var httpWritesPerSecond = 50
+        /// HTTP writes one token may make at once, above the sustained rate.
+        public var httpWriteBurst = 100
+        /// Generic / Asterisk `v1` signatures remembered for the tolerance
+        /// window (each binds to the first path it was used on).
+        public var maxRememberedSignatures = 65536
         public var maxMessageBytes = 65536
         public var maxBodyBytes = 1_048_576
         /// Largest ElevenLabs `post_call_audio` body, streamed (never held).
