@@ -119,6 +119,7 @@ let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
     ("FuzzGeneric", ["Providers", "Crypto", "CallState"]),
     ("FuzzTokenVerifier", ["Auth", "Crypto", "CallState"]),
     ("FuzzConfigLoader", ["Hub"]),
+    ("FuzzHTTPRequest", ["HTTP1"]),
 ]
 if Context.environment["SWITCHBOARD_FUZZ"] != nil {
     for target in fuzzTargets {

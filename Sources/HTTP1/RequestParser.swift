@@ -120,15 +120,20 @@ public struct RequestParser: Sendable {
     // MARK: - Head
 
     private mutating func readHead(_ bytes: UnsafeRawBufferPointer) -> (event: Event, consumed: Int) {
-        // RFC 9112 §2.2: empty lines before a request line are ignored.
+        // RFC 9112 §2.2: empty lines (CRLF or LF) before a request line are ignored.
         var start = 0
-        while start < bytes.count, start < 8, bytes[start] == 0x0D || bytes[start] == 0x0A { start += 1 }
-        if start > 0 {
-            if start < bytes.count, bytes[start - 1] == 0x0D { start -= 1 }  // keep a CR whose LF has not arrived
-            if start > 0 {
-                scanned = max(0, scanned - start)
-                return after(start, readHead(UnsafeRawBufferPointer(rebasing: bytes[start...])))
+        while start < bytes.count {
+            if bytes[start] == 0x0A {
+                start += 1
+            } else if bytes[start] == 0x0D, start + 1 < bytes.count, bytes[start + 1] == 0x0A {
+                start += 2
+            } else {
+                break
             }
+        }
+        if start > 0 {
+            scanned = 0
+            return after(start, readHead(UnsafeRawBufferPointer(rebasing: bytes[start...])))
         }
         guard let end = headEnd(bytes) else {
             if bytes.count > limits.maxHeadBytes {

@@ -6,7 +6,8 @@ import Testing
 /// `limits.sendQueueBytes`; the others keep receiving (issue 2 §5).
 @Suite struct BackpressureTests {
     @Test func aSlowConsumerIsClosedWith4008WhileAFastOneGetsEverything() throws {
-        let hub = try HubProcess(config: ["limits": ["sendQueueBytes": 64 * 1024, "maxMessageBytes": 65536, "messagesPerSecond": 100_000]])
+        let hub = try HubProcess(config: ["limits": ["sendQueueBytes": 64 * 1024, "maxMessageBytes": 65536, "messagesPerSecond": 100_000,
+                                                          "maxMetadataValueBytes": 1 << 20, "maxDocumentBytes": 16 << 20]])
         // A tiny receive buffer makes the kernel stop accepting quickly.
         let slow = try hub.connect("/ws/calls/fanout", receiveBuffer: 4096)
         let fast = try hub.connect("/ws/calls/fanout")
@@ -45,7 +46,7 @@ import Testing
     /// and a writer on the same session; both past their snapshot.
     static func slowReaderAndWriter(session: String, maxMessageBytes: Int, sendQueueBytes: Int) throws
         -> (hub: HubProcess, reader: WSClient, writer: WSClient) {
-        let hub = try HubProcess(config: ["limits": ["maxMessageBytes": maxMessageBytes, "sendQueueBytes": sendQueueBytes,
+        let hub = try HubProcess(config: ["limits": ["maxMessageBytes": maxMessageBytes, "sendQueueBytes": sendQueueBytes, "maxMetadataValueBytes": 1 << 20, "maxDocumentBytes": 16 << 20,
                                                      "messagesPerSecond": 100_000]])
         let reader = try hub.connect("/ws/calls/\(session)", receiveBuffer: 4096)
         _ = try reader.nextJSON()

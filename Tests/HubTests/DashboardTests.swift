@@ -34,7 +34,7 @@ import Testing
     }
 
     @Test func aBurstOverManySessionsArrivesBatchedAtMostOneRowPerSessionPerInterval() throws {
-        let hub = try HubProcess(config: ["dashboard": ["intervalMs": 250]])
+        let hub = try HubProcess(config: ["dashboard": ["intervalMs": 250], "limits": ["httpWriteBurst": 1000]])
         let dash = try hub.connect("/ws/dashboard")
         _ = try dash.nextJSON()
         // 40 sessions × 3 changes each, as fast as the hub takes them.

@@ -120,7 +120,8 @@ import Testing
         let trace = FileManager.default.temporaryDirectory.appendingPathComponent("sb-strace-\(UUID().uuidString).txt")
         defer { try? FileManager.default.removeItem(at: trace) }
         // -y names each fd's file; -s shows the start of each answer.
-        let hub = try HubProcess(config: Self.sqlite, launcher: [
+        let hub = try HubProcess(config: HubProcess.merging(["limits": ["maxMetadataValueBytes": 16_384]], into: Self.sqlite),
+                                 launcher: [
             "/usr/bin/strace", "-f", "-y", "-s", "96", "-o", trace.path,
             "-e", "trace=fdatasync,fsync,sendto,writev,write",
         ])
@@ -160,7 +161,8 @@ import Testing
     /// whose commit failed is told so (never a 2xx), and nothing it was
     /// told was stored is lost.
     @Test func aCommitThatCannotReachTheDiskIsNeverAcknowledged() throws {
-        let hub = try HubProcess(config: Self.sqlite, launcher: [
+        let hub = try HubProcess(config: HubProcess.merging(["limits": ["maxMetadataValueBytes": 16_384]], into: Self.sqlite),
+                                 launcher: [
             "/bin/bash", "-c", #"trap '' XFSZ; ulimit -f 400; exec "$0" "$@""#,
         ])
         let pad = String(repeating: "p", count: 8000)

@@ -212,7 +212,8 @@ import Glibc
     }
 
     @Test func aSlowConsumerThatKeepsSendingReads4008() throws {
-        let hub = try HubProcess(config: ["limits": ["sendQueueBytes": 16 * 1024, "messagesPerSecond": 100_000]])
+        let hub = try HubProcess(config: ["limits": ["sendQueueBytes": 16 * 1024, "messagesPerSecond": 100_000,
+                                                          "maxMetadataValueBytes": 1 << 20, "maxDocumentBytes": 16 << 20]])
         let client = try hub.connect("/ws/calls/slow", receiveBuffer: 4096)
         _ = try client.nextJSON()
         // Every report's frame comes back to the sender, which does not read.

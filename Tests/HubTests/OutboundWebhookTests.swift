@@ -124,15 +124,18 @@ import Testing
         var rows = ""
         while rows != "4", Date() < stored {
             rows = try HubProcess.runToExit(URL(fileURLWithPath: "/usr/bin/sqlite3"),
-                                            arguments: [db, "SELECT count(*) FROM outbox"]).output
-                .trimmingCharacters(in: .whitespacesAndNewlines)
+                                            arguments: ["-cmd", ".filectrl persist_wal 1", db, "SELECT count(*) FROM outbox"]).output
+                .split(separator: "\n").last.map(String.init) ?? ""
             if rows != "4" { usleep(50_000) }
         }
         #expect(rows == "4", "the four events reached the outbox")
         kill(first.process.processIdentifier, SIGKILL)
         first.process.waitUntilExit()
+        // The WAL stays (persist_wal): sqlite3 closing the last connection would
+        // otherwise fold and delete it, which the journal check rightly calls damage.
         let deleted = try HubProcess.runToExit(URL(fileURLWithPath: "/usr/bin/sqlite3"),
-                                               arguments: [db, "DELETE FROM outbox WHERE version >= 3"])
+                                               arguments: ["-cmd", ".filectrl persist_wal 1", db,
+                                                           "DELETE FROM outbox WHERE version >= 3"])
         #expect(deleted.status == 0, "\(deleted.output)")
 
         let receiver = try WebhookReceiver(port: receiverPort, secret: Self.secret)
