@@ -44,7 +44,16 @@ public struct APIRouter {
         case .calls:
             return only("GET", req) {
                 guarded(req, now) { $0.role.canWatchDashboard ? nil : "listing calls needs role dashboard" } then: { _ in
-                    .json(200, ["sessions": .array(hub.sessionRows(state: req.query["state"], grade: req.query["grade"]))])
+                    // A filter value that can never match is a typo, not an empty list.
+                    let states = CallStateValue.allCases.map(\.rawValue)
+                    let grades = ["excellent", "good", "fair", "poor", "bad"]
+                    if let state = req.query["state"], !states.contains(state) {
+                        return .error(400, "invalid_filter", "state must be one of " + states.joined(separator: ", "))
+                    }
+                    if let grade = req.query["grade"], !grades.contains(grade) {
+                        return .error(400, "invalid_filter", "grade must be one of " + grades.joined(separator: ", "))
+                    }
+                    return .json(200, ["sessions": .array(hub.sessionRows(state: req.query["state"], grade: req.query["grade"]))])
                 }
             }
         case .initiate:

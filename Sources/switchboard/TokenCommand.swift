@@ -21,6 +21,10 @@ struct TokenCommand: ParsableCommand {
 
     func run() throws {
         guard let role = Role(rawValue: role) else { throw ValidationError("role must be client, viewer, dashboard or admin") }
+        // A client or viewer token without a session grants nothing: refuse to mint it silently.
+        if (role == .client || role == .viewer) && sid == nil {
+            throw ValidationError("--role \(role.rawValue) needs --sid SESSION (or --sid '*' for every session)")
+        }
         var overrides: [String: String] = [:]
         if let dataDir { overrides["dataDir"] = dataDir }
         var settings = try ConfigLoader.load(fileBytes: Serve.configBytes(config), environment: Serve.environment(),

@@ -64,4 +64,19 @@ import Testing
         let ringing = try hub.http.get("/api/calls?state=ringing").json["sessions"] as? [[String: Any]] ?? []
         #expect(ringing.map { $0["sessionId"] as? String } == ["one"])
     }
+
+    @Test func anUnknownFilterValueIs400NamingTheAcceptedOnes() throws {
+        let hub = try HubProcess()
+        let bogus = try hub.http.get("/api/calls?state=bogus")
+        #expect(bogus.status == 400)
+        #expect(bogus.text.contains("ringing") && bogus.text.contains("no_answer"))
+        #expect(try hub.http.get("/api/calls?grade=superb").status == 400)
+    }
+
+    @Test func aClientTokenWithoutASessionIsNotMinted() throws {
+        let run = try HubProcess.runToExit(arguments: ["token", "--sub", "me", "--role", "client", "--data-dir",
+                                                       FileManager.default.temporaryDirectory.path])
+        #expect(run.status != 0)
+        #expect(run.output.contains("--sid"))
+    }
 }

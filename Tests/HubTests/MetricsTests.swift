@@ -4,6 +4,27 @@ import Testing
 
 /// `GET /metrics` in Prometheus text format (issue 9 §3).
 @Suite struct MetricsTests {
+    @Test func aFreshHubExportsEveryFamilyWithZeroSeriesAndProcessMetrics() throws {
+        let hub = try HubProcess()
+        let text = try hub.http.get("/metrics").text
+        for line in [#"switchboard_webhook_requests_total{provider="twilio",outcome="ok"} 0"#,
+                     #"switchboard_merge_conflicts_total{rule="tie"} 0"#, "switchboard_frames_sent_total 0",
+                     #"switchboard_inputs_total{sourceKind="client"} 0"#, "# TYPE switchboard_quality_mos histogram",
+                     "switchboard_build_info{version=", "process_resident_memory_bytes ", "process_open_fds ",
+                     "process_cpu_seconds_total "] {
+            #expect(text.contains(line), "\(line)")
+        }
+    }
+
+    @Test func aDataDirThatIsAFileStopsTheStartWithASentence() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("sb-not-a-dir-\(UUID().uuidString)")
+        try Data("x".utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let run = try HubProcess.runToExit(arguments: ["serve", "--port", "0", "--data-dir", file.path])
+        #expect(run.status == 73)
+        #expect(run.output.contains("is not a directory"))
+    }
+
     @Test func metricsCountConnectionsSessionsFramesAndWebhookOutcomes() throws {
         let hub = try WebhookRouteTests.startHub()
         let ws = try hub.connect("/ws/calls/m-1")
