@@ -130,7 +130,7 @@ final class OutboxTables {
     init(db: OpaquePointer, key: [UInt8]?) throws(StoreError) {
         self.db = db
         self.key = key
-        try OutboxTables.exec(db, """
+        try SQLiteJournal.exec(db, """
             CREATE TABLE IF NOT EXISTS outbox(
                 id TEXT NOT NULL, endpoint TEXT NOT NULL, seq INTEGER NOT NULL,
                 session TEXT NOT NULL, type TEXT NOT NULL, version INTEGER NOT NULL,
@@ -248,16 +248,6 @@ final class OutboxTables {
         guard let key else { return row.body }
         do { return try Crypto.aesGCMOpen(key: key, sealed: row.body, aad: aad(row)) } catch {
             throw StoreError(message: "outbox delivery \(row.id) does not decrypt with store.encryptionKey: \(error)")
-        }
-    }
-
-    static func exec(_ db: OpaquePointer, _ sql: String) throws(StoreError) {
-        var message: UnsafeMutablePointer<CChar>?
-        let rc = sqlite3_exec(db, sql, nil, nil, &message)
-        guard rc == SQLITE_OK else {
-            let text = message.map { String(cString: $0) } ?? String(cString: sqlite3_errstr(rc))
-            sqlite3_free(message)
-            throw StoreError(message: "SQLite outbox: \(text) (code \(rc))")
         }
     }
 }
