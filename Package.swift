@@ -66,7 +66,7 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log")]),
         .executableTarget(
             name: "switchboard",
-            dependencies: ["Transport", "Hub", "Crypto", "Auth", "Store",
+            dependencies: ["Transport", "Hub", "CallState", "Crypto", "Auth", "Store",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CallState
 import Crypto
 import Foundation
 import Hub
@@ -21,6 +22,8 @@ struct Simulate: AsyncParsableCommand {
     @Option(help: "New calls per second.") var rate = 2.0
     @Option(help: "Seconds each connected call lasts (median).") var talkSeconds = 20.0
     @Option(help: "Random seed, for repeatable runs.") var seed: UInt64 = 1
+    @Option(help: "Session id prefix (default: sim-<time><pid>, new on every run, so a second run never lands in the first run's ended calls).")
+    var prefix: String?
 
     func run() async throws {
         let path = config ?? "Config/switchboard.json"
@@ -31,16 +34,25 @@ struct Simulate: AsyncParsableCommand {
         if settings.providers.twilioAuthToken == nil {
             print("providers.twilio.authToken is not set: simulating client reports only")
         }
-        var rng = SplitMix64(seed: seed)
+        let prefix = self.prefix
+            ?? "sim-" + String(Int64(Date().timeIntervalSince1970), radix: 36) + String(getpid(), radix: 36)
+        guard SessionID.isValid(prefix + "-\(calls)") else {
+            throw ValidationError("--prefix must leave valid session ids (1-128 of [A-Za-z0-9._:-])")
+        }
+        // The prefix is mixed in so call SIDs differ between runs too (the hub
+        // finds sessions by CallSid); the same prefix and seed replay exactly.
+        var rng = SplitMix64(seed: seed ^ prefix.utf8.reduce(0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 })
+        print("simulating \(calls) calls as \(prefix)-1 … \(prefix)-\(calls)")
         try await withThrowingTaskGroup(of: Void.self) { group in
             for n in 0..<calls {
-                let plan = CallPlan.random(index: n, talkSeconds: talkSeconds, rng: &rng)
+                let plan = CallPlan.random(index: n, prefix: prefix, talkSeconds: talkSeconds, rng: &rng)
                 group.addTask { await driver.run(plan) }
                 try await Task.sleep(nanoseconds: UInt64(1e9 / max(rate, 0.01)))
             }
             try await group.waitForAll()
         }
-        print("simulated \(calls) calls: \(await driver.sent) requests, \(await driver.failed) failed")
+        print("simulated \(calls) calls (\(prefix)-*): \(await driver.sent) requests, \(await driver.failed) failed; "
+            + "every call has ended (the dashboard shows ended calls for retention.endedSec)")
     }
 }
 
@@ -54,11 +66,11 @@ struct CallPlan: Sendable {
     let degrades: Bool
     let seed: UInt64
 
-    static func random(index: Int, talkSeconds: Double, rng: inout SplitMix64) -> CallPlan {
+    static func random(index: Int, prefix: String, talkSeconds: Double, rng: inout SplitMix64) -> CallPlan {
         let roll = rng.unit()
         let outcome = roll < 0.75 ? "completed" : roll < 0.85 ? "busy" : roll < 0.95 ? "no-answer" : "failed"
         let sid = "CA" + (0..<4).map { _ in String(rng.next() & 0xffff_ffff, radix: 16) }.joined()
-        return CallPlan(sessionId: "sim-\(index + 1)", callSid: String(sid.prefix(34)), outcome: outcome,
+        return CallPlan(sessionId: "\(prefix)-\(index + 1)", callSid: String(sid.prefix(34)), outcome: outcome,
                         talkSeconds: talkSeconds * (0.5 + rng.unit()),
                         clockSkewMs: Int64((rng.unit() - 0.5) * 4000), degrades: rng.unit() < 0.3, seed: rng.next())
     }

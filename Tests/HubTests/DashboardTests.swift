@@ -80,3 +80,25 @@ import Testing
         #expect(run.output.contains("--sid"))
     }
 }
+
+/// `switchboard simulate` twice against one hub: the second run's calls are
+/// new sessions, not reports landing in the first run's ended calls (issue 27).
+@Suite struct SimulateTests {
+    @Test func everyRunSimulatesNewSessions() throws {
+        let hub = try WebhookRouteTests.startHub()
+        var prefixes: [String] = []
+        for _ in 0..<2 {
+            let run = try HubProcess.runToExit(arguments: [
+                "simulate", "--url", "http://127.0.0.1:\(hub.port)",
+                "--config", hub.dataDir.appendingPathComponent("config.json").path,
+                "--calls", "2", "--rate", "50", "--talk-seconds", "0.1",
+            ])
+            #expect(run.status == 0, "\(run.output)")
+            let line = run.output.split(separator: "\n").first { $0.hasPrefix("simulating") } ?? ""
+            prefixes.append(String(line.split(separator: " ").dropFirst(4).first?.dropLast(2) ?? ""))
+        }
+        #expect(prefixes.count == 2 && prefixes[0] != prefixes[1], "\(prefixes)")
+        let sessions = try hub.http.get("/api/calls").json["sessions"] as? [[String: Any]] ?? []
+        #expect(Set(sessions.compactMap { $0["sessionId"] as? String }).count == 4)
+    }
+}
