@@ -147,7 +147,6 @@ final class HTTPConnection: IOHandler {
                     server.bodyChunk(exchange, UnsafeRawBufferPointer(rebasing: $0[(base + range.lowerBound)..<(base + range.upperBound)]))
                 }
                 if !accepted {
-                    reading = nil
                     refuse(413, "body_too_large", server.bodyLimitMessage(exchange))
                     return
                 }
@@ -210,6 +209,9 @@ final class HTTPConnection: IOHandler {
     /// Answers a request that cannot be read and closes after it.
     private func refuse(_ status: Int, _ code: String, _ message: String) {
         server.logRefusal(status: status, path: reading?.request.path ?? upgrade?.head.path ?? "-", peer: peer)
+        // The request whose body was being read is abandoned: forget it, or
+        // the server would count it in flight (and a drain would wait for it).
+        if let reading { server.finished(reading) }
         reading = nil
         let exchange = server.makeErrorExchange(connection: self)
         exchange.response = .error(status, code, message)
@@ -356,7 +358,6 @@ final class HTTPConnection: IOHandler {
         if let started = headStartedAt, !closing, now - started > header {
             refuse(408, "request_timeout", "request head not received within limits.headerTimeoutMs")
         } else if let started = bodyStartedAt, reading != nil, now - started > body {
-            reading = nil
             refuse(408, "request_timeout", "request body not received within limits.bodyTimeoutMs")
         } else if now - lastActivity > idle && reading == nil && (answers.isEmpty || outputStart < output.count) {
             // Idle between requests, or a peer that stopped reading its answers.

@@ -125,6 +125,22 @@ import Glibc
         #expect(EdgeTests.statuses(try socket.readToEnd(deadline: Date(timeIntervalSinceNow: 5))) == [413])
     }
 
+    /// A request refused while its body was read is forgotten: a drain does
+    /// not wait `shutdown.drainSec` for it.
+    @Test func bodiesRefusedMidReadDoNotHoldADrain() throws {
+        let hub = try HubProcess(config: ["limits": ["maxBodyBytes": 1024, "bodyTimeoutMs": 300], "shutdown": ["drainSec": 20]])
+        let overflow = try TestSocket(port: hub.port)
+        try overflow.write("POST /api/calls/x/sync HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + "800\r\n" + String(repeating: "a", count: 2048) + "\r\n")
+        #expect(EdgeTests.statuses(try overflow.readToEnd(deadline: Date(timeIntervalSinceNow: 5))) == [413])
+        let slow = try TestSocket(port: hub.port)
+        try slow.write("POST /api/calls/x/sync HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        #expect(EdgeTests.statuses(try slow.readToEnd(deadline: Date(timeIntervalSinceNow: 5))) == [408])
+        let start = Date()
+        #expect(hub.stop(signal: SIGTERM, timeout: 15) == 0)
+        #expect(Date().timeIntervalSince(start) < 5, "the drain waited for requests nobody will answer")
+    }
+
     @Test func expectContinueGetsA100BeforeTheBody() throws {
         let hub = try HubProcess()
         let token = HubProcess.token(role: .client, sid: "cont")
