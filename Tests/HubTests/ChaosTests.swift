@@ -36,6 +36,10 @@ import Glibc
         "POST /api/twilio/status?session=keep-1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 22\r\n\r\nCallSid=CA1&CallStatus",
         "GET /ws/calls/keep-1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
         "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /api/twilio/token?session=keep-1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer junk\r\n\r\n",
+        "GET /api/webhooks/deliveries?status=failed&limit=5 HTTP/1.1\r\nHost: x\r\n\r\n",
+        "POST /api/webhooks/deliveries/x/retry HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+        "POST /api/calls/initiate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 25\r\n\r\n{\"phoneNumber\":\"+15550100\"}",
     ]
 
     static let junk: [[UInt8]] = [[0], [13], [10], [13, 10], [32], [0xFF], Array("\r\n\r\n".utf8), Array("%00".utf8),
