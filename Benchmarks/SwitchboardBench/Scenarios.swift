@@ -283,19 +283,49 @@ struct Runner {
         return Idle(perConnKB: per, kernelPerConnKB: kernelPer, rssMB: rss / 1024, connections: ready)
     }
 
+    // MARK: (v) variants of (d)
+
+    /// A webhook receiver for the `webhook` variant: nginx answering every
+    /// POST `204` (a real HTTP/1.1 server that costs the box little).
+    func startReceiver(tag: String) -> ServerProcess {
+        let dir = paths.workDir + "/" + tag + "-receiver"
+        _ = system("rm -rf '\(dir)'")
+        Launch.mkdirs(dir + "/logs")
+        let port = Launch.freePort()
+        Launch.writeFile(dir + "/receiver.conf", """
+            worker_processes 1;
+            pid \(dir)/nginx.pid;
+            error_log \(dir)/error.log error;
+            events { worker_connections 1024; }
+            http {
+                access_log \(dir)/access.log combined buffer=64k flush=1s;
+                keepalive_requests 100000000;
+                client_body_temp_path \(dir);
+                server { listen 127.0.0.1:\(port); location / { return 204; } }
+            }
+            """)
+        let pid = Launch.spawn([paths.nginx, "-p", dir, "-c", dir + "/receiver.conf", "-g", "daemon off;"],
+                               log: dir + "/server.log")
+        guard Launch.waitForPort(port, pid: pid) else { fatalError("webhook receiver did not start") }
+        return ServerProcess(peer: .nchan, pid: pid, port: port, dir: dir)
+    }
+
     // MARK: (d) durable ingest
 
     /// The hub with the SQLite journal: inputs/s at rising rates while every
     /// answer still comes after its commit; 1 subscriber per session; the
     /// webhooks come over `connections` keep-alive connections.
-    func durable(tag: String, connections: Int) -> [Step] {
-        let server = Launch.start(.hub, paths: paths, secrets: secrets, durable: true, tag: tag)
+    /// - Parameter changesStateEvery: every n-th input of a session changes its `callState` (scenario (v)).
+    func durable(tag: String, connections: Int, variant: HubVariant = .default, changesStateEvery: Int = 0) -> [Step] {
+        let server = Launch.start(.hub, paths: paths, secrets: secrets, durable: true, tag: tag, variant: variant)
         defer { server.stop() }
         let ws = WSLoad(host: "127.0.0.1", port: server.port, rxBufferSize: 16384, rawFraming: shape.rawFraming)
         ws.start()
         defer { ws.stop() }
         let sessions = shape.durableSessions
         var adapter = Adapter(peer: .hub, secrets: secrets, payloadBytes: 0, sessions: sessions, runTag: tag + "d")
+        adapter.changesStateEvery = changesStateEvery
+        adapter.signsV1 = variant.signsV1
         _ = connect(ws, (0..<sessions).map { adapter.subscriber(session: $0) })
         let http = HTTPLoad(host: "127.0.0.1", port: server.port, connections: connections)
         guard http.open() else { say("  cannot open HTTP connections"); return [] }
@@ -305,7 +335,7 @@ struct Runner {
         for rate in shape.durableRates {
             let s = step(rate: rate, http: http, ws: ws, adapter: &adapter, sessions: sessions, fanout: 1,
                          server: server, maxP99Ms: 100)
-            log("    switchboard (d, \(connections) conns) " + s.line)
+            log("    switchboard\(variant.name == "default" ? "" : " [\(variant.name)]") (d, \(connections) conns) " + s.line)
             steps.append(s)
             if !s.keptUp { break }
         }
