@@ -231,7 +231,7 @@ struct CallSessionTests {
             "sessionId", "callId", "callUUID", "direction", "from", "to", "phoneNumber", "provider",
             "providerCallId", "twilioCallSid", "sipCallId", "deviceStatus", "callState", "logStatus",
             "recording", "quality", "metadata", "startedAt", "answeredAt", "endedAt", "duration",
-            "lastSync", "syncStatus", "version",
+            "lastSync", "syncStatus", "version", "calleeSub",
         ]
         #expect(Set(object.keys) == expected)
         #expect(object["callState"] == .null)
