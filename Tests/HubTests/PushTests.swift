@@ -1,4 +1,5 @@
 import Foundation
+import Hub
 import HubTestSupport
 import Testing
 
@@ -347,5 +348,35 @@ import Testing
         let anonymous = try hub.http.postJSON("/api/calls/initiate", #"{"phoneNumber":"+15550199"}"#)
         let other = try #require(anonymous.json["sessionId"] as? String)
         #expect(try hub.http.get("/api/calls/\(other)").json["calleeSub"] is NSNull, "no identity, no callee")
+    }
+
+    @Test func pushKeysHaveTheProtocolDefaultsAndAreChecked() throws {
+        let c = try ConfigLoader.load(fileBytes: nil, environment: [:])
+        #expect(c.push.tokenTtlSec == 120 && c.push.ringTimeoutSec == 30)
+        #expect(c.push.apnsURL == "https://api.push.apple.com" && c.push.fcmURL == "https://fcm.googleapis.com")
+        #expect(c.push.expoURL == "https://exp.host/--/api/v2/push/send")
+        let env = try ConfigLoader.load(fileBytes: nil, environment: ["SWITCHBOARD_PUSH_RING_TIMEOUT_SEC": "5"])
+        #expect(env.push.ringTimeoutSec == 5)
+        for (json, key) in [
+            (#"{"push":{"apns":{"keyID":"x"}}}"#, "push.apns.keyID"),
+            (#"{"push":{"fcm":{"serviceAccount":{"project_id":"p"}}}}"#, "push.fcm.serviceAccount"),
+            (#"{"push":{"expo":{"url":"exp.host"}}}"#, "push.expo.url"),
+            (#"{"push":{"ringTimeoutSec":0}}"#, "push.ringTimeoutSec"),
+        ] {
+            do {
+                _ = try ConfigLoader.load(fileBytes: Array(json.utf8), environment: [:])
+                Issue.record("\(json) was accepted")
+            } catch {
+                #expect(error.key == key, "\(json)")
+            }
+        }
+    }
+
+    @Test func anIncompleteAPNsConfigurationStopsTheStartNamingTheMissingKey() throws {
+        let run = try HubProcess.runToExit(arguments: ["serve", "--port", "0"],
+                                           environment: ["SWITCHBOARD_PUSH_APNS_KEYID": "K1", "SWITCHBOARD_STORE_KIND": "memory",
+                                                         "SWITCHBOARD_AUTH_HS256SECRET": HubProcess.secret])
+        #expect(run.status == 78)
+        #expect(run.output.contains("push.apns.teamId"), "\(run.output)")
     }
 }
