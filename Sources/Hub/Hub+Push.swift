@@ -43,15 +43,17 @@ extension Hub {
         if push.ringing[sessionId] != nil {
             if !ringingNow {
                 push.ringing[sessionId] = nil
-            } else if outcome.changed.contains("deviceStatus"), channel.engine.document.deviceStatus == "ready" {
+            } else if outcome.changed.contains("deviceStatus"), channel.engine.winner(.deviceStatus)?.value == "ready" {
                 // The callee's app is up and will ring by itself.
                 push.ringing[sessionId] = nil
             }
             return
         }
-        guard ringingNow, !channel.pushPhase.started else { return }
+        // The callee's register, not the whole document: this runs for every
+        // change of a ringing call that has not been pushed yet.
+        guard ringingNow, !channel.pushPhase.started, let callee = channel.engine.winner(.calleeSub)?.value.stringValue,
+              !callee.isEmpty, channel.presence.watchers[callee] == nil else { return }
         let doc = channel.engine.document
-        guard let callee = doc.calleeSub, !callee.isEmpty, channel.presence.watchers[callee] == nil else { return }
         channel.pushPhase.started = true
         push.ringing[sessionId] = now + Int64(config.push.ringTimeoutSec) * 1000
         let data = pushPayload(doc, callee: callee, now: now)
@@ -68,7 +70,7 @@ extension Hub {
     /// A subscription of the callee ends the phase: the app is watching.
     func pushSubscribed(_ channel: SessionChannel, sub: String) {
         let sessionId = channel.engine.sessionId
-        guard push.ringing[sessionId] != nil, channel.engine.document.calleeSub == sub else { return }
+        guard push.ringing[sessionId] != nil, channel.engine.winner(.calleeSub)?.value.stringValue == sub else { return }
         push.ringing[sessionId] = nil
     }
 

@@ -245,6 +245,38 @@ import Testing
                 "an answered call is left alone")
     }
 
+    @Test func theCalleesAppEndsThePushPhaseBySubscribingOrReportingReady() throws {
+        let standIns = try StandIns()
+        let hub = try Self.hub(standIns, ringTimeoutSec: 1)
+        #expect(try Self.register(hub, "jude", "pixel", #"{"platform":"android","pushToken":"fcm-token-jude"}"#).status == 200)
+        for session in ["ends-ready", "ends-subscribed", "ends-control"] { try Self.ring(hub, session, callee: "jude") }
+        #expect(try Self.wait { try standIns.requests("fcm").count == 3 }, "each call pushed once")
+        // The woken app reports ready on one call and subscribes to another.
+        let ready = HTTPClient(port: hub.port, token: HubProcess.token(role: .client, sub: "jude", sid: "ends-ready"))
+        #expect(try ready.postJSON("/api/calls/ends-ready/sync", #"{"event":"ringing","data":{"deviceStatus":"ready"}}"#).status == 200)
+        let ws = try hub.connect("/ws/calls/ends-subscribed", token: HubProcess.token(role: .client, sub: "jude", sid: "ends-subscribed"))
+        _ = ws
+        #expect(try Self.wait(timeout: 5) {
+            try hub.http.get("/api/calls/ends-control").json["callState"] as? String == "no_answer"
+        }, "the control call times out")
+        usleep(500_000)
+        for session in ["ends-ready", "ends-subscribed"] {
+            #expect(try hub.http.get("/api/calls/\(session)").json["callState"] as? String == "ringing",
+                    "\(session): the app rings by itself, the hub does not time it out")
+        }
+    }
+
+    @Test func aClientReportNamesTheCallee() throws {
+        let hub = try HubProcess()
+        let ws = try hub.connect("/ws/calls/reported-callee")
+        _ = try ws.nextJSON()
+        try ws.send(#"{"type":"report","id":"r1","ts":\#(Int(Date().timeIntervalSince1970 * 1000)),"state":{"calleeSub":"kim"}}"#)
+        var ack = try ws.nextJSON()
+        while ack["type"] as? String != "ack" && ack["type"] as? String != "error" { ack = try ws.nextJSON() }
+        #expect(ack["type"] as? String == "ack" && (ack["applied"] as? [String])?.contains("calleeSub") == true, "\(ack)")
+        #expect(try hub.http.get("/api/calls/reported-callee").json["calleeSub"] as? String == "kim")
+    }
+
     @Test func unregisteredTokensDeleteTheirDevices() throws {
         let standIns = try StandIns()
         let hub = try Self.hub(standIns)
