@@ -28,9 +28,19 @@ extension Hub {
         }
     }
 
-    /// The stored registry, at start (before the journal writer owns the store).
-    public func restoreDevices(_ stored: [Device]) {
+    /// The stored registry, at start (before the journal writer owns the
+    /// store), after `restore`. A call restored while still ringing for a
+    /// callee was pushed before the restart: it is not pushed again, and its
+    /// ring timeout runs from its last change (at least a second from now).
+    public func restoreDevices(_ stored: [Device], now: Int64 = WallClock.nowMs()) {
         push.load(stored)
+        for (id, channel) in sessions {
+            let state = channel.engine.currentCallState
+            guard state == .ringing || state == .queued, channel.engine.winner(.calleeSub)?.value.stringValue != nil else { continue }
+            channel.pushPhase.started = true
+            let since = channel.engine.lastSyncAt ?? now
+            push.ringing[id] = max(since + Int64(config.push.ringTimeoutSec) * 1000, now + 1000)
+        }
     }
 
     // MARK: The phase

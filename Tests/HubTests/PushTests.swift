@@ -350,6 +350,25 @@ import Testing
         #expect(devices.first?["appVersion"] as? String == "3.0")
     }
 
+    @Test func aCallRingingAcrossARestartIsNotPushedAgainAndStillTimesOut() throws {
+        let standIns = try StandIns()
+        var push = standIns.pushConfig
+        push["ringTimeoutSec"] = 2
+        let config: [String: Any] = ["store": ["kind": "sqlite"], "push": push]
+        let first = try HubProcess(config: config)
+        #expect(try Self.register(first, "lena", "pixel", #"{"platform":"android","pushToken":"fcm-token-lena"}"#).status == 200)
+        try Self.ring(first, "across-restart", callee: "lena")
+        #expect(try Self.wait { try standIns.requests("fcm", session: "across-restart").count == 1 })
+        #expect(first.stop() == 0)
+        let second = try HubProcess(config: config, dataDir: first.dataDir)
+        let more = try second.http.postJSON("/api/calls/across-restart/events", #"{"id":"after","metadata":{"k":"v"}}"#)
+        #expect(more.status == 200)
+        #expect(try Self.wait(timeout: 6) {
+            try second.http.get("/api/calls/across-restart").json["callState"] as? String == "no_answer"
+        }, "the restored ring still times out")
+        #expect(try standIns.requests("fcm", session: "across-restart").count == 1, "no second push after the restart")
+    }
+
     @Test func pushNeededIsDeliveredAsAWebhookWithTheDevicesButNoTokens() throws {
         let standIns = try StandIns()
         let receiverPort = try freePort()
