@@ -369,6 +369,47 @@ import Testing
         #expect(try standIns.requests("fcm", session: "across-restart").count == 1, "no second push after the restart")
     }
 
+    /// A push service that accepts connections and never answers (a TCP
+    /// backlog nobody reads) must not hold up the ring's answer or its frame.
+    @Test func aPushServiceThatNeverAnswersDelaysNeitherTheAnswerNorTheFrame() throws {
+        let port = try freePort()
+        let silent = Process()
+        silent.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        silent.arguments = ["-c", "import socket, time\ns = socket.socket()\ns.bind(('127.0.0.1', \(port)))\ns.listen(64)\nprint('READY', flush=True)\ntime.sleep(120)"]
+        let output = LogBuffer()
+        let pipe = Pipe()
+        output.capture(silent, through: pipe)
+        try silent.run()
+        defer {
+            kill(silent.processIdentifier, SIGKILL)
+            silent.waitUntilExit()
+            pipe.fileHandleForReading.readabilityHandler = nil
+        }
+        #expect(Self.wait(timeout: 10) { output.text.contains("READY") })
+        let standIns = try StandIns()
+        var push = standIns.pushConfig
+        var apns = push["apns"] as? [String: Any] ?? [:]
+        apns["url"] = "https://127.0.0.1:\(port)"
+        push["apns"] = apns
+        push["timeoutMs"] = 60_000
+        let hub = try HubProcess(config: ["push": push])
+        for i in 0..<20 {
+            #expect(try Self.register(hub, "mona", "phone-\(i)", #"{"platform":"ios","voipPushToken":"\#(Self.apnsToken)"}"#).status == 200)
+        }
+        let ws = try hub.connect("/ws/calls/silent-push", token: HubProcess.token(role: .viewer, sub: "watcher", sid: "silent-push"))
+        _ = try ws.nextJSON()
+        let started = Date()
+        try Self.ring(hub, "silent-push", callee: "mona")
+        var frame = try ws.nextJSON(timeout: 2)
+        while frame["type"] as? String != "state_change" { frame = try ws.nextJSON(timeout: 2) }
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(frame["state"] as? String == "ringing")
+        #expect(elapsed < 1, "answer and frame within a second while 20 pushes hang: \(elapsed) s")
+        let health = Date()
+        #expect(try hub.anonymous.get("/healthz").status == 200)
+        #expect(Date().timeIntervalSince(health) < 0.5)
+    }
+
     @Test func pushNeededIsDeliveredAsAWebhookWithTheDevicesButNoTokens() throws {
         let standIns = try StandIns()
         let receiverPort = try freePort()
