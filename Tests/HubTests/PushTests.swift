@@ -202,8 +202,12 @@ import Testing
                 "the OAuth assertion verified")
         #expect(!log.contains { ($0["device"] as? String)?.contains("bob") == true }, "bob's phone is not rung")
         // Every attempt is in the timeline and the metrics.
-        let timeline = try hub.http.get("/api/calls/push-one/timeline").json["entries"] as? [[String: Any]] ?? []
-        let pushes = timeline.compactMap { $0["push"] as? [String: Any] }
+        var pushes: [[String: Any]] = []
+        #expect(try Self.wait {
+            let timeline = try hub.http.get("/api/calls/push-one/timeline").json["entries"] as? [[String: Any]] ?? []
+            pushes = timeline.compactMap { $0["push"] as? [String: Any] }
+            return pushes.count == 3
+        }, "an entry per attempt")
         #expect(Set(pushes.compactMap { $0["deviceId"] as? String }) == ["iphone", "pixel", "expo-app"])
         #expect(pushes.allSatisfy { $0["outcome"] as? String == "sent" }, "\(pushes)")
         #expect(Set(pushes.compactMap { $0["platform"] as? String }) == ["apns", "fcm", "expo"])
@@ -247,7 +251,7 @@ import Testing
 
     @Test func theCalleesAppEndsThePushPhaseBySubscribingOrReportingReady() throws {
         let standIns = try StandIns()
-        let hub = try Self.hub(standIns, ringTimeoutSec: 1)
+        let hub = try Self.hub(standIns, ringTimeoutSec: 3)
         #expect(try Self.register(hub, "jude", "pixel", #"{"platform":"android","pushToken":"fcm-token-jude"}"#).status == 200)
         for session in ["ends-ready", "ends-subscribed", "ends-control"] { try Self.ring(hub, session, callee: "jude") }
         #expect(try Self.wait { try standIns.requests("fcm").count == 3 }, "each call pushed once")
@@ -256,7 +260,7 @@ import Testing
         #expect(try ready.postJSON("/api/calls/ends-ready/sync", #"{"event":"ringing","data":{"deviceStatus":"ready"}}"#).status == 200)
         let ws = try hub.connect("/ws/calls/ends-subscribed", token: HubProcess.token(role: .client, sub: "jude", sid: "ends-subscribed"))
         _ = ws
-        #expect(try Self.wait(timeout: 5) {
+        #expect(try Self.wait(timeout: 10) {
             try hub.http.get("/api/calls/ends-control").json["callState"] as? String == "no_answer"
         }, "the control call times out")
         usleep(500_000)
@@ -290,7 +294,11 @@ import Testing
             let ids = (try hub.http.get("/api/users/erin/devices").json["devices"] as? [[String: Any]] ?? []).compactMap { $0["deviceId"] as? String }
             return ids == ["live-pixel"]
         }, "the three dead devices are gone, the live one stays")
-        let timeline = try hub.http.get("/api/calls/unregistered/timeline").json["entries"] as? [[String: Any]] ?? []
+        var timeline: [[String: Any]] = []
+        #expect(try Self.wait {
+            timeline = try hub.http.get("/api/calls/unregistered/timeline").json["entries"] as? [[String: Any]] ?? []
+            return timeline.filter { $0["push"] != nil }.count == 4
+        }, "an entry per attempt")
         let outcomes = Dictionary(timeline.compactMap { $0["push"] as? [String: Any] }.map {
             ($0["deviceId"] as? String ?? "", $0["outcome"] as? String ?? "")
         }, uniquingKeysWith: { a, _ in a })
