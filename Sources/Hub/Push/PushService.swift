@@ -139,8 +139,8 @@ final class PushService {
                                          deviceToken: attempt.deviceToken, data: PushService.strings(attempt.data))
                 start(attempt, r, caFile: settings.fcmCAFile, http2: false)
             } else {
+                guard fcmTokenInFlight || requestFCMToken(fcmAccount, nowMs: nowMs) else { return false }
                 fcmWaiting.append(attempt)
-                requestFCMToken(fcmAccount, nowMs: nowMs)
             }
         case .expo:
             let r = PushRequests.expo(url: settings.expoURL, accessToken: settings.expoAccessToken,
@@ -150,14 +150,17 @@ final class PushService {
         return true
     }
 
-    /// Token 0 and below are token-endpoint requests; sends count up from 1.
+    /// The client token of the OAuth token request; sends count up from 1.
     private static let tokenRequest: Int64 = -1
 
-    private func requestFCMToken(_ account: PushRequests.ServiceAccount, nowMs: Int64) {
-        guard !fcmTokenInFlight, let r = PushRequests.fcmTokenRequest(account, nowSec: nowMs / 1000) else { return }
+    /// Asks the service account's `token_uri` for an access token; false
+    /// when the assertion cannot be signed (the waiting sends then fail).
+    private func requestFCMToken(_ account: PushRequests.ServiceAccount, nowMs: Int64) -> Bool {
+        guard let r = PushRequests.fcmTokenRequest(account, nowSec: nowMs / 1000) else { return false }
         fcmTokenInFlight = true
         client.send(WebhookClient.Request(token: PushService.tokenRequest, url: r.url, headers: r.headers, body: r.body,
                                           timeoutMs: settings.timeoutMs, caFile: settings.fcmCAFile, keepBodyBytes: 64 << 10))
+        return true
     }
 
     private func start(_ attempt: Attempt, _ r: (url: String, headers: [String], body: [UInt8]), caFile: String?, http2: Bool) {
