@@ -297,7 +297,7 @@
     { key: 'packetLoss', unit: ' %', digits: 2, threshold: 1 }
   ];
   var FIELD_ORDER = ['sessionId', 'callId', 'callUUID', 'direction', 'from', 'to', 'phoneNumber', 'provider',
-    'providerCallId', 'twilioCallSid', 'sipCallId', 'deviceStatus', 'callState', 'logStatus', 'syncStatus',
+    'providerCallId', 'twilioCallSid', 'sipCallId', 'calleeSub', 'deviceStatus', 'callState', 'logStatus', 'syncStatus',
     'startedAt', 'answeredAt', 'endedAt', 'duration', 'lastSync', 'recording', 'quality', 'metadata', 'version'];
   var TIME_FIELDS = { startedAt: 1, answeredAt: 1, endedAt: 1, lastSync: 1 };
 
