@@ -107,8 +107,24 @@ extension Hub {
     /// On every wake-up and tick: finished device writes, push answers, and
     /// ring deadlines that passed.
     func runPush(now: Int64) {
-        for done in journal?.takeDeviceCompletions() ?? [] {
+        if let journal, !push.pendingWrites.isEmpty || push.removalsInFlight > 0 { finishDeviceWrites(journal) }
+        if push.awaitingAnswers {
+            for result in push.takeResults(nowMs: now) { recordPush(result, now: now) }
+        }
+        guard !push.ringing.isEmpty else { return }
+        for (sessionId, deadline) in push.ringing where deadline <= now {
+            push.ringing[sessionId] = nil
+            guard let channel = sessions[sessionId],
+                  channel.engine.currentCallState == .ringing || channel.engine.currentCallState == .queued else { continue }
+            ringTimedOut(channel, now: now)
+        }
+    }
+
+    /// Answers the registry writes the journal finished.
+    func finishDeviceWrites(_ journal: JournalWriter) {
+        for done in journal.takeDeviceCompletions() {
             guard let pending = push.pendingWrites.removeValue(forKey: done.token) else {
+                push.removalsInFlight -= 1
                 if let error = done.error { logger.error("device registry write failed", metadata: ["error": "\(error.message)"]) }
                 continue
             }
@@ -119,14 +135,6 @@ extension Hub {
                 push.apply(pending.write)
                 pending.respond(.success(()))
             }
-        }
-        for result in push.takeResults(nowMs: now) { recordPush(result, now: now) }
-        guard !push.ringing.isEmpty else { return }
-        for (sessionId, deadline) in push.ringing where deadline <= now {
-            push.ringing[sessionId] = nil
-            guard let channel = sessions[sessionId],
-                  channel.engine.currentCallState == .ringing || channel.engine.currentCallState == .queued else { continue }
-            ringTimedOut(channel, now: now)
         }
     }
 
@@ -180,7 +188,10 @@ extension Hub {
               [device.voipPushToken, device.pushToken, device.expoPushToken].contains(attempt.deviceToken) else { return }
         let write = DeviceWrite(deletes: [attempt.device])
         push.apply(write)
-        journal?.devices(write, token: 0)
+        if let journal {
+            push.removalsInFlight += 1
+            journal.devices(write, token: 0)
+        }
     }
 
     /// The session's timeline with its push attempts merged in by time.

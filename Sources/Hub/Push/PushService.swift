@@ -32,6 +32,12 @@ final class PushService {
     /// token 0 is a removal nobody waits for).
     var pendingWrites: [Int: (write: DeviceWrite, respond: (Swift.Result<Void, StoreError>) -> Void)] = [:]
     var nextWriteToken = 0
+    /// Removals of dead devices handed to the journal and not yet finished.
+    var removalsInFlight = 0
+
+    /// Whether any push request awaits its answer (the wake-up path skips
+    /// the client's lock otherwise: it runs after every journal commit).
+    var awaitingAnswers: Bool { !inFlight.isEmpty || fcmTokenInFlight }
 
     /// One push to one device through one service.
     struct Attempt {
