@@ -98,7 +98,7 @@ extension Hub {
     static func deviceJSON(_ d: Device, fullTokens: Bool, withTokens: Bool) -> JSONValue {
         func token(_ t: String?) -> JSONValue {
             guard let t else { return .null }
-            return .string(fullTokens ? t : "…" + String(t.suffix(6)))
+            return .string(fullTokens ? t : String(t.suffix(6)))
         }
         func text(_ s: String?) -> JSONValue { s.map(JSONValue.string) ?? .null }
         var object: [String: JSONValue] = [
