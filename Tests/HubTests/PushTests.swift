@@ -216,6 +216,26 @@ import Testing
         }
     }
 
+    @Test func aDeviceWithSeveralTokensIsRungOnceThroughTheBestConfiguredService() throws {
+        let standIns = try StandIns()
+        let hub = try Self.hub(standIns)
+        let all = #"{"platform":"ios","voipPushToken":"\#(Self.apnsToken)","pushToken":"fcm-token-olga","expoPushToken":"ExponentPushToken[olga]"}"#
+        #expect(try Self.register(hub, "olga", "iphone", all).status == 200)
+        try Self.ring(hub, "several-tokens", callee: "olga")
+        #expect(try Self.wait { try standIns.requests("apns", session: "several-tokens").count == 1 })
+        // Without APNs credentials the same phone is rung through FCM instead.
+        var push = standIns.pushConfig
+        push["apns"] = nil
+        let noAPNs = try HubProcess(config: ["push": push])
+        #expect(try Self.register(noAPNs, "olga", "iphone", all).status == 200)
+        try Self.ring(noAPNs, "several-tokens-fcm", callee: "olga")
+        #expect(try Self.wait { try standIns.requests("fcm", session: "several-tokens-fcm").count == 1 })
+        usleep(300_000)
+        #expect(try standIns.requests("fcm", session: "several-tokens").isEmpty && standIns.requests("expo", session: "several-tokens").isEmpty,
+                "one push for one phone")
+        #expect(try standIns.requests("apns", session: "several-tokens-fcm").isEmpty && standIns.requests("expo", session: "several-tokens-fcm").isEmpty)
+    }
+
     @Test func aCalleeWhoseAppIsSubscribedIsNotPushed() throws {
         let standIns = try StandIns()
         let hub = try Self.hub(standIns)

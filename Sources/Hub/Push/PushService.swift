@@ -107,17 +107,23 @@ final class PushService {
 
     // MARK: Sending
 
-    /// One attempt per token of each device: returns the ones skipped at once
-    /// (no credentials for that service), the rest are in flight.
+    /// One push per device: through its VoIP token when it has one (CallKit
+    /// needs PushKit), else FCM, else Expo, skipping services without
+    /// credentials, so a phone is rung once however many tokens it holds.
+    /// Returns the devices that could not be pushed at once (no configured
+    /// service for any of their tokens); the rest are in flight.
     func push(sessionId: String, to devices: [Device], data: JSONValue, nowMs: Int64) -> [Result] {
         var skipped: [Result] = []
         for device in devices {
             let key = DeviceKey(sub: device.sub, deviceId: device.deviceId)
             let tokens: [(Attempt.Service, String?)] = [(.apns, device.voipPushToken), (.fcm, device.pushToken),
                                                         (.expo, device.expoPushToken)]
-            for case let (service, token?) in tokens {
-                let attempt = Attempt(service: service, sessionId: sessionId, device: key, deviceToken: token, data: data)
-                if !send(attempt, nowMs: nowMs) { skipped.append(Result(attempt: attempt, verdict: .failed("unconfigured"))) }
+            let attempts = tokens.compactMap { service, token in
+                token.map { Attempt(service: service, sessionId: sessionId, device: key, deviceToken: $0, data: data) }
+            }
+            guard let first = attempts.first else { continue }
+            if !attempts.contains(where: { send($0, nowMs: nowMs) }) {
+                skipped.append(Result(attempt: first, verdict: .failed("unconfigured")))
             }
         }
         return skipped
