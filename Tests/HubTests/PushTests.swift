@@ -214,6 +214,10 @@ import Testing
         for service in ["apns", "fcm", "expo"] {
             #expect(try hub.metric(#"switchboard_push_total{platform="\#(service)",outcome="sent"}"#) == 1)
         }
+        #expect(hub.log.contains("push attempt"), "attempts are logged")
+        for secret in [Self.apnsToken, "fcm-token-pixel", "ExponentPushToken[abc]"] {
+            #expect(!hub.log.contains(secret), "no device token in the log")
+        }
     }
 
     @Test func aDeviceWithSeveralTokensIsRungOnceThroughTheBestConfiguredService() throws {
