@@ -156,7 +156,17 @@ public final class JournalWriter: @unchecked Sendable {
     /// through `takeDeviceCompletions()`. A store without a registry
     /// (`MemoryJournal`) completes it at once without storing.
     public func devices(_ write: DeviceWrite, token: Int) {
-        enqueue(.devices(write, token: token))
+        // After close() nothing more is stored: answer at once rather than never.
+        let (refused, mustSignal): (Bool, Bool) = lock.withLock {
+            if closing {
+                deviceCompleted.append((token, StoreError(message: "journal writer is closed")))
+                return (true, false)
+            }
+            queue.append(.devices(write, token: token))
+            return (false, claimWakeUp())
+        }
+        if refused { wake() }
+        if mustSignal { lock.signal() }
     }
 
     /// Finished device writes since the last call: the token given to
