@@ -11,7 +11,8 @@ import Store
 /// frame. Credentials are parsed once at start (`init` throws naming the key).
 final class PushService {
     let settings: HubConfig.Push
-    /// sub → deviceId → device. Changed only after the journal stored the change.
+    /// sub → deviceId → device. API writes change it after their commit; a
+    /// dead token's device goes at once (its removal is committed after).
     private(set) var devices: [String: [String: Device]] = [:]
     let client: WebhookClient
     private let apnsKey: Crypto.PrivateKey?
@@ -46,7 +47,7 @@ final class PushService {
         var sessionId: String
         var device: DeviceKey
         var deviceToken: String
-        /// The payload: JSON for APNs and Expo, strings for FCM.
+        /// The payload; FCM gets its members as strings (`strings(_:)`).
         var data: JSONValue
     }
 
