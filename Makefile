@@ -33,11 +33,13 @@ run: build
 # nginx: ProxyTests run the hub behind Config/nginx.conf.
 # libcurl4-openssl-dev: the container's static-stdlib build links Foundation's libcurl.
 # python3-jwt: PyJWT verifies the Twilio access tokens the hub mints (TwilioVoiceTokenTests).
+# python3-h2, python3-cryptography: the APNs/FCM/Expo stand-ins of PushTests
+# (an HTTP/2 TLS server; ES256/RS256 checks through PyJWT).
 # strace: DurabilityTests watch the hub's fsync and send() order.
 # scripts/test-all.sh runs swift test (twice), node --test and the container
 # check, and closes with "N passed, N failed, N skipped" over all of them.
 test:
-	@scripts/install-deps.sh chromium nginx python3-jwt strace $(CURL_DEV)
+	@scripts/install-deps.sh chromium nginx python3-jwt python3-h2 python3-cryptography strace $(CURL_DEV)
 	$(SWIFT) build --build-tests
 	@SWIFT=$(SWIFT) scripts/test-all.sh
 

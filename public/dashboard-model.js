@@ -287,6 +287,11 @@
     return u.field + ' = ' + formatValue(u.value);
   }
 
+  /** A push attempt of the timeline (PROTOCOL.md §10): `apns → iphone`. */
+  function describePush(p) {
+    return (p.platform || '?') + ' \u2192 ' + (p.deviceId || '?');
+  }
+
   /** Timeline entries newest first, at most `limit`. */
   function timelineView(entries, limit) {
     var list = Array.isArray(entries) ? entries.slice() : [];
@@ -324,6 +329,7 @@
     pushPoint: pushPoint,
     chartScale: chartScale,
     describeUpdate: describeUpdate,
+    describePush: describePush,
     timelineView: timelineView
   };
 });

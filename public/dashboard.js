@@ -297,7 +297,7 @@
     { key: 'packetLoss', unit: ' %', digits: 2, threshold: 1 }
   ];
   var FIELD_ORDER = ['sessionId', 'callId', 'callUUID', 'direction', 'from', 'to', 'phoneNumber', 'provider',
-    'providerCallId', 'twilioCallSid', 'sipCallId', 'deviceStatus', 'callState', 'logStatus', 'syncStatus',
+    'providerCallId', 'twilioCallSid', 'sipCallId', 'calleeSub', 'deviceStatus', 'callState', 'logStatus', 'syncStatus',
     'startedAt', 'answeredAt', 'endedAt', 'duration', 'lastSync', 'recording', 'quality', 'metadata', 'version'];
   var TIME_FIELDS = { startedAt: 1, answeredAt: 1, endedAt: 1, lastSync: 1 };
 
@@ -527,6 +527,13 @@
         if (typeof u.ts === 'number') line.title = 'observed ' + new Date(u.ts).toISOString();
         upd.appendChild(line);
       });
+      if (e.push) {
+        // A push attempt (§10): the service, the device and what came back.
+        var push = el('span', 'upd', M.describePush(e.push));
+        push.appendChild(el('span', 'fate fate-' + (e.push.outcome === 'sent' ? 'applied' : 'conflict'), e.push.outcome || '?'));
+        if (e.push.error) push.title = e.push.error;
+        upd.appendChild(push);
+      }
       tr.appendChild(upd);
       frag.appendChild(tr);
     });

@@ -85,6 +85,7 @@ public struct CallSession: Sendable, Codable {
         doc.providerCallId = text(.providerCallId)
         doc.twilioCallSid = text(.twilioCallSid)
         doc.sipCallId = text(.sipCallId)
+        doc.calleeSub = text(.calleeSub)
         doc.deviceStatus = text(.deviceStatus)
         doc.callState = callState
         doc.logStatus = doc.callState?.logStatus

@@ -106,6 +106,10 @@ public struct APIRouter {
             return .response(guarded(req, now) { $0.role.isAdmin ? nil : "retrying webhook deliveries needs role admin" } then: { _ in
                 hub.retryWebhookDelivery(id, now: now)
             })
+        case .devices(let sub):
+            return devices(sub, req, now)
+        case .device(let sub, let deviceId):
+            return device(sub, deviceId, req, exchangeId: exchangeId, now)
         case .webhook(let route):
             guard req.method == "POST" else { return .response(notAllowed(req, "POST")) }
             return deferred(exchangeId, hub.webhook(route, req, now: now) { hub.deliverResponse(exchangeId, $0) })
@@ -254,6 +258,7 @@ public struct APIRouter {
         case webhookRetry(String)
         case call(String), sync(String), events(String), timeline(String)
         case webhook(WebhookRoute)
+        case devices(String), device(String, String)
 
         init?(_ path: String) {
             if let route = WebhookRoute(path: path) {
@@ -272,6 +277,8 @@ public struct APIRouter {
             case 3 where s[0] == "api" && s[1] == "webhooks" && s[2] == "deliveries": self = .webhookDeliveries
             case 5 where s[0] == "api" && s[1] == "webhooks" && s[2] == "deliveries" && s[4] == "retry":
                 self = .webhookRetry(s[3])
+            case 4 where s[0] == "api" && s[1] == "users" && s[3] == "devices": self = .devices(s[2])
+            case 5 where s[0] == "api" && s[1] == "users" && s[3] == "devices": self = .device(s[2], s[4])
             case 4 where s[0] == "api" && s[1] == "calls" && s[3] == "sync": self = .sync(s[2])
             case 4 where s[0] == "api" && s[1] == "calls" && s[3] == "events": self = .events(s[2])
             case 4 where s[0] == "api" && s[1] == "calls" && s[3] == "timeline": self = .timeline(s[2])

@@ -58,6 +58,7 @@ extension Hub {
         // and the rows those commits' events add go to the writer at the end.
         if outbound != nil { outboundBeforeCommits(now: WallClock.nowMs()) }
         defer { if outbound != nil { flushOutbound() } }
+        runPush(now: WallClock.nowMs())
         guard let journal else { return }
         for done in journal.takeCompleted() {
             guard let pending = pendingInputs.removeValue(forKey: done.token) else { continue }

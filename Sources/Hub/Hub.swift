@@ -40,6 +40,8 @@ public final class Hub {
     public var journal: JournalWriter? { didSet { journalAttached() } }
     /// Outbound webhooks (PROTOCOL.md §11); nil without `webhooks.endpoints`.
     var outbound: OutboundWebhooks?
+    /// Devices and push (PROTOCOL.md §10, Hub+Push.swift).
+    let push: PushService
     var pendingInputs: [Int: PendingInput] = [:]
     /// `limits.maxMetadataKeys`, `maxMetadataValueBytes`, `maxDocumentBytes`.
     let growthLimits: GrowthLimits
@@ -87,7 +89,9 @@ public final class Hub {
         self.httpWriteLimiter = RateLimiter(perSecond: Double(config.limits.httpWritesPerSecond),
                                             burst: Double(config.limits.httpWriteBurst))
         self.dashboard = DashboardFeed(intervalMs: config.dashboard.intervalMs)
+        self.push = try PushService(settings: config.push)
         Hub.describeMetrics(metrics)
+        Hub.describePushMetrics(metrics)
         if !config.webhooks.endpoints.isEmpty {
             outbound = OutboundWebhooks(settings: config.webhooks, ready: config.store.kind != "sqlite")
             startOutbound()
@@ -195,6 +199,7 @@ public final class Hub {
             channel.sendOutOfBand(frames.presence(sessionId, joined: [joined], left: []))
         }
         channel.add(subscriber)
+        pushSubscribed(channel, sub: identity.sub)
         if let resume, resume.epoch == channel.engine.epoch,
            let missed = channel.replay.since(resume.since) {
             subscriber.deliver(frames.make(.snapshot, version: resume.since, [
@@ -238,6 +243,7 @@ public final class Hub {
         }
         publish(outcome, on: channel, now: now)
         if outbound != nil { outboundApplied(outcome, on: channel, origin: { InputCodec.encode(decoded.input) }, now: now) }
+        if outcome.stateChanged { pushAfterApply(outcome, on: channel, now: now) }
         return InputOutcome(outcome: outcome, ignored: decoded.ignored + outcome.ignored)
     }
 
@@ -417,6 +423,7 @@ public final class Hub {
             publish(outcome, on: channel, now: now)
             if outbound != nil { outboundTicked(outcome, on: channel, now: now) }
         }
+        runPush(now: now)
         if outbound != nil { runOutbound(now: now) }
         for sessionId in qualityPending {
             guard let channel = sessions[sessionId] else { qualityPending.remove(sessionId); continue }

@@ -178,6 +178,7 @@ public final class Server: @unchecked Sendable {
             store = try SQLiteJournal(path: path, encryptionKey: key, checkpointIntervalMs: config.store.checkpointIntervalMs)
             let entries = try store.loadAll()
             try hub.restore(snapshots: store.loadSnapshots(), entries: entries)
+            hub.restoreDevices(try store.loadDevices())
             logger.info("journal opened", metadata: ["path": "\(path)", "entries": "\(entries.count)", "sessions": "\(hub.sessionCount)"])
         } catch {
             throw StartError(message: "store: \(error.message)")

@@ -40,6 +40,8 @@ import Glibc
         "GET /api/webhooks/deliveries?status=failed&limit=5 HTTP/1.1\r\nHost: x\r\n\r\n",
         "POST /api/webhooks/deliveries/x/retry HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
         "POST /api/calls/initiate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 25\r\n\r\n{\"phoneNumber\":\"+15550100\"}",
+        "PUT /api/users/keep-u/devices/d1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer junk\r\nContent-Type: application/json\r\nContent-Length: 18\r\n\r\n{\"platform\":\"ios\"}",
+        "GET /api/users/keep-u/devices HTTP/1.1\r\nHost: x\r\n\r\n",
     ]
 
     static let junk: [[UInt8]] = [[0], [13], [10], [13, 10], [32], [0xFF], Array("\r\n\r\n".utf8), Array("%00".utf8),

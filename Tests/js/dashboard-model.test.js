@@ -184,6 +184,11 @@ test('timeline view: newest first, bounded', () => {
   assert.equal(M.describeUpdate({ field: 'metadata', value: { agent: 'a' } }), 'metadata = {"agent":"a"}');
 });
 
+test('timeline: a push attempt names its service and device', () => {
+  assert.equal(M.describePush({ platform: 'apns', deviceId: 'iphone', outcome: 'sent' }), 'apns \u2192 iphone');
+  assert.equal(M.describePush({}), '? \u2192 ?');
+});
+
 test('aiOutcome: the ElevenLabs outcome keys of metadata, null without any', () => {
   const o = M.aiOutcome({ metadata: { agentId: 'agent_7f3c2a', callDurationSecs: 118, callSuccessful: 'success',
     transcriptSummary: 'Dana finished two goals.', identity: 'user-1' } });

@@ -142,7 +142,7 @@ public enum ConfigLoader {
         int("webhooks.maxBackoffMs", \.webhooks.maxBackoffMs, 1...86_400_000),
         string("dataDir", \.dataDir),
         string("publicDir", \.publicDir),
-    ]
+    ] + pushKeys
 
     static let keysByPath: [String: Key] = Dictionary(uniqueKeysWithValues: keys.map { ($0.path, $0) })
 

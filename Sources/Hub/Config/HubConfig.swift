@@ -150,6 +150,8 @@ public struct HubConfig: Sendable, Equatable {
     public var shutdown = Shutdown()
     public var providers = Providers()
     public var webhooks = Webhooks()
+    /// Devices and push (§10).
+    public var push = Push()
     /// Where the journal and generated secrets live (`--data-dir`).
     public var dataDir = "data"
     /// Directory of static files served at `/`.
