@@ -180,6 +180,19 @@ import Glibc
         #expect(EdgeTests.statuses(bytes) == [408])
     }
 
+    @Test func bytesNoRequestLineStartsWithAre400AtOnceNotAfterTheHeaderTimeout() throws {
+        // A TLS hello sent to the plain port, and a request line broken by a bare CR.
+        let hub = try HubProcess(config: ["limits": ["headerTimeoutMs": 30_000]])
+        let hello: [UInt8] = [0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03] + Array(repeating: 0x42, count: 64)
+        for bytes in [hello, Array("GET /healthz HTTP/1.1\rHost: x\r\r".utf8)] {
+            let socket = try TestSocket(port: hub.port)
+            try socket.write(bytes)
+            let started = Date()
+            #expect(EdgeTests.statuses(try socket.readToEnd(deadline: Date(timeIntervalSinceNow: 10))) == [400])
+            #expect(Date().timeIntervalSince(started) < 10, "answered only after \(Date().timeIntervalSince(started)) s")
+        }
+    }
+
     @Test func aBodyThatNeverArrivesIsCutAt408() throws {
         let hub = try HubProcess(config: ["limits": ["bodyTimeoutMs": 500]])
         let socket = try TestSocket(port: hub.port)
