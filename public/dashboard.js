@@ -106,6 +106,9 @@
     if ((status === 'reconnecting' || status === 'offline') && info.text) {
       return info.text.charAt(0).toUpperCase() + info.text.slice(1);
     }
+    // The hub refuses this page's origin (switchboard.js asked it why): say
+    // so, with the origin to add; retrying would only fail the same way.
+    if (status === 'failed' && info.cause === 'origin') return 'Refused: ' + info.reason;
     if (status === 'failed') {
       return 'Disconnected' + (info.code ? ' (' + (CLOSE_TEXT[info.code] || info.code) + ')' : '') + ' · retry';
     }
@@ -440,13 +443,17 @@
     var dl = $('d-fields');
     var frag = document.createDocumentFragment();
     var keys = FIELD_ORDER.concat(Object.keys(doc).filter(function (k) { return FIELD_ORDER.indexOf(k) < 0; }));
+    var timeCells = [];
     keys.forEach(function (k) {
       if (!(k in doc)) return;
       var text = fieldText(k, doc[k]);
       frag.appendChild(el('dt', null, k));
       var dd = el('dd', text === null ? 'null' : null, text === null ? '—' : text);
+      if (text !== null && TIME_FIELDS[k]) { dd.setAttribute('data-time-field', k); timeCells.push({ dd: dd, key: k, v: doc[k] }); }
       frag.appendChild(dd);
     });
+    // "(2s ago)" is relative to now: the clock below re-renders these cells.
+    if (detail) detail.timeCells = timeCells;
     dl.textContent = '';
     dl.appendChild(frag);
   }
@@ -653,6 +660,9 @@
     var now = hubNow();
     trs.forEach(function (tr) { if (tr._row) tick(tr, now); });
     if (detail && detail.doc) renderDetailHead(detail.doc);
+    if (detail && detail.timeCells) {
+      detail.timeCells.forEach(function (c) { setText(c.dd, fieldText(c.key, c.v)); });
+    }
   }, 1000);
 
   setInterval(function () {

@@ -49,9 +49,18 @@ public enum InputDecoder {
         let eventId = try identifier(message["id"])
         let src = source ?? identity.source
         var builder = FieldValidator(ts: ts, source: src, sourceKind: sourceKind, seq: seq, eventId: eventId)
-        if let state = message["state"] {
-            guard case .object(let fields) = state else { throw .invalid("state must be an object") }
+        switch message["state"] {
+        case .object(let fields)?:
             for (name, value) in fields.sorted(by: { $0.key < $1.key }) { try builder.add(name, value) }
+        case .string(let name)?:
+            // The generic webhook's shape, `"state": "connected"`, means the
+            // same here: one body works on both backend routes (issue 27).
+            guard let state = ClientEvent.callState(for: name) else { throw .invalid("unknown state \"\(name)\"") }
+            builder.append(.callState, .string(state.rawValue))
+        case nil:
+            break
+        default:
+            throw .invalid("state must be an object of fields or a state name")
         }
         if let metadata = message["metadata"] { try builder.add("metadata", metadata) }
         var input = Input(kind: kind, source: src, sourceKind: sourceKind, eventId: eventId,

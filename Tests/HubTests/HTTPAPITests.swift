@@ -22,6 +22,23 @@ import Testing
         #expect(doc.headers["etag"]?.hasSuffix(".1\"") == true)
     }
 
+    /// Issue 27 item 7: `/events` takes `state` as the generic webhook does,
+    /// a state or client event name, as well as its object of fields.
+    @Test func backendEventsTakeStateAsANameToo() throws {
+        let hub = try HubProcess()
+        let named = try hub.http.postJSON("/api/calls/be-str/events", #"{"id":"n-1","state":"ringing"}"#)
+        #expect(named.status == 200, "\(named.text)")
+        #expect(try hub.http.get("/api/calls/be-str").json["callState"] as? String == "ringing")
+        let event = try hub.http.postJSON("/api/calls/be-str/events", #"{"id":"n-2","state":"accept"}"#)
+        #expect(event.status == 200, "\(event.text)")
+        #expect(try hub.http.get("/api/calls/be-str").json["callState"] as? String == "connected", "client event names map too")
+        for bad in [#"{"state":"nope"}"#, #"{"state":7}"#] {
+            let response = try hub.http.postJSON("/api/calls/be-bad/events", bad)
+            #expect(response.status == 422, "\(bad): \(response.status) \(response.text)")
+        }
+        #expect(try hub.http.get("/api/calls/be-bad").status == 404, "nothing applied")
+    }
+
     /// `POST /api/calls/{id}/events` (admin, `{id, ts, state, metadata}`):
     /// applied, answered with its version, fanned out, readable, and a
     /// retried id is a duplicate, not a second version.

@@ -101,6 +101,48 @@ import Testing
         }
     }
 
+    /// Issue 27 item 2: a list for a foreign app must not lock out the
+    /// dashboard the hub serves itself. Its own origin (`server.publicUrl`,
+    /// written in any case and with its default port, and the host the
+    /// request was sent to) stays allowed; a refusal names the origin in
+    /// the 403 body and in the log line.
+    @Test func theHubsOwnOriginStaysAllowedWhenAllowedOriginsIsSet() throws {
+        let hub = try HubProcess(config: ["security": ["allowedOrigins": ["https://app.example.com"]],
+                                          "server": ["publicUrl": "https://Hub.Example.com:443/switchboard/"]])
+        for origin in ["https://app.example.com", "https://hub.example.com", "http://127.0.0.1:\(hub.port)"] {
+            let ws = try hub.connect("/ws/dashboard", token: .some(HubProcess.token(role: .dashboard)),
+                                     headers: ["Origin": origin])
+            #expect(try ws.nextJSON()["type"] as? String == "summary", "\(origin)")
+        }
+        for origin in ["https://evil.example.com", "http://127.0.0.1:1", "https://hub.example.com:8443", "null"] {
+            do {
+                _ = try hub.connect("/ws/dashboard", token: .some(HubProcess.token(role: .dashboard)),
+                                    headers: ["Origin": origin])
+                Issue.record("\(origin) upgraded")
+            } catch let rejected as WSClient.Rejected {
+                #expect(rejected.status == 403, "\(origin)")
+                #expect(rejected.body.contains("origin \(origin) is not allowed"), "\(rejected.body)")
+                #expect(hub.waitForLog("origin=\(origin)", timeout: 5), "the log names \(origin)")
+            }
+        }
+    }
+
+    /// A browser never sees the status of a refused handshake (the socket
+    /// closes with 1006), so switchboard.js asks with a plain GET of the
+    /// same path: 403 naming the origin, readable cross-origin; else 426.
+    @Test func aPlainGetOfAWebSocketPathSaysWhetherTheOriginIsRefused() throws {
+        let hub = try HubProcess(config: ["security": ["allowedOrigins": ["https://app.example.com"]]])
+        let refused = try hub.anonymous.request("GET", "/ws/dashboard", headers: ["Origin": "https://evil.example.com"])
+        #expect(refused.status == 403)
+        #expect(refused.json["error"].flatMap { ($0 as? [String: Any])?["code"] as? String } == "origin_not_allowed")
+        #expect(refused.text.contains("https://evil.example.com"))
+        #expect(refused.headers["access-control-allow-origin"] == "*")
+        for headers in [["Origin": "https://app.example.com"], [:]] {
+            let fine = try hub.anonymous.request("GET", "/ws/calls/probe-1", headers: headers)
+            #expect(fine.status == 426, "\(headers)")
+        }
+    }
+
     @Test func theConnectionCapPerAddressHonoursOnlyTrustedProxies() throws {
         let hub = try HubProcess(config: ["limits": ["maxConnectionsPerIp": 2]])
         let a = try hub.connect("/ws/calls/cap")
