@@ -119,6 +119,7 @@
 
   var dash = null;
   var clockOffset = 0;                 // hub clock − browser clock (from summary.at)
+  var staleAfterMs = 0;                // retention.staleSec in ms (from summary.staleAfterMs)
   var warningsBySession = new Map();
   var trs = new Map();
   var filter = { state: '', grade: '', text: '' };
@@ -139,6 +140,7 @@
     });
     dash.on('summary', function (rows, frame) {
       if (typeof frame.at === 'number') clockOffset = frame.at - Date.now();
+      if (typeof frame.staleAfterMs === 'number') staleAfterMs = frame.staleAfterMs;
       if (!token) $('login').hidden = true;  // this hub does not need one
       setText($('empty'), 'No calls right now.');
       scheduleRender();
@@ -188,6 +190,10 @@
     cells.sid.appendChild(cells.warn);
     cells.stateBadge = el('span', 'badge');
     cells.state.appendChild(cells.stateBadge);
+    cells.staleFlag = el('span', 'staleflag', 'stale');
+    cells.staleFlag.hidden = true;
+    cells.staleFlag.title = 'nothing new heard from this call for retention.staleSec';
+    cells.state.appendChild(cells.staleFlag);
     cells.syncText = el('span', 'sync');
     cells.sync.appendChild(cells.syncText);
     cells.mosText = el('span', 'mos');
@@ -221,6 +227,14 @@
 
   function tick(tr, now) {
     var r = tr._row;
+    // Stale is derived from lastSync on the clock, like "12s ago": a call
+    // goes quiet without any frame saying so.
+    var stale = M.isStale(r, now, staleAfterMs);
+    if (tr.classList.contains('stale') !== stale) {
+      tr.classList.toggle('stale', stale);
+      tr._cells.staleFlag.hidden = !stale;
+      if (filter.state === 'stale') scheduleRender();
+    }
     setText(tr._cells.duration, M.formatDuration(M.callDurationMs(r, now)));
     setText(tr._cells.lastSync, M.formatRelative(r.lastSync, now));
     tr._cells.lastSync.title = r.lastSync ? new Date(r.lastSync).toLocaleString() : '';
@@ -230,6 +244,8 @@
     if (!dash) return;
     var now = hubNow();
     var all = Array.from(dash.rows.values());
+    filter.now = now;
+    filter.staleAfterMs = staleAfterMs;
     var rows = M.sortRows(M.filterRows(all, filter));
     var body = $('calls-body');
     var keep = new Set();

@@ -48,12 +48,23 @@ public struct APIRouter {
                     let states = CallStateValue.allCases.map(\.rawValue)
                     let grades = ["excellent", "good", "fair", "poor", "bad"]
                     if let state = req.query["state"], !states.contains(state) {
-                        return .error(400, "invalid_filter", "state must be one of " + states.joined(separator: ", "))
+                        return .error(400, "invalid_filter", "state must be one of " + states.joined(separator: ", ")
+                            + " (stale calls: ?stale=true)")
                     }
                     if let grade = req.query["grade"], !grades.contains(grade) {
                         return .error(400, "invalid_filter", "grade must be one of " + grades.joined(separator: ", "))
                     }
-                    return .json(200, ["sessions": .array(hub.sessionRows(state: req.query["state"], grade: req.query["grade"]))])
+                    // `stale` is a flag beside the state (a stale call is still
+                    // "connected"), so it filters on its own: ?stale=true.
+                    var stale: Bool?
+                    if let value = req.query["stale"] {
+                        guard value == "true" || value == "false" else {
+                            return .error(400, "invalid_filter", "stale must be true or false")
+                        }
+                        stale = value == "true"
+                    }
+                    return .json(200, ["sessions": .array(hub.sessionRows(state: req.query["state"], grade: req.query["grade"],
+                                                                         stale: stale, now: now))])
                 }
             }
         case .initiate:

@@ -57,7 +57,8 @@ import Testing
     /// (connect-src 'self') is bypassed so the probe can be sent: a foreign
     /// page's own policy would list the hub, as it must for the socket.
     @Test func allowedOriginsKeepTheOwnDashboardLiveAndARefusedPageStopsSayingWhy() throws {
-        let hub = try HubProcess(config: ["security": ["allowedOrigins": ["https://app.example.com"]]])
+        let hub = try HubProcess(config: ["security": ["allowedOrigins": ["https://app.example.com"]],
+                                          "retention": ["staleSec": 2]])
         let token = HubProcess.token(role: .dashboard, sub: "origins")
         let browser = try Chromium(url: "about:blank")
         try browser.call("Page.setBypassCSP", ["enabled": true])
@@ -75,6 +76,13 @@ import Testing
         let moved = try browser.waitUntil("/\\(\\d+s ago\\)/.test(\(cell))", timeout: 8)
         let shownText = try browser.evaluate(cell) as? String
         #expect(moved != nil, "the relative time ticked: \(shownText ?? "-")")
+        // Issue 27 item 3: the silent call's row goes stale on the page's own
+        // clock (retention.staleSec 2 here), and the Stale filter keeps it.
+        let staleRow = "document.querySelector('tr[data-id=\"tick-1\"]')"
+        #expect(try browser.waitUntil("!!\(staleRow)?.classList.contains('stale')", timeout: 8) != nil, "the row is marked stale")
+        _ = try browser.evaluate("const s = document.getElementById('filter-state'); s.value = 'stale'; s.dispatchEvent(new Event('change')); true")
+        #expect(try browser.waitUntil("document.querySelectorAll('#calls-body tr[data-id]').length === 1 && !!\(staleRow)", timeout: 5) != nil,
+                "the Stale filter shows the silent call")
 
         _ = try browser.evaluate("""
             window.__statuses = [];

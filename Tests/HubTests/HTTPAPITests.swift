@@ -22,6 +22,41 @@ import Testing
         #expect(doc.headers["etag"]?.hasSuffix(".1\"") == true)
     }
 
+    /// Issue 27 item 3: a live call with no accepted change for
+    /// `retention.staleSec` is flagged `stale` in `GET /api/calls` and
+    /// filtered with `?stale=true`; the flag is derived (the call is still
+    /// `connected`, its version does not move) and clears when it is heard
+    /// from. An ended call is never stale; the dashboard summary says the limit.
+    @Test func aSilentLiveCallIsFlaggedStaleAndFilterable() throws {
+        let hub = try HubProcess(config: ["retention": ["staleSec": 1]])
+        #expect(try hub.http.postJSON("/api/calls/quiet/sync", #"{"event":"connected"}"#).status == 200)
+        #expect(try hub.http.postJSON("/api/calls/done/sync", #"{"event":"ended"}"#).status == 200)
+        func rows(_ query: String = "") throws -> [String: [String: Any]] {
+            let listed = try hub.http.get("/api/calls" + query).json["sessions"] as? [[String: Any]] ?? []
+            return Dictionary(uniqueKeysWithValues: listed.map { ($0["sessionId"] as? String ?? "", $0) })
+        }
+        #expect(try rows()["quiet"]?["stale"] as? Bool == false, "just heard from")
+        let deadline = Date(timeIntervalSinceNow: 10)
+        while try rows()["quiet"]?["stale"] as? Bool != true, Date() < deadline { usleep(100_000) }
+        let quiet = try rows()["quiet"]
+        #expect(quiet?["stale"] as? Bool == true)
+        #expect(quiet?["callState"] as? String == "connected", "a flag beside the state, not a state")
+        #expect(try rows()["done"]?["stale"] as? Bool == false, "an ended call is never stale")
+        #expect(try rows("?stale=true").keys.sorted() == ["quiet"])
+        #expect(try rows("?stale=false").keys.sorted() == ["done"])
+        #expect(try hub.http.get("/api/calls?stale=yes").status == 400)
+        let doc = try hub.http.get("/api/calls/quiet").json
+        #expect(doc["version"] as? Int == 1, "going stale changed nothing in the document")
+        #expect(doc["callState"] as? String == "connected")
+
+        let dashboard = try hub.connect("/ws/dashboard", token: .some(HubProcess.token(role: .dashboard)))
+        let summary = try dashboard.nextJSON()
+        #expect(summary["staleAfterMs"] as? Int == 1000)
+
+        #expect(try hub.http.postJSON("/api/calls/quiet/sync", #"{"event":"hold"}"#).status == 200)
+        #expect(try rows()["quiet"]?["stale"] as? Bool == false, "heard from again")
+    }
+
     /// Issue 27 item 7: `/events` takes `state` as the generic webhook does,
     /// a state or client event name, as well as its object of fields.
     @Test func backendEventsTakeStateAsANameToo() throws {
