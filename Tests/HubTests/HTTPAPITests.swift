@@ -140,19 +140,27 @@ import Testing
     @Test func aLongPollReturnsAsSoonAsTheVersionPassesSince() throws {
         let hub = try HubProcess()
         _ = try hub.http.postJSON("/api/calls/lp/sync", #"{"event":"ringing","timestamp":1000}"#)
-        let started = Date()
         let http = hub.http
+        let wrote = WriteTime()
+        // The write waits until the poll is held by the hub (its connection
+        // is open beside the one asking for /metrics), not for a fixed time.
         let writer = Thread {
-            usleep(400_000)
+            _ = try? HubProcess.waitUntil(timeout: 10) {
+                let line = try http.get("/metrics").text.split(separator: "\n").first { $0.hasPrefix("switchboard_http_connections ") }
+                return (line?.split(separator: " ").last.flatMap { Double($0) } ?? 0) >= 2
+            }
+            wrote.mark()
             _ = try? http.postJSON("/api/calls/lp/sync", #"{"event":"connected","timestamp":2000}"#)
         }
         writer.start()
         let response = try hub.http.request("GET", "/api/calls/lp?since=1&wait=10", timeout: 15)
-        let elapsed = Date().timeIntervalSince(started)
+        let answered = Date()
         #expect(response.status == 200)
         #expect(response.json["callState"] as? String == "connected")
         #expect(response.json["version"] as? Int == 2)
-        #expect(elapsed >= 0.3 && elapsed < 5, "woke on the change, not the timeout (\(elapsed)s)")
+        let afterWrite = wrote.at.map { answered.timeIntervalSince($0) }
+        #expect(afterWrite.map { $0 >= 0 && $0 < 5 } == true,
+                "woke on the change, not the timeout (\(String(describing: afterWrite)) s after the write)")
     }
 
     @Test func aLongPollTimesOutWith304WhenNothingChanges() throws {
@@ -164,4 +172,12 @@ import Testing
         #expect(Date().timeIntervalSince(started) >= 0.9)
         #expect(try hub.http.request("GET", "/api/calls/quiet?since=0&wait=5").status == 200, "already past since: at once")
     }
+}
+
+/// When the long-poll test's writer wrote (set on its thread, read on the test's).
+private final class WriteTime: @unchecked Sendable {  // `date` only under `lock`
+    private let lock = NSLock()
+    private var date: Date?
+    func mark() { lock.withLock { date = Date() } }
+    var at: Date? { lock.withLock { date } }
 }
