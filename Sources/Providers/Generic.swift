@@ -65,7 +65,8 @@ public enum Generic {
         case nil, .null?:
             break
         default:
-            throw .unprocessable("state must be a state name or an object of fields")
+            // A wrong JSON type is malformed (400), as for every other member.
+            throw .badRequest("state must be a state name or an object of fields")
         }
         if let metadata = try body.object("metadata")?.objectValue {
             for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
