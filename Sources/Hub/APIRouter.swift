@@ -99,7 +99,7 @@ public struct APIRouter {
             return deferred(exchangeId, guarded(req, now) { $0.role.isAdmin ? nil : "backend events need role admin" } then: { identity in
                 rateLimited(identity, now) ?? writable(req) { (body: JSONValue) throws(InputError) in
                     let decoded = try InputDecoder.report(body, identity: identity, receivedAt: now, kind: "backend.event",
-                                                          sourceKind: .backend, source: "backend")
+                                                          sourceKind: .backend, source: "backend", stateByName: true)
                     try hub.accept(decoded, to: id, now: now) { hub.deliverResponse(exchangeId, ackResponse(id, $0)) }
                     return HTTPResponse.accepted
                 }

@@ -72,14 +72,8 @@ import Testing
             #expect(response.status == 422, "\(bad): \(response.status) \(response.text)")
         }
         #expect(try hub.http.get("/api/calls/be-bad").status == 404, "nothing applied")
-        // A WebSocket report shares the decoder: the name form works there too.
-        let ws = try hub.connect("/ws/calls/ws-str")
-        _ = try ws.nextJSON()
-        try ws.send(#"{"type":"report","id":"w1","state":"ringing"}"#)
-        var ack = try ws.nextJSON()
-        while ack["type"] as? String == "state_change" { ack = try ws.nextJSON() }
-        #expect(ack["type"] as? String == "ack", "\(ack)")
-        #expect(ack["applied"] as? [String] == ["callState"], "\(ack)")
+        // A WebSocket report keeps the contract's object (§3.3):
+        // ClientMessageTests checks that a name there is invalid_message.
     }
 
     /// `POST /api/calls/{id}/events` (admin, `{id, ts, state, metadata}`):
