@@ -495,7 +495,7 @@
   };
 
   /**
-   * A plain GET of the WebSocket path: the hub answers 403
+   * A plain request (POST, no body) to the WebSocket path: the hub answers 403
    * `origin_not_allowed` (naming the origin) when it would refuse this
    * page's handshakes, and retrying could never help; anything else
    * (426, a network error) leaves the back-off running.
@@ -505,7 +505,10 @@
     var url = this.base.replace(/^ws/i, 'http') + this.path();
     var answer;
     try {
-      answer = this._fetch(url, { method: 'GET', mode: 'cors', credentials: 'omit', cache: 'no-store' });
+      // POST, not GET: browsers send Origin with a GET only across origins,
+      // and the page the hub serves itself must learn why it is refused too.
+      // No body and no headers keep it a simple request: no preflight.
+      answer = this._fetch(url, { method: 'POST', mode: 'cors', credentials: 'omit', cache: 'no-store' });
     } catch (e) { return; }
     Promise.resolve(answer).then(function (r) {
       if (!r || r.status !== 403) return null;

@@ -651,7 +651,7 @@ public final class Server: @unchecked Sendable {
     }
 
     /// The 403 of a refused origin, naming it (the same body for an upgrade
-    /// and for the browser client's plain-GET probe of a `/ws/` path).
+    /// and for the browser client's plain-request probe of a `/ws/` path).
     static func originRefusal(_ origin: String) -> HTTPResponse {
         .error(403, "origin_not_allowed",
                "origin \(origin) is not allowed: add it to security.allowedOrigins (the hub's own origin, server.publicUrl, is always allowed)")

@@ -52,7 +52,7 @@ import Testing
     /// set for a foreign app, the hub's own dashboard still goes live, and a
     /// page of an origin the hub refuses stops retrying and says why (the
     /// browser hides the 403 of a refused handshake; switchboard.js asks the
-    /// hub with a plain GET). The page is the dashboard at `localhost`; the
+    /// hub with a plain POST). The page is the dashboard at `localhost`; the
     /// refused client inside it targets `127.0.0.1`, another origin. Its CSP
     /// (connect-src 'self') is bypassed so the probe can be sent: a foreign
     /// page's own policy would list the hub, as it must for the socket.

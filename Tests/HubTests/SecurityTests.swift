@@ -128,8 +128,9 @@ import Testing
     }
 
     /// A browser never sees the status of a refused handshake (the socket
-    /// closes with 1006), so switchboard.js asks with a plain GET of the
-    /// same path: 403 naming the origin, readable cross-origin; else 426.
+    /// closes with 1006), so switchboard.js asks with a plain request (a
+    /// body-less POST, always sent with Origin) to the same path: 403
+    /// naming the origin, readable cross-origin; else 426.
     @Test func aPlainGetOfAWebSocketPathSaysWhetherTheOriginIsRefused() throws {
         let hub = try HubProcess(config: ["security": ["allowedOrigins": ["https://app.example.com"]]])
         let refused = try hub.anonymous.request("GET", "/ws/dashboard", headers: ["Origin": "https://evil.example.com"])
@@ -141,6 +142,10 @@ import Testing
             let fine = try hub.anonymous.request("GET", "/ws/calls/probe-1", headers: headers)
             #expect(fine.status == 426, "\(headers)")
         }
+        // What switchboard.js sends: a POST without body.
+        let posted = try hub.anonymous.request("POST", "/ws/calls/probe-1", headers: ["Origin": "https://evil.example.com"])
+        #expect(posted.status == 403)
+        #expect(posted.headers["access-control-allow-origin"] == "*")
     }
 
     @Test func theConnectionCapPerAddressHonoursOnlyTrustedProxies() throws {

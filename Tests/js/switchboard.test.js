@@ -632,6 +632,7 @@ test('a handshake refused for its origin stops the retries and names the origin'
   await flush();
   assert.deepEqual(asked.map((a) => a.url), ['http://hub.test/switchboard/ws/calls/call-1']);
   assert.equal(asked[0].init.credentials, 'omit');
+  assert.equal(asked[0].init.method, 'POST', 'browsers send Origin with a same-origin POST, not with a GET');
   assert.equal(call.status, 'failed');
   const last = statuses[statuses.length - 1].info;
   assert.equal(last.cause, 'origin');
