@@ -131,7 +131,7 @@ import Testing
     /// closes with 1006), so switchboard.js asks with a plain request (a
     /// body-less POST, always sent with Origin) to the same path: 403
     /// naming the origin, readable cross-origin; else 426.
-    @Test func aPlainGetOfAWebSocketPathSaysWhetherTheOriginIsRefused() throws {
+    @Test func aPlainRequestToAWebSocketPathSaysWhetherTheOriginIsRefused() throws {
         let hub = try HubProcess(config: ["security": ["allowedOrigins": ["https://app.example.com"]]])
         let refused = try hub.anonymous.request("GET", "/ws/dashboard", headers: ["Origin": "https://evil.example.com"])
         #expect(refused.status == 403)
