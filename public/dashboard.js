@@ -106,6 +106,9 @@
     if ((status === 'reconnecting' || status === 'offline') && info.text) {
       return info.text.charAt(0).toUpperCase() + info.text.slice(1);
     }
+    // The hub refuses this page's origin (switchboard.js asked it why): say
+    // so, with the origin to add; retrying would only fail the same way.
+    if (status === 'failed' && info.cause === 'origin') return 'Refused: ' + info.reason;
     if (status === 'failed') {
       return 'Disconnected' + (info.code ? ' (' + (CLOSE_TEXT[info.code] || info.code) + ')' : '') + ' · retry';
     }
@@ -116,6 +119,7 @@
 
   var dash = null;
   var clockOffset = 0;                 // hub clock − browser clock (from summary.at)
+  var staleAfterMs = 0;                // retention.staleSec in ms (from summary.staleAfterMs)
   var warningsBySession = new Map();
   var trs = new Map();
   var filter = { state: '', grade: '', text: '' };
@@ -136,6 +140,7 @@
     });
     dash.on('summary', function (rows, frame) {
       if (typeof frame.at === 'number') clockOffset = frame.at - Date.now();
+      if (typeof frame.staleAfterMs === 'number') staleAfterMs = frame.staleAfterMs;
       if (!token) $('login').hidden = true;  // this hub does not need one
       setText($('empty'), 'No calls right now.');
       scheduleRender();
@@ -185,6 +190,10 @@
     cells.sid.appendChild(cells.warn);
     cells.stateBadge = el('span', 'badge');
     cells.state.appendChild(cells.stateBadge);
+    cells.staleFlag = el('span', 'staleflag', 'stale');
+    cells.staleFlag.hidden = true;
+    cells.staleFlag.title = 'nothing new heard from this call for retention.staleSec';
+    cells.state.appendChild(cells.staleFlag);
     cells.syncText = el('span', 'sync');
     cells.sync.appendChild(cells.syncText);
     cells.mosText = el('span', 'mos');
@@ -218,6 +227,14 @@
 
   function tick(tr, now) {
     var r = tr._row;
+    // Stale is derived from lastSync on the clock, like "12s ago": a call
+    // goes quiet without any frame saying so.
+    var stale = M.isStale(r, now, staleAfterMs);
+    if (tr.classList.contains('stale') !== stale) {
+      tr.classList.toggle('stale', stale);
+      tr._cells.staleFlag.hidden = !stale;
+      if (filter.state === 'stale') scheduleRender();
+    }
     setText(tr._cells.duration, M.formatDuration(M.callDurationMs(r, now)));
     setText(tr._cells.lastSync, M.formatRelative(r.lastSync, now));
     tr._cells.lastSync.title = r.lastSync ? new Date(r.lastSync).toLocaleString() : '';
@@ -227,6 +244,8 @@
     if (!dash) return;
     var now = hubNow();
     var all = Array.from(dash.rows.values());
+    filter.now = now;
+    filter.staleAfterMs = staleAfterMs;
     var rows = M.sortRows(M.filterRows(all, filter));
     var body = $('calls-body');
     var keep = new Set();
@@ -440,13 +459,17 @@
     var dl = $('d-fields');
     var frag = document.createDocumentFragment();
     var keys = FIELD_ORDER.concat(Object.keys(doc).filter(function (k) { return FIELD_ORDER.indexOf(k) < 0; }));
+    var timeCells = [];
     keys.forEach(function (k) {
       if (!(k in doc)) return;
       var text = fieldText(k, doc[k]);
       frag.appendChild(el('dt', null, k));
       var dd = el('dd', text === null ? 'null' : null, text === null ? '—' : text);
+      if (text !== null && TIME_FIELDS[k]) { dd.setAttribute('data-time-field', k); timeCells.push({ dd: dd, key: k, v: doc[k] }); }
       frag.appendChild(dd);
     });
+    // "(2s ago)" is relative to now: the clock below re-renders these cells.
+    if (detail) detail.timeCells = timeCells;
     dl.textContent = '';
     dl.appendChild(frag);
   }
@@ -660,6 +683,9 @@
     var now = hubNow();
     trs.forEach(function (tr) { if (tr._row) tick(tr, now); });
     if (detail && detail.doc) renderDetailHead(detail.doc);
+    if (detail && detail.timeCells) {
+      detail.timeCells.forEach(function (c) { setText(c.dd, fieldText(c.key, c.v)); });
+    }
   }, 1000);
 
   setInterval(function () {

@@ -333,7 +333,7 @@ public struct CallSession: Sendable, Codable {
 
     private mutating func updateSyncStatus(now: Int64) -> Bool {
         sync.update(client: lifecycle.clientState, provider: lifecycle.providerState,
-                    now: now, windowMs: config.pendingWindowMs)
+                    now: now, windowMs: config.pendingWindowMs, ended: callState?.isTerminal == true)
     }
 
     private mutating func record(_ input: Input, now: Int64, results: UpdateResults, conflicts: [Conflict]) {

@@ -48,12 +48,23 @@ public struct APIRouter {
                     let states = CallStateValue.allCases.map(\.rawValue)
                     let grades = ["excellent", "good", "fair", "poor", "bad"]
                     if let state = req.query["state"], !states.contains(state) {
-                        return .error(400, "invalid_filter", "state must be one of " + states.joined(separator: ", "))
+                        return .error(400, "invalid_filter", "state must be one of " + states.joined(separator: ", ")
+                            + " (stale calls: ?stale=true)")
                     }
                     if let grade = req.query["grade"], !grades.contains(grade) {
                         return .error(400, "invalid_filter", "grade must be one of " + grades.joined(separator: ", "))
                     }
-                    return .json(200, ["sessions": .array(hub.sessionRows(state: req.query["state"], grade: req.query["grade"]))])
+                    // `stale` is a flag beside the state (a stale call is still
+                    // "connected"), so it filters on its own: ?stale=true.
+                    var stale: Bool?
+                    if let value = req.query["stale"] {
+                        guard value == "true" || value == "false" else {
+                            return .error(400, "invalid_filter", "stale must be true or false")
+                        }
+                        stale = value == "true"
+                    }
+                    return .json(200, ["sessions": .array(hub.sessionRows(state: req.query["state"], grade: req.query["grade"],
+                                                                         stale: stale, now: now))])
                 }
             }
         case .initiate:
@@ -88,7 +99,7 @@ public struct APIRouter {
             return deferred(exchangeId, guarded(req, now) { $0.role.isAdmin ? nil : "backend events need role admin" } then: { identity in
                 rateLimited(identity, now) ?? writable(req) { (body: JSONValue) throws(InputError) in
                     let decoded = try InputDecoder.report(body, identity: identity, receivedAt: now, kind: "backend.event",
-                                                          sourceKind: .backend, source: "backend")
+                                                          sourceKind: .backend, source: "backend", stateByName: true)
                     try hub.accept(decoded, to: id, now: now) { hub.deliverResponse(exchangeId, ackResponse(id, $0)) }
                     return HTTPResponse.accepted
                 }

@@ -443,9 +443,11 @@ public final class Hub {
     /// Adds a dashboard subscriber and sends it the `summary` of live sessions.
     public func subscribeDashboard(_ subscriber: Subscriber, now: Int64 = WallClock.nowMs()) {
         dashboard.subscribers[ObjectIdentifier(subscriber)] = subscriber
-        let rows = sessions.keys.sorted().compactMap { sessions[$0].map { DashboardFeed.row($0.engine) } }
+        let rows = sessions.keys.sorted().compactMap {
+            sessions[$0].map { DashboardFeed.row($0.engine, now: now, staleAfterMs: staleAfterMs) }
+        }
         subscriber.deliver(frames.make(.dashboard, version: 0, [
-            "type": "summary", "at": .int(now), "sessions": .array(rows),
+            "type": "summary", "at": .int(now), "sessions": .array(rows), "staleAfterMs": .int(staleAfterMs),
         ]))
     }
 
@@ -457,20 +459,27 @@ public final class Hub {
     /// as a JSON array (a batch), encoded once.
     func flushDashboard(now: Int64) {
         let pending = dashboard.drain(now: now)
-        let rows = pending.sessions.compactMap { sessions[$0].map { DashboardFeed.rowMembers($0.engine) } }
+        let rows = pending.sessions.compactMap {
+            sessions[$0].map { DashboardFeed.rowMembers($0.engine, now: now, staleAfterMs: staleAfterMs) }
+        }
         guard !rows.isEmpty || !pending.events.isEmpty else { return }
         let frame = frames.batch(rows: rows, events: pending.events)
         for subscriber in dashboard.subscribers.values { subscriber.deliver(frame) }
     }
 
     /// Rows of the sessions in memory, filtered like `GET /api/calls?state=&grade=`.
-    public func sessionRows(state: String? = nil, grade: String? = nil) -> [JSONValue] {
+    public func sessionRows(state: String? = nil, grade: String? = nil, stale: Bool? = nil,
+                            now: Int64 = WallClock.nowMs()) -> [JSONValue] {
         sessions.keys.sorted().compactMap { id -> JSONValue? in
             guard let engine = sessions[id]?.engine else { return nil }
-            let row = DashboardFeed.row(engine)
+            let row = DashboardFeed.row(engine, now: now, staleAfterMs: staleAfterMs)
             if let state, row["callState"]?.stringValue != state { return nil }
             if let grade, row["quality"]?["grade"]?.stringValue != grade { return nil }
+            if let stale, row["stale"]?.boolValue != stale { return nil }
             return row
         }
     }
+
+    /// `retention.staleSec` in ms: a live call silent this long is `stale`.
+    var staleAfterMs: Int64 { Int64(config.retention.staleSec) * 1000 }
 }

@@ -208,3 +208,18 @@ test('aiOutcome: the ElevenLabs outcome keys of metadata, null without any', () 
   assert.equal(M.aiOutcome({}), null);
   assert.equal(M.aiOutcome(null), null);
 });
+
+// Issue 27 item 3: a live call silent for retention.staleSec is stale (derived, never a state).
+test('isStale: live and silent for staleAfterMs; never an ended call, never when turned off', () => {
+  const now = 1_700_000_100_000;
+  const row = (callState, lastSync) => ({ sessionId: callState + lastSync, callState, lastSync });
+  assert.equal(M.isStale(row('connected', now - 60_000), now, 60_000), true);
+  assert.equal(M.isStale(row('connected', now - 59_999), now, 60_000), false);
+  assert.equal(M.isStale(row('busy', now - 600_000), now, 60_000), false, 'an ended call is not stale');
+  assert.equal(M.isStale(row('connected', now - 600_000), now, 0), false, '0 turns it off');
+  assert.equal(M.isStale(row('connected', null), now, 60_000), false);
+  const rows = [row('connected', now - 90_000), row('connected', now - 1000), row('ended', now - 90_000)];
+  const stale = M.filterRows(rows, { state: 'stale', now, staleAfterMs: 60_000 });
+  assert.deepEqual(stale.map((r) => r.sessionId), [rows[0].sessionId]);
+  assert.equal(M.filterRows(rows, { state: 'connected', now, staleAfterMs: 60_000 }).length, 2, 'a stale call is still connected');
+});

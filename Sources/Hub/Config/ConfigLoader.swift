@@ -115,6 +115,7 @@ public enum ConfigLoader {
         int("retention.endedSec", \.retention.endedSec, 0...86_400 * 365),
         int("retention.timelineEntries", \.retention.timelineEntries, 1...1_000_000),
         int("retention.replayFrames", \.retention.replayFrames, 1...1_000_000),
+        int("retention.staleSec", \.retention.staleSec, 0...86_400 * 365),
         string("store.kind", \.store.kind, allowed: ["sqlite", "memory"]),
         optionalString("store.path", \.store.path),
         secret("store.encryptionKey", \.store.encryptionKey),

@@ -69,6 +69,9 @@ public struct HubConfig: Sendable, Equatable {
         public var endedSec = 600
         public var timelineEntries = 500
         public var replayFrames = 256
+        /// A live call with no accepted change this long is flagged `stale`
+        /// (a derived flag in rows and filters, never a state); 0 = never.
+        public var staleSec = 600
     }
     public struct Store: Sendable, Equatable {
         public var kind = "sqlite"
