@@ -10,6 +10,8 @@ import Glibc
 //                    [--ws-client raw|lws]
 //
 // Scenarios (BENCHMARKS.md): (a) fan-out 1 session × 1,000 subscribers;
+// (e) the (b) shape fed by closed-loop publishers (1, 8, 64 connections, one
+// input in flight each; `--scenarios e`, not in the default set);
 // (b) webhook ingest, 1,000 sessions × 2 subscribers + 5 dashboards, rising
 // rates until p99 > 50 ms; (c) 20,000 idle connections, RSS per connection;
 // (d) durable ingest (SQLite journal), inputs/s with p99; (v) the (d) load over
@@ -181,6 +183,25 @@ for run in 1...runs {
             if steps.allSatisfy({ $0.frames == 0 }) { failures.append("(d) hub delivered no frames") }
         }
     }
+    if scenarios.contains("e") {
+        say("  (e) closed-loop publishers: \(shape.ingestSessions) sessions × \(shape.ingestSubscribersPerSession) subscribers, "
+              + "one input in flight per connection")
+        for connections in [1, 8, 64] {
+            for peer in peers where peer != .lwsBatched {
+                let s = runner.closedLoop(peer, payload: payload > 0 ? payload : 1100, connections: connections,
+                                          tag: tag + "e\(connections)")
+                record("e.rate.\(connections)", peer, s.errors == 0 ? s.achieved : 0)
+                record("e.ackP50.\(connections)", peer, s.ackP50)
+                record("e.ackP99.\(connections)", peer, s.ackP99)
+                record("e.p99.\(connections)", peer, s.p99)
+                record("e.usPerInput.\(connections)", peer, s.achieved > 0 ? s.serverCPU * 10_000 / s.achieved : .nan)
+                say("    \(peer.rawValue), \(connections) connection(s): \(human(s.achieved)) inputs/s, ack p50 \(fmt(s.ackP50, 2)) "
+                      + "p99 \(fmt(s.ackP99, 2)) ms, delivery p99 \(fmt(s.p99, 2)) ms"
+                      + (s.errors > 0 ? ", \(s.errors) errors (last: \(s.lastError))" : ""))
+                if peer == .hub && s.frames == 0 { failures.append("(e) hub delivered no frames") }
+            }
+        }
+    }
     if scenarios.contains("v") {
         say("  (v) durable ingest variants, \(shape.httpConnectionsDurable) connections, a callState change every "
               + "\(stateEvery) input(s) of a session: \(variantNames.joined(separator: ", "))")
@@ -252,6 +273,15 @@ let rows: [(String, String, Int)] = [
     ("b.p999@5k", "(b) p99.9 ms at 5,000 inputs/s", 2),
     ("b.cpu@5k", "(b) server CPU % at 5,000 inputs/s", 0),
     ("c.kbPerConn", "(c) server RSS KB per idle connection", 2),
+    ("e.rate.1", "(e) closed loop, 1 connection: inputs/s", 0),
+    ("e.ackP50.1", "(e) closed loop, 1 connection: answer p50 ms", 3),
+    ("e.ackP99.1", "(e) closed loop, 1 connection: answer p99 ms", 2),
+    ("e.rate.8", "(e) closed loop, 8 connections: inputs/s", 0),
+    ("e.ackP99.8", "(e) closed loop, 8 connections: answer p99 ms", 2),
+    ("e.rate.64", "(e) closed loop, 64 connections: inputs/s", 0),
+    ("e.ackP99.64", "(e) closed loop, 64 connections: answer p99 ms", 2),
+    ("e.p99.64", "(e) closed loop, 64 connections: delivery p99 ms", 2),
+    ("e.usPerInput.64", "(e) closed loop, 64 connections: server CPU µs per input", 2),
     ("d.inputs", "(d) durable inputs/s (kept up), \(shape.httpConnectionsDurable) connections", 0),
     ("d.ackP99", "(d) ack p99 ms at that rate", 2),
     ("d.p99", "(d) delivery p99 ms at that rate", 2),
