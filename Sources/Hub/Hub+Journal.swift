@@ -56,6 +56,7 @@ extension Hub {
     public func processCommitted() {
         // Outbox first (its stored rows are read before later commits apply),
         // and the rows those commits' events add go to the writer at the end.
+        processHistory()
         if outbound != nil { outboundBeforeCommits(now: WallClock.nowMs()) }
         defer { if outbound != nil { flushOutbound() } }
         guard let journal else { return }
@@ -110,6 +111,7 @@ extension Hub {
         for entry in entries {
             let channel = sessions[entry.sessionId] ?? createChannel(entry.sessionId, epoch: entry.epoch)
             let outcome = channel.engine.apply(entry.input, now: entry.input.receivedAt)
+            recordQuality(entry.input, outcome, on: channel)
             channel.sinceSnapshot += 1
             if outcome.stateChanged {
                 channel.replay.append(version: channel.engine.version, element: frames.stateChange(channel.engine, outcome))
@@ -121,6 +123,7 @@ extension Hub {
             }
         }
         for (id, channel) in sessions {
+            markForArchive(channel)  // re-archived: the last run may have stopped before it was
             let doc = channel.engine.document
             for callId in [doc.providerCallId, doc.twilioCallSid].compactMap({ $0 }) { sessionsByProviderCallId[callId] = id }
         }
@@ -140,6 +143,7 @@ extension Hub {
         }
         guard !expired.isEmpty else { return }
         let gone = Set(expired)
+        flushHistory()  // their last changes go to the archive before memory forgets them
         for id in expired {
             sessions[id] = nil
             qualityPending.remove(id)
