@@ -98,14 +98,17 @@ import Testing
         var gone = false
         let deadline = Date(timeIntervalSinceNow: 5)
         while !gone, Date() < deadline {
-            gone = try first.http.get("/api/calls/short").status == 404
+            // §12: a call that left memory is served from the archive, marked so.
+            gone = try first.http.get("/api/calls/short").json["archived"] as? Bool == true
             if !gone { usleep(200_000) }
         }
         #expect(gone, "ended session dropped after retention.endedSec")
         #expect(try first.http.get("/api/calls/long").status == 200, "live sessions stay")
         #expect(first.stop() == 0)
         let second = try HubProcess(config: config, dataDir: first.dataDir)
-        #expect(try second.http.get("/api/calls/short").status == 404, "and it is gone from the journal")
+        let live = try second.http.get("/api/calls").json["sessions"] as? [[String: Any]] ?? []
+        #expect(!live.contains { $0["sessionId"] as? String == "short" }, "and it is gone from the journal")
+        #expect(try second.http.get("/api/calls/short").json["archived"] as? Bool == true)
         #expect(try second.http.get("/api/calls/long").status == 200)
     }
 
