@@ -196,7 +196,9 @@ extension APIRouter {
     /// `GET /api/calls/{id}/quality`: the series of the live session (this
     /// epoch) or of the archived call.
     func callQuality(_ id: String, exchangeId: Int) -> Routed {
-        let liveEpoch = hub.sessions[id]?.engine.epoch
+        // A session a subscription created after the call left memory holds
+        // nothing yet (version 0): the archived call is the one asked for.
+        let liveEpoch = hub.sessions[id].flatMap { $0.engine.version > 0 ? $0.engine.epoch : nil }
         let limit = hub.config.history.qualityPoints
         let started = hub.historyRead({ archive throws(StoreError) in
             let epoch: String

@@ -203,3 +203,11 @@ test('aiOutcome: the ElevenLabs outcome keys of metadata, null without any', () 
   assert.equal(M.aiOutcome({}), null);
   assert.equal(M.aiOutcome(null), null);
 });
+
+test('mergeSeries puts the archived series under live points, one per time, in order', () => {
+  const seed = [{ t: 1, v: 4.1 }, { t: 2, v: null }, { t: 3, v: 4.0 }];
+  const live = [{ t: 3, v: 3.9 }, { t: 5, v: 3.8 }];
+  assert.deepEqual(M.mergeSeries(seed, live, 10), [{ t: 1, v: 4.1 }, { t: 3, v: 3.9 }, { t: 5, v: 3.8 }]);
+  assert.deepEqual(M.mergeSeries(seed, live, 2).map((p) => p.t), [3, 5]);
+  assert.deepEqual(M.mergeSeries([], undefined, 5), []);
+});
