@@ -93,10 +93,11 @@ extension Hub {
         history.dirty.removeAll()
     }
 
-    /// Timer work: hand-over, and once an hour the `history.retentionDays` prune.
+    /// Timer work: hand-over, and once a minute the `history.retentionDays`
+    /// prune (an index range on `ended_at`: cheap when there is nothing to do).
     func runHistory(now: Int64) {
         flushHistory()
-        guard let writer = history.writer, now - history.lastPrune >= 3_600_000 else { return }
+        guard let writer = history.writer, now - history.lastPrune >= 60_000 else { return }
         history.lastPrune = now
         writer.prune(before: now - Int64(config.history.retentionDays) * 86_400_000)
     }

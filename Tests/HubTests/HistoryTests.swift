@@ -67,6 +67,23 @@ import Testing
         #expect((timeline.json["entries"] as? [Any])?.count == 7, "connected, 5 samples, ended")
     }
 
+    @Test func callsOlderThanRetentionDaysArePruned() throws {
+        var config = Self.sqlite
+        config["history"] = ["retentionDays": 1]
+        let first = try HubProcess(config: config)
+        try Self.call(first, "two-days-ago", start: Self.nowMs - 2 * 86_400_000)
+        try Self.call(first, "today", start: Self.nowMs - 60_000)
+        #expect(try Self.history(first).calls.count == 2, "archived at first (the prune runs once a minute)")
+        #expect(first.stop() == 0)
+        // A start prunes at once.
+        let second = try HubProcess(config: config, dataDir: first.dataDir)
+        let ids = try HubProcess.waitUntil(timeout: 5, every: 0.1) {
+            (try? Self.history(second).calls.count) == 1
+        }
+        #expect(ids, "the call that ended two days ago is pruned")
+        #expect(try Self.history(second).calls.map { $0["sessionId"] as? String } == ["today"])
+    }
+
     @Test func theQualitySeriesHasEverySampleOfLiveAndEndedCalls() throws {
         let hub = try HubProcess()
         let start = Self.nowMs - 60_000
