@@ -8,7 +8,7 @@ import JSONCodec
 ///
 /// Layout:
 /// ```
-/// calls(session PRIMARY KEY, epoch, ended_at, started_at, provider, direction, grade,
+/// calls(id INTEGER PRIMARY KEY, session UNIQUE, epoch, ended_at, started_at, provider, direction, grade,
 ///       state, callee_sub, mos, mos_avg, warnings, search, summary, document, timeline, conflicts)
 ///   indexes (ended_at, session), (provider|grade|state|callee_sub, ended_at, session)
 /// samples(session, epoch, version, ts, mos, latency, jitter, loss, warnings)
@@ -21,9 +21,13 @@ import JSONCodec
 ///
 /// Every filter of `GET /api/history` has an index whose last columns are
 /// `(ended_at, session)`, the page order, so a page is an index range scan
-/// that stops after `limit` rows (cursor paging by `(ended_at, session)`).
+/// that stops after `limit` rows (cursor paging by `(ended_at, session)`);
+/// `q` goes through an FTS5 trigram index of each call's identifiers
+/// (`calls_search`, keyed by `calls.id`: an explicit INTEGER PRIMARY KEY,
+/// so a VACUUM cannot renumber it); the fleet summary reads a
+/// covering index only.
 /// Samples are kept as rows, every one of them; downsampling to
-/// `history.qualityPoints` happens when they are read (`QualitySeries`).
+/// `history.qualityPoints` happens when they are read (`HistorySummary.series` in Hub).
 ///
 /// With an encryption key (`store.encryptionKey`) the JSON blobs (which hold
 /// `from`, `to`, `phoneNumber`, metadata) are AES-256-GCM sealed with the
@@ -43,6 +47,9 @@ public final class HistoryArchive {
     private let selectSamples: SQLiteStatement
     private let selectOldSessions: SQLiteStatement
     private let selectSampleWarnings: SQLiteStatement
+    private let selectRowid: SQLiteStatement
+    private let deleteSearch: SQLiteStatement
+    private let insertSearch: SQLiteStatement
 
     /// Opens or creates the archive.
     /// - Parameters:
@@ -65,7 +72,7 @@ public final class HistoryArchive {
                 "PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=OFF",
                 """
                 CREATE TABLE IF NOT EXISTS calls(
-                  session TEXT PRIMARY KEY, epoch TEXT NOT NULL, ended_at INTEGER NOT NULL, started_at INTEGER,
+                  id INTEGER PRIMARY KEY, session TEXT NOT NULL UNIQUE, epoch TEXT NOT NULL, ended_at INTEGER NOT NULL, started_at INTEGER,
                   provider TEXT, direction TEXT, grade TEXT, state TEXT, callee_sub TEXT, mos REAL, mos_avg REAL,
                   warnings TEXT NOT NULL, search TEXT NOT NULL,
                   summary BLOB NOT NULL, document BLOB NOT NULL, timeline BLOB NOT NULL, conflicts BLOB NOT NULL)
@@ -75,6 +82,10 @@ public final class HistoryArchive {
                 "CREATE INDEX IF NOT EXISTS calls_grade ON calls(grade, ended_at, session)",
                 "CREATE INDEX IF NOT EXISTS calls_state ON calls(state, ended_at, session)",
                 "CREATE INDEX IF NOT EXISTS calls_callee ON calls(callee_sub, ended_at, session)",
+                // Covers the fleet summary: its scan never reads the wide rows (BENCHMARKS-store.md).
+                "CREATE INDEX IF NOT EXISTS calls_summary ON calls(ended_at, provider, direction, grade, mos_avg, warnings)",
+                // `q`: substring search through trigrams, keyed by the calls row's rowid.
+                "CREATE VIRTUAL TABLE IF NOT EXISTS calls_search USING fts5(search, tokenize='trigram', detail='none')",
                 """
                 CREATE TABLE IF NOT EXISTS samples(
                   session TEXT NOT NULL, epoch TEXT NOT NULL, version INTEGER NOT NULL, ts INTEGER NOT NULL,
@@ -84,11 +95,21 @@ public final class HistoryArchive {
             ] {
                 try HistoryArchive.exec(handle, sql)
             }
+            // An upsert, not INSERT OR REPLACE: the row keeps its rowid, which keys its search row.
             upsertCall = try SQLiteStatement(db: handle, sql: """
-                INSERT OR REPLACE INTO calls(session, epoch, ended_at, started_at, provider, direction, grade, state,
+                INSERT INTO calls(session, epoch, ended_at, started_at, provider, direction, grade, state,
                   callee_sub, mos, mos_avg, warnings, search, summary, document, timeline, conflicts)
                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+                ON CONFLICT(session) DO UPDATE SET epoch = excluded.epoch, ended_at = excluded.ended_at,
+                  started_at = excluded.started_at, provider = excluded.provider, direction = excluded.direction,
+                  grade = excluded.grade, state = excluded.state, callee_sub = excluded.callee_sub, mos = excluded.mos,
+                  mos_avg = excluded.mos_avg, warnings = excluded.warnings, search = excluded.search,
+                  summary = excluded.summary, document = excluded.document, timeline = excluded.timeline,
+                  conflicts = excluded.conflicts
                 """)
+            selectRowid = try SQLiteStatement(db: handle, sql: "SELECT rowid FROM calls WHERE session = ?1")
+            deleteSearch = try SQLiteStatement(db: handle, sql: "DELETE FROM calls_search WHERE rowid = ?1")
+            insertSearch = try SQLiteStatement(db: handle, sql: "INSERT INTO calls_search(rowid, search) VALUES (?1, ?2)")
             insertSample = try SQLiteStatement(db: handle, sql: """
                 INSERT OR IGNORE INTO samples(session, epoch, version, ts, mos, latency, jitter, loss, warnings)
                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
@@ -114,7 +135,8 @@ public final class HistoryArchive {
 
     deinit {
         for statement in [upsertCall, insertSample, deleteOtherEpochs, deleteCall, deleteSamples, selectCall,
-                          selectSamples, selectOldSessions, selectSampleWarnings] { statement.finalize() }
+                          selectSamples, selectOldSessions, selectSampleWarnings, selectRowid, deleteSearch,
+                          insertSearch] { statement.finalize() }
         if let db { sqlite3_close_v2(db) }
     }
 
@@ -175,6 +197,12 @@ public final class HistoryArchive {
         try s.bind(16, blob: seal(call.timeline, call.sessionId))
         try s.bind(17, blob: seal(call.conflicts, call.sessionId))
         try s.run()
+        guard let rowid = try rowid(call.sessionId) else { throw StoreError(message: "history archive: upsert lost its row") }
+        try deleteSearch.bind(1, int: rowid)
+        try deleteSearch.run()
+        try insertSearch.bind(1, int: rowid)
+        try insertSearch.bind(2, text: call.search)
+        try insertSearch.run()
         try deleteOtherEpochs.bind(1, text: call.sessionId)
         try deleteOtherEpochs.bind(2, text: call.epoch)
         try deleteOtherEpochs.run()
@@ -201,6 +229,10 @@ public final class HistoryArchive {
     /// Deletes a call and every sample of its id; true if anything was there.
     public func erase(_ sessionId: String) throws(StoreError) -> Bool {
         let db = try live()
+        if let rowid = try rowid(sessionId) {
+            try deleteSearch.bind(1, int: rowid)
+            try deleteSearch.run()
+        }
         try deleteCall.bind(1, text: sessionId)
         try deleteCall.run()
         var changed = sqlite3_changes(db) > 0
@@ -208,6 +240,13 @@ public final class HistoryArchive {
         try deleteSamples.run()
         changed = changed || sqlite3_changes(db) > 0
         return changed
+    }
+
+    private func rowid(_ sessionId: String) throws(StoreError) -> Int64? {
+        let s = selectRowid
+        defer { s.reset() }
+        try s.bind(1, text: sessionId)
+        return try s.step() ? s.int(0) : nil
     }
 
     /// Deletes calls that ended before `before` (`history.retentionDays`);
@@ -276,7 +315,11 @@ public final class HistoryArchive {
         if let v = query.from { add("ended_at >= ?", .int(v)) }
         if let v = query.to { add("ended_at < ?", .int(v)) }
         if let after = query.after { add("(ended_at, session) < (?, ?)", .int(after.endedAt), .text(after.sessionId)) }
-        if let q = query.q, !q.isEmpty { add("search LIKE ? ESCAPE '\\'", .text("%" + HistoryArchive.likeEscaped(q.lowercased()) + "%")) }
+        if let q = query.q, !q.isEmpty {
+            // The trigram index answers LIKE exactly (case-insensitively) without a scan for 3+ characters.
+            add("rowid IN (SELECT rowid FROM calls_search WHERE search LIKE ? ESCAPE '\\')",
+                .text("%" + HistoryArchive.likeEscaped(q.lowercased()) + "%"))
+        }
         let whereSQL = clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND ")
         let sql = "SELECT session, ended_at, summary, warnings FROM calls" + whereSQL
             + " ORDER BY ended_at DESC, session DESC LIMIT \(query.limit + 1)"
