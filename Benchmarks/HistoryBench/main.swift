@@ -3,8 +3,8 @@
 // row, a timeline and quality samples each), then time the reads the hub
 // runs on the archive thread for each route, p50 / p99, and the disk per call.
 //
-//   swift build -c release --scratch-path .build-store --product HistoryBench
-//   .build-store/release/HistoryBench [--calls 100000] [--samples 10] [--queries 300] [--dir /tmp]
+//   swift build -c release --product HistoryBench
+//   .build/release/HistoryBench [--calls 100000] [--samples 10] [--queries 300] [--dir /tmp] [--optimize]
 //
 // What is timed is `HistoryArchive` alone (SQL, decoding the stored JSON):
 // not HTTP, not the hand-off between the loop and the archive thread, and for
@@ -19,6 +19,8 @@ struct Options {
     var samples = 10
     var queries = 300
     var dir = NSTemporaryDirectory()
+    /// Merge the search index after filling (`HistoryArchive.optimizeSearch`).
+    var optimize = false
 
     init(_ arguments: [String]) {
         var iterator = arguments.dropFirst().makeIterator()
@@ -28,6 +30,7 @@ struct Options {
             case "--samples": samples = iterator.next().flatMap(Int.init) ?? samples
             case "--queries": queries = iterator.next().flatMap(Int.init) ?? queries
             case "--dir": dir = iterator.next() ?? dir
+            case "--optimize": optimize = true
             default:
                 FileHandle.standardError.write(Data("unknown argument \(argument)\n".utf8))
                 exit(2)
@@ -112,6 +115,11 @@ while i < options.calls {
     i += batch
 }
 let fillSeconds = now() - fillStart
+if options.optimize {
+    let start = now()
+    try archive.optimizeSearch()
+    print("search index optimized in \(String(format: "%.1f", now() - start)) s")
+}
 // Settle the WAL into the database so the file size is the archive's.
 _ = try? archive.count()
 let archived = try archive.count()

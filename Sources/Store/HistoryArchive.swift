@@ -262,6 +262,12 @@ public final class HistoryArchive {
         return old.count
     }
 
+    /// Merges the search index's segments into one (FTS5 `optimize`):
+    /// rows added a batch at a time leave many, and a query reads each.
+    public func optimizeSearch() throws(StoreError) {
+        try HistoryArchive.exec(try live(), "INSERT INTO calls_search(calls_search) VALUES ('optimize')")
+    }
+
     // MARK: - Reads
 
     /// The archived document and timeline of a call, or nil.
@@ -316,9 +322,12 @@ public final class HistoryArchive {
         if let v = query.to { add("ended_at < ?", .int(v)) }
         if let after = query.after { add("(ended_at, session) < (?, ?)", .int(after.endedAt), .text(after.sessionId)) }
         if let q = query.q, !q.isEmpty {
-            // The trigram index answers LIKE exactly (case-insensitively) without a scan for 3+ characters.
-            add("rowid IN (SELECT rowid FROM calls_search WHERE search LIKE ? ESCAPE '\\')",
-                .text("%" + HistoryArchive.likeEscaped(q.lowercased()) + "%"))
+            // GLOB, not LIKE: FTS5 hands a LIKE with an ESCAPE clause no
+            // index (a full scan, ~35 ms at 100,000 calls), and a GLOB on
+            // the trigram index is exact for any run of 3+ characters. Both
+            // sides are lower-cased, so GLOB's case sensitivity does not show.
+            add("rowid IN (SELECT rowid FROM calls_search WHERE search GLOB ?)",
+                .text("*" + HistoryArchive.globEscaped(q.lowercased()) + "*"))
         }
         let whereSQL = clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND ")
         let sql = "SELECT session, ended_at, summary, warnings FROM calls" + whereSQL
@@ -398,12 +407,12 @@ public final class HistoryArchive {
         }
     }
 
-    /// `q` is a substring, not a pattern: `%`, `_` and the escape match themselves.
-    static func likeEscaped(_ text: String) -> String {
+    /// `q` is a substring, not a pattern: GLOB's `*`, `?` and `[` become
+    /// one-character classes that match themselves.
+    static func globEscaped(_ text: String) -> String {
         var out = ""
         for c in text {
-            if c == "%" || c == "_" || c == "\\" { out.append("\\") }
-            out.append(c)
+            if c == "*" || c == "?" || c == "[" { out += "[\(c)]" } else { out.append(c) }
         }
         return out
     }

@@ -36,9 +36,13 @@ import Testing
         try archive.transaction { () throws(StoreError) in
             try archive.put(Self.call("x1", endedAt: 1, search: "x1\n100%"))
             try archive.put(Self.call("x2", endedAt: 2, search: "x2\n1000"))
+            try archive.put(Self.call("x3", endedAt: 3, search: "x3\nwe[ird*?"))
         }
         #expect(Self.ids(try archive.page(HistoryQuery(q: "100%"))) == ["x1"], "% matches itself")
-        #expect(Self.ids(try archive.page(HistoryQuery(q: "X"))) == ["x2", "x1"], "case-insensitive")
+        #expect(Self.ids(try archive.page(HistoryQuery(q: "0*"))).isEmpty, "* matches itself, not anything")
+        #expect(Self.ids(try archive.page(HistoryQuery(q: "x?"))).isEmpty, "? matches itself")
+        #expect(Self.ids(try archive.page(HistoryQuery(q: "X"))) == ["x3", "x2", "x1"], "case-insensitive")
+        #expect(Self.ids(try archive.page(HistoryQuery(q: "E[IRD*?"))) == ["x3"], "[, * and ? match themselves")
     }
 
     @Test func eraseAndPruneRemoveCallsAndSamples() throws {
