@@ -156,7 +156,7 @@ try measure("history, from/to one hour at random") { _ in
     let from = randomTime()
     return try archive.page(HistoryQuery(from: from, to: from + 3_600_000, limit: 50)).calls.count
 }
-try measure("history, q=<a number> (substring scan)") { q in
+try measure("history, q=<a number> (rare: 1 match)") { q in
     try archive.page(HistoryQuery(q: "+1555\(1_000_000 + (q * 7919) % options.calls)", limit: 50)).calls.count
 }
 try measure("history, q=agent-7 (common, page fills)") { _ in try archive.page(HistoryQuery(q: "agent-7", limit: 50)).calls.count }
