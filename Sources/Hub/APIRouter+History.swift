@@ -136,10 +136,11 @@ extension APIRouter {
         let maxLimit = csv ? APIRouter.csvLimitMax : APIRouter.pageLimitMax
         q.limit = csv ? 1000 : 50
         if let text = query["limit"] {
-            guard let n = Int(text), n >= 1, n <= maxLimit else {
+            // Above the maximum is clamped (as page sizes usually are); not a number, or under 1, is a mistake.
+            guard let n = Int(text), n >= 1 else {
                 return .refused(.error(400, "invalid_filter", "limit must be an integer from 1 to \(maxLimit)"))
             }
-            q.limit = n
+            q.limit = min(n, maxLimit)
         }
         if let cursor = query["cursor"] {
             guard let tilde = cursor.firstIndex(of: "~"), let endedAt = Int64(cursor[..<tilde]),

@@ -170,6 +170,7 @@ import Testing
         let from = base + 20_000, to = base + 50_000
         #expect(try Self.history(hub, "?from=\(from)&to=\(to)").calls.map { $0["sessionId"] as? String } == ["h4", "h3", "h2"])
         #expect(try Self.history(hub, "?grade=excellent").calls.isEmpty, "no call had quality")
+        #expect(try Self.history(hub, "?limit=100000").calls.count == 7, "a limit over 500 is clamped, not refused")
     }
 
     /// `calleeSub` is a document field of §10 (another branch): the archive
