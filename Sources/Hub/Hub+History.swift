@@ -87,8 +87,12 @@ extension Hub {
             history.samples.removeAll(keepingCapacity: true)
         }
         guard !history.dirty.isEmpty else { return }
+        let encrypted = history.encrypted
         for id in history.dirty.sorted() {
-            if let channel = sessions[id], let call = archivedCall(channel) { writer.put(call) }
+            // A copy of the engine (a value; its timeline entries are immutable
+            // and shared): the JSON is built on the archive thread.
+            guard let engine = sessions[id]?.engine, engine.endedAt != nil else { continue }
+            writer.put { Hub.archivedCall(engine, encrypted: encrypted)! }
         }
         history.dirty.removeAll()
     }
@@ -126,8 +130,8 @@ extension Hub {
     }
 
     /// The archive row of an ended session, or nil if it has not ended.
-    func archivedCall(_ channel: SessionChannel) -> ArchivedCall? {
-        let engine = channel.engine
+    /// Pure: runs on the archive thread.
+    static func archivedCall(_ engine: CallSession, encrypted: Bool) -> ArchivedCall? {
         guard let endedAt = engine.endedAt else { return nil }
         let document = engine.document.json
         let summary = HistorySummary.row(document, engine: engine)
@@ -142,7 +146,7 @@ extension Hub {
         }
         var searchable = [engine.sessionId]
         var fields = ["callId", "callUUID", "providerCallId", "twilioCallSid", "sipCallId", "calleeSub"]
-        if !history.encrypted { fields += ["from", "to", "phoneNumber"] }
+        if !encrypted { fields += ["from", "to", "phoneNumber"] }
         for key in fields { if let text = document[key]?.stringValue { searchable.append(text) } }
         return ArchivedCall(
             sessionId: engine.sessionId, epoch: engine.epoch, endedAt: endedAt, startedAt: engine.startedAt,

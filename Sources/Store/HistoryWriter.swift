@@ -28,6 +28,8 @@ public final class HistoryWriter: @unchecked Sendable {
 
     private enum Operation {
         case put(ArchivedCall)
+        /// Builds the row on this thread: the encoding of a long timeline stays off the loop.
+        case make(@Sendable () -> ArchivedCall)
         case samples([QualityPoint])
         case erase(token: Int, sessionId: String)
         case prune(before: Int64)
@@ -61,6 +63,10 @@ public final class HistoryWriter: @unchecked Sendable {
 
     /// Archives (or re-archives) an ended call.
     public func put(_ call: ArchivedCall) { enqueue(.put(call)) }
+
+    /// Archives the call `make` builds, calling it on the archive thread
+    /// (it must capture only values: a copy of the session, not the hub).
+    public func put(_ make: @escaping @Sendable () -> ArchivedCall) { enqueue(.make(make)) }
 
     /// Stores quality samples.
     public func add(_ points: [QualityPoint]) {
@@ -125,6 +131,7 @@ public final class HistoryWriter: @unchecked Sendable {
                         for op in writes {
                             switch op {
                             case .put(let call): try archive.put(call)
+                            case .make(let make): try archive.put(make())
                             case .samples(let points): try archive.add(points)
                             case .erase(let token, let id): erased.append((token, try archive.erase(id)))
                             case .prune(let before): _ = try archive.prune(before: before)
