@@ -37,6 +37,10 @@ extension Hub {
         let archive = try HistoryArchive(path: Hub.historyPath(config), encryptionKey: key)
         history.encrypted = key != nil
         history.writer = HistoryWriter(archive: archive, wake: wake)
+        metrics.describe("switchboard_history_archived_total", type: "counter",
+                         "ended calls handed to the archive (again after each later change)")
+        metrics.describe("switchboard_history_write_errors_total", type: "counter", "archive transactions that failed")
+        for name in ["switchboard_history_archived_total", "switchboard_history_write_errors_total"] { _ = metrics.counter(name) }
     }
 
     /// Hands over what is pending and stops the archive thread (shutdown).
@@ -93,6 +97,7 @@ extension Hub {
             // and shared): the JSON is built on the archive thread.
             guard let engine = sessions[id]?.engine, engine.endedAt != nil else { continue }
             writer.put { Hub.archivedCall(engine, encrypted: encrypted)! }
+            metrics.increment("switchboard_history_archived_total")
         }
         history.dirty.removeAll()
     }
@@ -110,6 +115,7 @@ extension Hub {
     func processHistory() {
         guard let writer = history.writer else { return }
         for error in writer.takeErrors() {
+            metrics.increment("switchboard_history_write_errors_total")
             logger.error("history archive write failed", metadata: ["error": "\(error.message)"])
         }
         for done in writer.takeCompleted() {

@@ -150,6 +150,8 @@ import Testing
         #expect(all.calls.map { $0["sessionId"] as? String } == (0..<7).reversed().map { "h\($0)" }, "newest first, live calls absent")
         #expect(all.next == nil)
         #expect(all.calls.first?["archived"] as? Bool == true)
+        #expect(try hub.metric("switchboard_history_archived_total") >= 7)
+        #expect(try hub.metric("switchboard_history_write_errors_total") == 0)
 
         var seen: [String] = []
         var cursor: String?
