@@ -15,6 +15,9 @@ final class HistoryState {
     var waiting: [Int: (Result<HistoryWriter.Answer, StoreError>) -> Void] = [:]
     var nextToken = 0
     var lastPrune: Int64 = .min / 2
+    /// The version each ended session was last committed to the archive at:
+    /// retention drops a session only once its current version is archived.
+    var archivedVersion: [String: Int64] = [:]
     /// `store.encryptionKey` is set: `q` then does not index phone numbers.
     var encrypted = false
 }
@@ -96,7 +99,7 @@ extension Hub {
             // A copy of the engine (a value; its timeline entries are immutable
             // and shared): the JSON is built on the archive thread.
             guard let engine = sessions[id]?.engine, engine.endedAt != nil else { continue }
-            writer.put { Hub.archivedCall(engine, encrypted: encrypted)! }
+            writer.put(sessionId: id, version: engine.version) { Hub.archivedCall(engine, encrypted: encrypted)! }
             metrics.increment("switchboard_history_archived_total")
         }
         history.dirty.removeAll()
@@ -118,9 +121,20 @@ extension Hub {
             metrics.increment("switchboard_history_write_errors_total")
             logger.error("history archive write failed", metadata: ["error": "\(error.message)"])
         }
+        let archived = writer.takeArchived()
+        for (id, version) in archived.done { history.archivedVersion[id] = max(history.archivedVersion[id] ?? 0, version) }
+        // Tried again at the next tick, for as long as the session is in memory.
+        for id in archived.failed where sessions[id] != nil { history.dirty.insert(id) }
         for done in writer.takeCompleted() {
             history.waiting.removeValue(forKey: done.token)?(done.result)
         }
+    }
+
+    /// Whether retention may drop this ended session: its current version is
+    /// in the archive (always, without one: a hub without a transport).
+    func isArchived(_ channel: SessionChannel) -> Bool {
+        guard history.writer != nil else { return true }
+        return history.archivedVersion[channel.engine.sessionId] == channel.engine.version
     }
 
     /// Runs `read` on the archive thread after everything pending; false
@@ -181,6 +195,7 @@ extension Hub {
             outbound?.pendingWrite.forgetDelivered += [id]
         }
         history.dirty.remove(id)
+        history.archivedVersion[id] = nil
         history.samples.removeAll { $0.sessionId == id }
         journal?.drop(sessions: [id])
         history.nextToken += 1

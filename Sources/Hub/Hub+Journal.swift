@@ -135,16 +135,18 @@ extension Hub {
         let keepMs = Int64(config.retention.endedSec) * 1000
         var expired: [String] = []
         // Not while anyone watches, nor while one of its inputs awaits its
-        // commit (applying it would recreate the session under a new epoch).
+        // commit (applying it would recreate the session under a new epoch),
+        // nor before its last change is in the call archive (§12).
         for (id, channel) in sessions where channel.order.isEmpty && channel.uncommitted == 0 {
             guard let endedAt = channel.engine.endedAt, now - endedAt >= keepMs,
                   channel.engine.lastSyncAt.map({ now - $0 >= keepMs }) ?? true else { continue }
+            guard isArchived(channel) else { markForArchive(channel); continue }  // kept until it is
             expired.append(id)
         }
         guard !expired.isEmpty else { return }
         let gone = Set(expired)
-        flushHistory()  // their last changes go to the archive before memory forgets them
         for id in expired {
+            history.archivedVersion[id] = nil
             sessions[id] = nil
             qualityPending.remove(id)
             growthPending[id] = nil

@@ -27,9 +27,8 @@ public final class HistoryWriter: @unchecked Sendable {
     public typealias Read = @Sendable (HistoryArchive) throws(StoreError) -> Answer
 
     private enum Operation {
-        case put(ArchivedCall)
         /// Builds the row on this thread: the encoding of a long timeline stays off the loop.
-        case make(@Sendable () -> ArchivedCall)
+        case put(sessionId: String, version: Int64, make: @Sendable () -> ArchivedCall)
         case samples([QualityPoint])
         case erase(token: Int, sessionId: String)
         case prune(before: Int64)
@@ -42,6 +41,8 @@ public final class HistoryWriter: @unchecked Sendable {
     private var queue: [Operation] = []
     private var completed: [(token: Int, result: Result<Answer, StoreError>)] = []
     private var errors: [StoreError] = []
+    private var archived: [(sessionId: String, version: Int64)] = []
+    private var notArchived: [String] = []
     private var closing = false
     private var thread: PosixThread?
 
@@ -61,12 +62,26 @@ public final class HistoryWriter: @unchecked Sendable {
         lock.signal()
     }
 
-    /// Archives (or re-archives) an ended call.
-    public func put(_ call: ArchivedCall) { enqueue(.put(call)) }
+    /// Archives (or re-archives) the ended call `make` builds, calling it on
+    /// the archive thread (it must capture only values: a copy of the
+    /// session, not the hub). The outcome comes back through `takeArchived()`.
+    /// - Parameters:
+    ///   - version: the session's version the row is made from.
+    public func put(sessionId: String, version: Int64, _ make: @escaping @Sendable () -> ArchivedCall) {
+        enqueue(.put(sessionId: sessionId, version: version, make: make))
+    }
 
-    /// Archives the call `make` builds, calling it on the archive thread
-    /// (it must capture only values: a copy of the session, not the hub).
-    public func put(_ make: @escaping @Sendable () -> ArchivedCall) { enqueue(.make(make)) }
+    /// Calls committed to the archive since the last call (with the version
+    /// each was made from), and calls whose transaction failed.
+    public func takeArchived() -> (done: [(sessionId: String, version: Int64)], failed: [String]) {
+        lock.withLock {
+            defer {
+                archived.removeAll(keepingCapacity: true)
+                notArchived.removeAll()
+            }
+            return (archived, notArchived)
+        }
+    }
 
     /// Stores quality samples.
     public func add(_ points: [QualityPoint]) {
@@ -120,6 +135,8 @@ public final class HistoryWriter: @unchecked Sendable {
             if batch.isEmpty { return }
             var answers: [(token: Int, result: Result<Answer, StoreError>)] = []
             var failures: [StoreError] = []
+            var stored: [(sessionId: String, version: Int64)] = []
+            var lost: [String] = []
             var writes: [Operation] = []
             func flushWrites() {
                 guard !writes.isEmpty else { return }
@@ -130,8 +147,7 @@ public final class HistoryWriter: @unchecked Sendable {
                         erased = []
                         for op in writes {
                             switch op {
-                            case .put(let call): try archive.put(call)
-                            case .make(let make): try archive.put(make())
+                            case .put(_, _, let make): try archive.put(make())
                             case .samples(let points): try archive.add(points)
                             case .erase(let token, let id): erased.append((token, try archive.erase(id)))
                             case .prune(let before): _ = try archive.prune(before: before)
@@ -140,9 +156,16 @@ public final class HistoryWriter: @unchecked Sendable {
                         }
                     }
                     answers += erased.map { (token: $0.0, result: .success(.erased($0.1))) }
+                    for op in writes { if case .put(let id, let version, _) = op { stored.append((id, version)) } }
                 } catch {
                     failures.append(error)
-                    for op in writes { if case .erase(let token, _) = op { answers.append((token, .failure(error))) } }
+                    for op in writes {
+                        switch op {
+                        case .erase(let token, _): answers.append((token, .failure(error)))
+                        case .put(let id, _, _): lost.append(id)
+                        default: break
+                        }
+                    }
                 }
             }
             for op in batch {
@@ -154,10 +177,12 @@ public final class HistoryWriter: @unchecked Sendable {
                 }
             }
             flushWrites()
-            if !answers.isEmpty || !failures.isEmpty {
+            if !answers.isEmpty || !failures.isEmpty || !stored.isEmpty {
                 lock.withLock {
                     completed += answers
                     errors += failures
+                    archived += stored
+                    notArchived += lost
                 }
                 wake()
             }

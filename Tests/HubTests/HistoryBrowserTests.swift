@@ -16,10 +16,12 @@ import Testing
 
         let token = HubProcess.token(role: .dashboard, sub: "e2e")
         let browser = try Chromium(url: "http://127.0.0.1:\(hub.port)/#token=\(token)")
-        _ = try browser.waitUntil("!!document.getElementById('tab-history')", timeout: 10)
+        // The deferred scripts (which install the tab's listener) have run once the page is complete.
+        _ = try browser.waitUntil("document.readyState === 'complete'", timeout: 10)
         _ = try browser.evaluate("document.getElementById('tab-history').click()")
         let listed = try browser.waitUntil("!!document.querySelector('#history-body tr[data-id=\"archived-call\"]')", timeout: 10)
-        #expect(listed != nil, "the History view lists the archived call")
+        let note = try browser.evaluate("document.getElementById('h-note').textContent")
+        #expect(listed != nil, "the History view lists the archived call (note: \(String(describing: note)))")
         _ = try browser.evaluate("document.querySelector('#history-body tr[data-id=\"archived-call\"]').click()")
         let charted = try browser.waitUntil("\(Self.pointsJS) === 40", timeout: 10)
         let drawn = try browser.evaluate(Self.pointsJS)
