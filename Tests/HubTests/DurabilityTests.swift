@@ -181,7 +181,8 @@ import Testing
         let failure = try #require(refused, "400 KiB of file size ran out (\(acknowledged.count) writes acknowledged)")
         #expect(failure.status == 503, "status \(failure.status): \(failure.text)")
         #expect((failure.json["error"] as? [String: Any])?["code"] as? String == "store_unavailable")
-        #expect(hub.log.contains("journal commit failed"), "the failure is the commit's, not the request's")
+        // The log is read from a pipe on another thread: wait for the line, do not race it.
+        #expect(hub.waitForLog("journal commit failed", timeout: 3), "the failure is the commit's, not the request's")
         #expect(!acknowledged.isEmpty)
         // Every acknowledged write is still there after a restart without the limit.
         #expect(hub.stop(signal: SIGKILL) != nil)
