@@ -54,9 +54,9 @@ extension Hub {
 
     /// Applies what the journal committed since the last call (on wake-up).
     public func processCommitted() {
+        processHistory()  // the archive thread's answers share this wake-up
         // Outbox first (its stored rows are read before later commits apply),
         // and the rows those commits' events add go to the writer at the end.
-        processHistory()
         if outbound != nil { outboundBeforeCommits(now: WallClock.nowMs()) }
         defer { if outbound != nil { flushOutbound() } }
         guard let journal else { return }
