@@ -70,6 +70,8 @@ public final class HistoryArchive {
             // (retention); commits are batched, so the fsync is shared.
             for sql in [
                 "PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=OFF",
+                // An erased call (DELETE /api/calls/{id}) is overwritten, not left in free pages.
+                "PRAGMA secure_delete=ON",
                 """
                 CREATE TABLE IF NOT EXISTS calls(
                   id INTEGER PRIMARY KEY, session TEXT NOT NULL UNIQUE, epoch TEXT NOT NULL, ended_at INTEGER NOT NULL, started_at INTEGER,
