@@ -14,7 +14,7 @@
   function $(id) { return document.getElementById(id); }
   var el = App.el, setText = App.setText;
 
-  var state = { params: null, cursor: null, seq: 0, loaded: false };
+  var state = { params: null, cursor: null, seq: 0, fleetSeq: 0, loaded: false };
 
   (function initFilters() {
     ['ended', 'declined', 'busy', 'no_answer', 'failed', 'canceled'].forEach(function (s) {
@@ -127,6 +127,77 @@
         if (warned.length) div.title = warned.map(function (w) { return w + ': ' + g.warnings[w]; }).join('\n');
         box.appendChild(div);
       });
+      loadFleetChart(((json && json.groups) || []).map(function (g) { return g.key; }).slice(0, 6));
     }, function () { $('fleet').textContent = ''; });
+  }
+
+  var LINE_COLORS = ['#2f6fde', '#d9822b', '#1f9d55', '#9b59b6', '#c0392b', '#16a085'];
+
+  /** MOS over time, one line per provider: its p50 per hour (by=hour&provider=). */
+  function loadFleetChart(providers) {
+    var seq = ++state.fleetSeq;
+    if (!providers.length) { $('fleet-figure').hidden = true; return; }
+    Promise.all(providers.map(function (p) {
+      var q = { from: state.params.from, to: state.params.to, by: 'hour', provider: p };
+      return App.authFetch(M.apiUrl(App.base.http, 'api/quality/summary', q)).then(function (json) {
+        var points = ((json && json.groups) || []).map(function (g) {
+          return { t: Date.parse(g.key), v: g.mos && g.mos.p50 };
+        }).filter(function (pt) { return typeof pt.v === 'number' && isFinite(pt.t); });
+        return { provider: p, points: points };
+      });
+    })).then(function (lines) {
+      if (seq !== state.fleetSeq) return;
+      lines = lines.filter(function (l) { return l.points.length; });
+      $('fleet-figure').hidden = !lines.length;
+      var legend = $('fleet-legend');
+      legend.textContent = '';
+      lines.forEach(function (l, i) {
+        var item = el('span', 'fleet-legend-item', l.provider);
+        item.style.color = LINE_COLORS[i % LINE_COLORS.length];
+        legend.appendChild(item);
+      });
+      drawFleet($('fleet-chart'), lines);
+    }, function () { $('fleet-figure').hidden = true; });
+  }
+
+  function drawFleet(canvas, lines) {
+    canvas.setAttribute('data-lines', String(lines.length));
+    var dpr = window.devicePixelRatio || 1;
+    var w = canvas.clientWidth || 600, h = canvas.clientHeight || 110;
+    canvas.width = Math.round(w * dpr);
+    canvas.height = Math.round(h * dpr);
+    var ctx = canvas.getContext('2d');
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, w, h);
+    var padL = 30, padR = 6, padT = 6, padB = 14, pw = w - padL - padR, ph = h - padT - padB;
+    var all = [].concat.apply([], lines.map(function (l) { return l.points; }));
+    var t0 = Math.min.apply(null, all.map(function (p) { return p.t; }));
+    var t1 = Math.max.apply(null, all.map(function (p) { return p.t; }));
+    if (t1 - t0 < 3600000) { t0 -= 1800000; t1 += 1800000; }
+    var x = function (t) { return padL + (t - t0) / (t1 - t0) * pw; };
+    var y = function (v) { return padT + ph - (Math.max(1, Math.min(4.5, v)) - 1) / 3.5 * ph; };
+    ctx.font = '10px system-ui, sans-serif';
+    ctx.fillStyle = '#6b7585';
+    ctx.strokeStyle = '#e2e6ec';
+    ctx.textAlign = 'right';
+    ctx.textBaseline = 'middle';
+    [1, 2, 3, 4].forEach(function (v) {
+      var yy = Math.round(y(v)) + 0.5;
+      ctx.beginPath(); ctx.moveTo(padL, yy); ctx.lineTo(padL + pw, yy); ctx.stroke();
+      ctx.fillText(String(v), padL - 4, yy);
+    });
+    ctx.textBaseline = 'alphabetic';
+    ctx.textAlign = 'left';
+    ctx.fillText(new Date(t0).toLocaleString(), padL, h - 2);
+    ctx.textAlign = 'right';
+    ctx.fillText(new Date(t1).toLocaleString(), padL + pw, h - 2);
+    lines.forEach(function (l, i) {
+      ctx.strokeStyle = ctx.fillStyle = LINE_COLORS[i % LINE_COLORS.length];
+      ctx.lineWidth = 1.6;
+      ctx.beginPath();
+      l.points.forEach(function (p, j) { if (j === 0) ctx.moveTo(x(p.t), y(p.v)); else ctx.lineTo(x(p.t), y(p.v)); });
+      ctx.stroke();
+      l.points.forEach(function (p) { ctx.beginPath(); ctx.arc(x(p.t), y(p.v), 2, 0, Math.PI * 2); ctx.fill(); });
+    });
   }
 })();

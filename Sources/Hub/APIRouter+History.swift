@@ -38,7 +38,11 @@ extension APIRouter {
                 case (.refused(let e), _), (_, .refused(let e)): return .refused(e)
                 case (.ok(let f), .ok(let t)): range = (f, t)
                 }
-                return .ok(APIRouter.summaryRead(range.from, range.to, by))
+                let provider = req.query["provider"]
+                if let provider, provider.isEmpty || provider.unicodeScalars.count > 128 {
+                    return .refused(.error(400, "invalid_filter", "provider must be 1-128 characters"))
+                }
+                return .ok(APIRouter.summaryRead(range.from, range.to, provider, by))
             }
         case .quality(let id):
             guard req.method == "GET" || req.method == "HEAD" else { return .response(notAllowed(req, "GET")) }
@@ -57,9 +61,9 @@ extension APIRouter {
         }
     }
 
-    static func summaryRead(_ from: Int64?, _ to: Int64?, _ by: String) -> HistoryWriter.Read {
+    static func summaryRead(_ from: Int64?, _ to: Int64?, _ provider: String?, _ by: String) -> HistoryWriter.Read {
         { archive throws(StoreError) -> HistoryWriter.Answer in
-            let rows = try archive.summaryRows(from: from, to: to)
+            let rows = try archive.summaryRows(from: from, to: to, provider: provider)
             return .json(JSONValueBox(HistorySummary.fleet(rows, by: by)))
         }
     }

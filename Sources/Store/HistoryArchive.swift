@@ -359,10 +359,14 @@ public final class HistoryArchive {
         return HistoryPage(calls: calls, next: more ? last.map { (endedAt: $0.0, sessionId: $0.1) } : nil)
     }
 
-    /// The calls that ended in `[from, to)`, for the fleet summary.
-    public func summaryRows(from: Int64?, to: Int64?) throws(StoreError) -> [SummaryRow] {
+    /// The calls that ended in `[from, to)` (of one provider, when given), for the fleet summary.
+    public func summaryRows(from: Int64?, to: Int64?, provider: String? = nil) throws(StoreError) -> [SummaryRow] {
         var clauses: [String] = []
         var binds: [Bind] = []
+        if let provider {
+            clauses.append("provider = ?")
+            binds.append(.text(provider))
+        }
         if let from {
             clauses.append("ended_at >= ?")
             binds.append(.int(from))

@@ -22,6 +22,8 @@ import Testing
         let listed = try browser.waitUntil("!!document.querySelector('#history-body tr[data-id=\"archived-call\"]')", timeout: 10)
         let note = try browser.evaluate("document.getElementById('h-note').textContent")
         #expect(listed != nil, "the History view lists the archived call (note: \(String(describing: note)))")
+        #expect(try browser.waitUntil("document.getElementById('fleet-chart').getAttribute('data-lines') === '1'", timeout: 10) != nil,
+                "the fleet chart draws one line: the one provider's MOS by hour")
         _ = try browser.evaluate("document.querySelector('#history-body tr[data-id=\"archived-call\"]').click()")
         let charted = try browser.waitUntil("\(Self.pointsJS) === 40", timeout: 10)
         let drawn = try browser.evaluate(Self.pointsJS)

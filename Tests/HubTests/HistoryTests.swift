@@ -296,5 +296,7 @@ import Testing
         #expect(narrow?.map { $0["calls"] as? Int } == [1], "from/to bound endedAt: only s2")
         let hours = try http.get("/api/quality/summary?by=hour").json["groups"] as? [[String: Any]]
         #expect(hours?.allSatisfy { ($0["key"] as? String)?.hasSuffix(":00:00Z") == true } == true)
+        let telnyxHours = try http.get("/api/quality/summary?by=hour&provider=telnyx").json["groups"] as? [[String: Any]]
+        #expect(telnyxHours?.map { $0["calls"] as? Int ?? 0 }.reduce(0, +) == 1, "provider narrows the summary to one provider's calls")
     }
 }
