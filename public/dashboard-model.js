@@ -259,6 +259,16 @@
 
   // -------------------------------------------------------------- charts
 
+  /** The archived series `seed` under the live points `live`: by time, one point per `t`, numbers only, the last `max`. */
+  function mergeSeries(seed, live, max) {
+    var byT = new Map();
+    seed.concat(live || []).forEach(function (p) {
+      if (typeof p.v === 'number' && isFinite(p.v) && typeof p.t === 'number') byT.set(p.t, p);
+    });
+    var out = Array.from(byT.values()).sort(function (a, b) { return a.t - b.t; });
+    return out.length > max ? out.slice(out.length - max) : out;
+  }
+
   /** Appends a point `{t, v}` to a series, skipping duplicates and non-numbers, keeping the last `max`. */
   function pushPoint(series, t, v, max) {
     if (typeof v !== 'number' || !isFinite(v) || typeof t !== 'number') return false;
@@ -343,6 +353,7 @@
     urlWithCall: urlWithCall,
     apiUrl: apiUrl,
     pushPoint: pushPoint,
+    mergeSeries: mergeSeries,
     chartScale: chartScale,
     describeUpdate: describeUpdate,
     describePush: describePush,

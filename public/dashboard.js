@@ -345,6 +345,53 @@
     scheduleRender();
 
     var d = detail;
+    d.marks = [];
+    // The whole series first (GET /quality, PROTOCOL.md §12), then live
+    // samples on top. A call that has left memory is archived: no socket
+    // (subscribing would start an empty session of the same id).
+    authFetch(M.apiUrl(base.http, 'api/calls/' + encodeURIComponent(id))).then(function (doc) {
+      if (detail !== d) return;
+      if (doc && doc.archived) {
+        showArchived(d, doc);
+      } else {
+        connectDetail(d);
+      }
+      loadQuality(d);
+    }, function () { if (detail === d) { connectDetail(d); loadQuality(d); } });
+  }
+
+  function showArchived(d, doc) {
+    d.doc = doc;
+    d.archived = true;
+    var pill = $('d-conn');
+    pill.setAttribute('data-status', 'closed');
+    setText(pill, 'archived');
+    renderDocument(doc);
+    renderDetailHead(doc);
+    loadTimeline(d);
+  }
+
+  /** Fetches the session's whole quality series and merges it under the live samples. */
+  function loadQuality(d) {
+    authFetch(M.apiUrl(base.http, 'api/calls/' + encodeURIComponent(d.id) + '/quality')).then(function (json) {
+      if (detail !== d || !json || !Array.isArray(json.points)) return;
+      d.maxPoints = Math.max(CHART_POINTS, json.points.length + CHART_POINTS);
+      SERIES.forEach(function (s) {
+        var seed = json.points.map(function (p) { return { t: p.ts, v: p[s.key] }; });
+        d.series[s.key] = M.mergeSeries(seed, d.series[s.key], d.maxPoints);
+      });
+      (Array.isArray(json.warnings) ? json.warnings : []).forEach(function (m) {
+        if (m.event === 'raised') d.marks.push({ t: m.ts, w: m.warning });
+      });
+      d.qualityLoaded = true;
+      drawAllCharts();
+    }, function (err) {
+      if (err.status === 401) showLogin('The API rejected the token (' + err.message + '). Paste a new one.', true);
+    });
+  }
+
+  function connectDetail(d) {
+    var id = d.id;
     var call = SB.connect({ url: base.ws, sessionId: id, token: token || '', getToken: askToken });
     d.call = call;
     call.on('status', function (status, info) {
@@ -364,7 +411,11 @@
     call.on('quality', function (q, frame) {
       if (detail !== d) return;
       var t = (q && typeof q.ts === 'number') ? q.ts : hubNow();
-      SERIES.forEach(function (s) { M.pushPoint(d.series[s.key], t, q ? q[s.key] : null, CHART_POINTS); });
+      SERIES.forEach(function (s) { M.pushPoint(d.series[s.key], t, q ? q[s.key] : null, d.maxPoints || CHART_POINTS); });
+      (frame && Array.isArray(frame.warnings) ? frame.warnings : []).forEach(function (w) {
+        if ((d.shownWarnings || []).indexOf(w) < 0) d.marks.push({ t: t, w: w });
+      });
+      d.shownWarnings = frame && Array.isArray(frame.warnings) ? frame.warnings.slice() : [];
       renderQuality(frame);
       if (d.doc) renderDetailHead(d.doc);
     });
@@ -377,6 +428,7 @@
     call.on('error', function (e) { if (window.console) console.warn('call ' + id + ':', e.message || e); });
     loadTimeline(d);
   }
+  window.DashboardApp = { authFetch: authFetch, openDetail: openDetail, base: base, el: el, setText: setText, showLogin: showLogin };
 
   function closeDetail(keepHash) {
     if (!detail) return;
@@ -455,7 +507,7 @@
     if (!doc) return;
     renderDetailHead(doc);
     renderOutcome(doc);
-    setText($('d-version'), 'version ' + (doc.version !== undefined ? doc.version : '—') + (detail && detail.call.epoch ? ' · epoch ' + detail.call.epoch : ''));
+    setText($('d-version'), 'version ' + (doc.version !== undefined ? doc.version : '—') + (detail && detail.call && detail.call.epoch ? ' · epoch ' + detail.call.epoch : ''));
     var dl = $('d-fields');
     var frag = document.createDocumentFragment();
     var keys = FIELD_ORDER.concat(Object.keys(doc).filter(function (k) { return FIELD_ORDER.indexOf(k) < 0; }));
@@ -579,12 +631,15 @@
       var points = detail.series[s.key];
       var last = points[points.length - 1];
       setText($('v-' + s.key), last ? last.v.toFixed(s.digits) + s.unit : '—');
-      drawChart($('ch-' + s.key), points, s);
+      drawChart($('ch-' + s.key), points, s, detail.marks);
     });
   }
 
   /** A small line chart: y grid with round ticks, optional threshold line / MOS grade bands. */
-  function drawChart(canvas, points, spec) {
+  function drawChart(canvas, points, spec, marks) {
+    // What is drawn, for the browser tests (and a tooltip on hover).
+    canvas.setAttribute('data-points', String(points.length));
+    canvas.title = points.length ? points.length + ' samples' : '';
     var dpr = window.devicePixelRatio || 1;
     var w = canvas.clientWidth || 300;
     var h = canvas.clientHeight || 120;
@@ -640,7 +695,8 @@
       ctx.fillStyle = muted;
       ctx.textAlign = 'center';
       var ended = detail && detail.doc && M.isTerminal(detail.doc.callState);
-      ctx.fillText(ended ? 'no samples since opening (call ended)' : 'waiting for quality samples', padL + pw / 2, padT + ph / 2);
+      var loaded = detail && detail.qualityLoaded;
+      ctx.fillText(ended && loaded ? 'no quality samples (call ended)' : 'waiting for quality samples', padL + pw / 2, padT + ph / 2);
       return;
     }
     var t0 = points[0].t, t1 = points[points.length - 1].t;
@@ -653,6 +709,20 @@
     ctx.fillText(M.formatClock(t0), padL, h - 3);
     ctx.textAlign = 'right';
     ctx.fillText(M.formatClock(t1), padL + pw, h - 3);
+    // warnings raised, marked on the time axis
+    var drawnMarks = 0;
+    (marks || []).forEach(function (m) {
+      if (m.t < t0 || m.t > t1) return;
+      var mx = Math.round(x(m.t)) + 0.5;
+      ctx.strokeStyle = M.gradeColor('poor');
+      ctx.setLineDash([2, 2]);
+      ctx.beginPath(); ctx.moveTo(mx, padT); ctx.lineTo(mx, padT + ph); ctx.stroke();
+      ctx.setLineDash([]);
+      ctx.fillStyle = M.gradeColor('poor');
+      ctx.beginPath(); ctx.moveTo(mx - 3, padT); ctx.lineTo(mx + 3, padT); ctx.lineTo(mx, padT + 5); ctx.fill();
+      drawnMarks++;
+    });
+    canvas.setAttribute('data-marks', String(drawnMarks));
     // the line
     ctx.strokeStyle = spec.key === 'mos' ? fg : accent;
     ctx.lineWidth = 1.6;

@@ -75,13 +75,15 @@ public struct APIRouter {
                     return HTTPResponse.accepted
                 }
             })
+        case .call(let id) where req.method == "DELETE":
+            return deleteCall(id, req, exchangeId: exchangeId, now: now)
         case .call(let id):
             guard req.method == "GET" || req.method == "HEAD" else { return .response(notAllowed(req, "GET")) }
             return session(id, req, now, reading: true) { _ in getCall(id, req, exchangeId: exchangeId, now: now) }
         case .timeline(let id):
             return session(id, req, now, reading: true) { _ in
                 guard req.method == "GET" else { return .response(notAllowed(req, "GET")) }
-                guard let timeline = hub.timeline(id) else { return .response(.error(404, "not_found", "no session \(id)")) }
+                guard let timeline = hub.timeline(id) else { return archivedTimeline(id, exchangeId: exchangeId) }
                 return .response(.json(200, ["sessionId": .string(id), "entries": timeline]))
             }
         case .sync(let id):
@@ -121,6 +123,8 @@ public struct APIRouter {
             return devices(sub, req, now)
         case .device(let sub, let deviceId):
             return device(sub, deviceId, req, exchangeId: exchangeId, now)
+        case .history, .historyCSV, .qualitySummary, .quality:
+            return historyRoute(route, req, exchangeId: exchangeId, now: now)
         case .webhook(let route):
             guard req.method == "POST" else { return .response(notAllowed(req, "POST")) }
             return deferred(exchangeId, hub.webhook(route, req, now: now) { hub.deliverResponse(exchangeId, $0) })
@@ -220,7 +224,7 @@ public struct APIRouter {
     /// holds the request until the version passes V or S seconds (at most 30)
     /// elapse, then answers 304.
     func getCall(_ id: String, _ req: HTTPRequest, exchangeId: Int, now: Int64) -> Routed {
-        guard let doc = hub.document(id) else { return .response(.error(404, "not_found", "no session \(id)")) }
+        guard let doc = hub.document(id) else { return archivedCall(id, exchangeId: exchangeId) }
         var since: Int64?
         if let text = req.query["since"] {
             guard let v = Int64(text), v >= 0 else { return .response(.error(400, "bad_request", "since must be a version number")) }
@@ -266,6 +270,7 @@ public struct APIRouter {
     /// The API paths, matched on decoded path segments.
     enum Route {
         case healthz, readyz, metrics, calls, initiate, twilioToken, webhookDeliveries, unknown
+        case history, historyCSV, qualitySummary, quality(String)
         case webhookRetry(String)
         case call(String), sync(String), events(String), timeline(String)
         case webhook(WebhookRoute)
@@ -282,6 +287,10 @@ public struct APIRouter {
             case 1 where s[0] == "readyz": self = .readyz
             case 1 where s[0] == "metrics": self = .metrics
             case 2 where s[0] == "api" && s[1] == "calls": self = .calls
+            case 2 where s[0] == "api" && s[1] == "history": self = .history
+            case 2 where s[0] == "api" && s[1] == "history.csv": self = .historyCSV
+            case 3 where s[0] == "api" && s[1] == "quality" && s[2] == "summary": self = .qualitySummary
+            case 4 where s[0] == "api" && s[1] == "calls" && s[3] == "quality": self = .quality(s[2])
             case 3 where s[0] == "api" && s[1] == "calls" && s[2] == "initiate": self = .initiate
             case 3 where s[0] == "api" && s[1] == "calls": self = .call(s[2])
             case 3 where s[0] == "api" && s[1] == "twilio" && s[2] == "token": self = .twilioToken

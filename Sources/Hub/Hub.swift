@@ -38,6 +38,8 @@ public final class Hub {
     private var webhookOKCounters: [String: Metrics.Counter] = [:]
     /// The journal; nil with `store.kind` memory (tests), where inputs apply at once.
     public var journal: JournalWriter? { didSet { journalAttached() } }
+    /// The call archive's reactor side (PROTOCOL.md §12, `Hub+History.swift`).
+    let history = HistoryState()
     /// Outbound webhooks (PROTOCOL.md §11); nil without `webhooks.endpoints`.
     var outbound: OutboundWebhooks?
     /// Devices and push (PROTOCOL.md §10, Hub+Push.swift).
@@ -235,6 +237,7 @@ public final class Hub {
     func submit(_ decoded: DecodedInput, to sessionId: String, now: Int64 = WallClock.nowMs()) -> InputOutcome {
         let channel = channel(sessionId)
         let outcome = channel.engine.apply(decoded.input, now: now)
+        recordQuality(decoded.input, outcome, on: channel)
         if !outcome.duplicate {
             let kind = decoded.input.sourceKind
             Hub.cached(&inputCounters, kind) {
@@ -282,6 +285,7 @@ public final class Hub {
         if outcome.stateChanged || outcome.qualityChanged {
             dashboard.markChanged(sessionId)
             wakeLongPolls(sessionId)
+            markForArchive(channel)
         }
         if outcome.changed.contains("answeredAt") { metrics.increment("switchboard_calls_answered_total") }
         if outcome.qualityChanged, let mos = channel.engine.quality.latest?.mos {
@@ -431,6 +435,7 @@ public final class Hub {
         }
         if dashboard.isDue(now) { flushDashboard(now: now) }
         if !longPolls.isEmpty { expireLongPolls(now: now) }
+        runHistory(now: now)
         if now - lastRetentionCheck >= 1000 {
             lastRetentionCheck = now
             enforceRetention(now: now)

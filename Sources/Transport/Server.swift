@@ -160,6 +160,7 @@ public final class Server: @unchecked Sendable {
         }
         self.listener = listener
         port = listener.port
+        try hub.openHistory { [waker = ContextWaker(context: ctx)] in waker.wake() }
         try openJournal(context: ctx)
         hub.setOutboundWake { [waker = ContextWaker(context: ctx)] in waker.wake() }
         tick.pointee.owner = Unmanaged.passUnretained(self).toOpaque()
@@ -196,6 +197,7 @@ public final class Server: @unchecked Sendable {
         for connection in Array(httpConnections.values) { connection.close() }
         // Everything acknowledged is already committed; this flushes the rest.
         hub.journal?.close()
+        hub.closeHistory()
         lws_context_destroy(context)
         self.context = nil
         logger.info("stopped")

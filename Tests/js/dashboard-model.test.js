@@ -223,3 +223,11 @@ test('isStale: live and silent for staleAfterMs; never an ended call, never when
   assert.deepEqual(stale.map((r) => r.sessionId), [rows[0].sessionId]);
   assert.equal(M.filterRows(rows, { state: 'connected', now, staleAfterMs: 60_000 }).length, 2, 'a stale call is still connected');
 });
+
+test('mergeSeries puts the archived series under live points, one per time, in order', () => {
+  const seed = [{ t: 1, v: 4.1 }, { t: 2, v: null }, { t: 3, v: 4.0 }];
+  const live = [{ t: 3, v: 3.9 }, { t: 5, v: 3.8 }];
+  assert.deepEqual(M.mergeSeries(seed, live, 10), [{ t: 1, v: 4.1 }, { t: 3, v: 3.9 }, { t: 5, v: 3.8 }]);
+  assert.deepEqual(M.mergeSeries(seed, live, 2).map((p) => p.t), [3, 5]);
+  assert.deepEqual(M.mergeSeries([], undefined, 5), []);
+});

@@ -121,6 +121,8 @@ public enum ConfigLoader {
         secret("store.encryptionKey", \.store.encryptionKey),
         int("store.snapshotEvery", \.store.snapshotEvery, 1...1_000_000),
         int("store.checkpointIntervalMs", \.store.checkpointIntervalMs, 0...3_600_000),
+        int("history.retentionDays", \.history.retentionDays, 1...36_500),
+        int("history.qualityPoints", \.history.qualityPoints, 10...1_000_000),
         int("shutdown.drainSec", \.shutdown.drainSec, 0...3600),
         secret("providers.twilio.authToken", \.providers.twilioAuthToken),
         optionalString("providers.twilio.accountSid", \.providers.twilioAccountSid),

@@ -84,6 +84,13 @@ public struct HubConfig: Sendable, Equatable {
         /// covers it; an idle WAL is emptied after this long. 0: only by size.
         public var checkpointIntervalMs = 1000
     }
+    /// The call archive (PROTOCOL.md §12).
+    public struct History: Sendable, Equatable {
+        /// Days an ended call stays in the archive.
+        public var retentionDays = 30
+        /// Samples `GET /api/calls/{id}/quality` returns one by one; longer series are bucketed.
+        public var qualityPoints = 3600
+    }
     public struct Shutdown: Sendable, Equatable {
         public var drainSec = 10
     }
@@ -150,6 +157,7 @@ public struct HubConfig: Sendable, Equatable {
     public var dashboard = Interval(intervalMs: 250)
     public var retention = Retention()
     public var store = Store()
+    public var history = History()
     public var shutdown = Shutdown()
     public var providers = Providers()
     public var webhooks = Webhooks()
