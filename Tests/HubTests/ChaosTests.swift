@@ -162,7 +162,7 @@ import Glibc
         let drained = try HubProcess.waitUntil(timeout: 15, every: 0.1) {
             try hub.metric("switchboard_http_connections") <= 1 && hub.metric("switchboard_connections") == 0
         }
-        #expect(drained, "seed \(seed): connections left after the chaos")
+        #expect(drained, "seed \(seed): connections left after the chaos: http \((try? hub.metric("switchboard_http_connections")) ?? -1) ws \((try? hub.metric("switchboard_connections")) ?? -1)")
         let cpu = EdgeTests.cpuSeconds(hub.process.processIdentifier)
         usleep(1_000_000)
         let used = EdgeTests.cpuSeconds(hub.process.processIdentifier) - cpu

@@ -193,6 +193,23 @@ import Glibc
         }
     }
 
+    @Test func aPeerThatHalfClosesBeforeADeferredAnswerGetsItThenTheConnectionEnds() throws {
+        // The answer waits for the journal's commit; the client has already
+        // sent its end of stream. It reads the answer, then the hub closes.
+        let hub = try HubProcess(config: ["store": ["kind": "sqlite"]])
+        let token = HubProcess.token(role: .client, sid: "half")
+        let body = #"{"event":"ringing"}"#
+        for _ in 0..<5 {
+            let socket = try TestSocket(port: hub.port)
+            try socket.write("POST /api/calls/half/sync HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\n"
+                + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body)
+            socket.shutdownWrite()
+            #expect(EdgeTests.statuses(try socket.readToEnd(deadline: Date(timeIntervalSinceNow: 5))) == [200])
+        }
+        let closed = try HubProcess.waitUntil(timeout: 5, every: 0.1) { try hub.metric("switchboard_http_connections") <= 1 }
+        #expect(closed, "connections left: \((try? hub.metric("switchboard_http_connections")) ?? -1)")
+    }
+
     @Test func aBodyThatNeverArrivesIsCutAt408() throws {
         let hub = try HubProcess(config: ["limits": ["bodyTimeoutMs": 500]])
         let socket = try TestSocket(port: hub.port)
