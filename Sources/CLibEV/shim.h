@@ -20,6 +20,20 @@ static inline int CLibEV_isActive(ev_io *w) { return ev_is_active(w); }
 
 static inline void *CLibEV_data(ev_io *w) { return w->data; }
 
+typedef void (*CLibEV_prepareCallback)(struct ev_loop *loop, ev_prepare *w, int revents);
+
+/// A prepare watcher runs its callback each time the loop is about to wait
+/// for events: after every callback of the current turn.
+static inline void CLibEV_prepareStart(struct ev_loop *loop, ev_prepare *w, CLibEV_prepareCallback cb, void *data) {
+    ev_prepare_init(w, cb);
+    w->data = data;
+    ev_prepare_start(loop, w);
+}
+
+static inline void CLibEV_prepareStop(struct ev_loop *loop, ev_prepare *w) { ev_prepare_stop(loop, w); }
+
+static inline void *CLibEV_prepareData(ev_prepare *w) { return w->data; }
+
 static const int CLibEV_READ = EV_READ;
 static const int CLibEV_WRITE = EV_WRITE;
 static const int CLibEV_BREAK_ALL = EVBREAK_ALL;

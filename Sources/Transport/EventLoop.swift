@@ -20,6 +20,37 @@ final class EventLoop {
     func stop() { ev_break(loop, CLibEV_BREAK_ALL) }
 }
 
+/// Runs `action` each time the loop has handled every event of a turn and
+/// is about to wait for the next (a libev prepare watcher).
+final class TurnEndWatcher {
+    private let watcher: UnsafeMutablePointer<ev_prepare>
+    private let loop: EventLoop
+    private let box: TurnEndAction
+
+    init(loop: EventLoop, action: @escaping () -> Void) {
+        self.loop = loop
+        box = TurnEndAction(action)
+        watcher = .allocate(capacity: 1)
+        watcher.initialize(to: ev_prepare())
+        CLibEV_prepareStart(loop.loop, watcher, prepareCallback, Unmanaged.passUnretained(box).toOpaque())
+    }
+
+    deinit {
+        CLibEV_prepareStop(loop.loop, watcher)
+        watcher.deallocate()
+    }
+}
+
+private final class TurnEndAction {
+    let action: () -> Void
+    init(_ action: @escaping () -> Void) { self.action = action }
+}
+
+private func prepareCallback(_ loop: OpaquePointer?, _ watcher: UnsafeMutablePointer<ev_prepare>?, _ revents: Int32) {
+    guard let watcher, let data = CLibEV_prepareData(watcher) else { return }
+    Unmanaged<TurnEndAction>.fromOpaque(data).takeUnretainedValue().action()
+}
+
 /// Something that owns a file descriptor the loop watches. A base class, not
 /// a protocol, so the C callback reaches it without a dynamic cast.
 class IOHandler {

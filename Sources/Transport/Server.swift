@@ -61,6 +61,8 @@ public final class Server: @unchecked Sendable {
 
     /// Subscribers to write at the end of this turn of the loop.
     private var turnWrites: TurnWrites!
+    /// Writes `turnWrites` when the loop has handled a turn's events.
+    private var turnEnd: TurnEndWatcher?
     private let shutdownRequested = Atomic<Bool>(false)
     private var drainDeadline: Int64?
     private var finished = false
@@ -103,9 +105,7 @@ public final class Server: @unchecked Sendable {
         tick = .allocate(capacity: 1)
         tick.initialize(to: CLibWebSockets_timer())
 
-        turnWrites = TurnWrites { [unowned self] in
-            if let context { lws_cancel_service(context) }
-        }
+        turnWrites = TurnWrites()
         hub.deliverResponse = { [unowned self] id, response in
             guard let exchange = exchanges[id], exchange.response == nil else { return }
             exchange.response = response
@@ -134,6 +134,9 @@ public final class Server: @unchecked Sendable {
         lws_set_log_level(Int32(LLL_ERR), switchboardLWSLog)
         guard let loop = EventLoop() else { throw StartError(message: "cannot create the libev event loop") }
         self.loop = loop
+        turnEnd = TurnEndWatcher(loop: loop) { [unowned self] in
+            if turnWrites.hasPending { turnWrites.run() }
+        }
         var info = lws_context_creation_info()
         // The hub listens itself; libwebsockets serves the sockets it is handed.
         info.port = CLibWebSockets_noListenServerPort()
@@ -314,10 +317,9 @@ public final class Server: @unchecked Sendable {
             if let slot, slot.pointee != 0 { admitted[slot.pointee] = nil }
             return lws_callback_http_dummy(wsi, reason, user, input, len)
         case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-            turnWrites.run {
-                hub.processCommitted()
-                beginDrainIfRequested()
-            }
+            hub.processCommitted()
+            beginDrainIfRequested()
+            turnWrites.run()
             return 0
         default:
             return lws_callback_http_dummy(wsi, reason, user, input, len)

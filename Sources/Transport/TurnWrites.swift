@@ -10,39 +10,29 @@
 /// turn of the loop, and under load it is what lets batching grow with the
 /// load instead of the backlog.
 ///
-/// The end of the turn is signalled with `lws_cancel_service`, the wake-up
-/// the journal already uses: its `EVENT_WAIT_CANCELLED` comes on the next
-/// pass of the loop, after the events of this one. One wake per turn, not
-/// per frame.
+/// The end of the turn is the loop's prepare watcher (`TurnEndWatcher`):
+/// libev runs it after the last callback of a turn, just before it waits
+/// again, so the writes cost no wake-up of their own (a self-wake through
+/// `lws_cancel_service` costs a pipe write, a read and one more pass of the
+/// loop per turn).
 final class TurnWrites {
     private var pending: [WebSocketConnection] = []
-    private var wakeRequested = false
-    private let wake: () -> Void
 
-    /// - Parameter wake: makes the loop deliver `EVENT_WAIT_CANCELLED` soon.
-    init(wake: @escaping () -> Void) {
-        self.wake = wake
-    }
+    /// Whether any connection waits for the end of this turn.
+    var hasPending: Bool { !pending.isEmpty }
 
     /// Writes `connection`'s queue at the end of this turn. The caller adds
     /// each connection at most once per turn (`WebSocketConnection.flushQueued`).
     func add(_ connection: WebSocketConnection) {
-        if !wakeRequested {
-            wakeRequested = true
-            wake()
-        }
         pending.append(connection)
     }
 
-    /// From `EVENT_WAIT_CANCELLED`: runs `work` (which may queue more frames:
-    /// finished commits), then writes every pending connection's frames.
-    /// Connections added meanwhile need no further wake-up.
-    func run(after work: () -> Void) {
-        wakeRequested = true
-        work()
+    /// At the end of a turn, and after `EVENT_WAIT_CANCELLED`'s work
+    /// (finished commits, which queue frames of their own): writes every
+    /// pending connection's frames.
+    func run() {
         let due = pending
         pending = []
-        wakeRequested = false
         for connection in due { connection.flush() }
     }
 }
