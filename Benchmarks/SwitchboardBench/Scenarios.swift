@@ -170,23 +170,13 @@ struct Runner {
     /// next input: a backend that awaits every call. One measured step of
     /// `2 × stepSeconds` per connection count.
     func closedLoop(_ peer: Peer, payload: Int, connections: Int, tag: String) -> Step {
-        let server = Launch.start(peer, paths: paths, secrets: secrets, durable: false, tag: tag)
-        defer { server.stop() }
-        let ws = WSLoad(host: "127.0.0.1", port: server.port, rxBufferSize: 16384, rawFraming: shape.rawFraming)
-        ws.start()
-        defer { ws.stop() }
-        let sessions = shape.ingestSessions
-        var adapter = Adapter(peer: peer, secrets: secrets, payloadBytes: payload, sessions: sessions, runTag: tag + "e")
-        var targets: [WSLoad.Target] = []
-        for s in 0..<sessions { for _ in 0..<shape.ingestSubscribersPerSession { targets.append(adapter.subscriber(session: s)) } }
-        if let dash = adapter.dashboard() { targets += Array(repeating: dash, count: shape.dashboards) }
-        _ = connect(ws, targets)
-        let http = HTTPLoad(host: "127.0.0.1", port: server.port, connections: connections)
-        guard http.open() else {
-            say("  cannot open HTTP connections")
+        guard let rig = ingestRig(peer, payload: payload, connections: connections, tag: tag, runTag: tag + "e") else {
             return Step(rate: 0, achieved: 0, delivered: 0, expectedFrames: 0, frames: 0, p50: .nan, p99: .nan, p999: .nan,
                         max: .nan, ackP99: .nan, serverCPU: .nan, generatorCPU: .nan, rssMB: .nan, errors: 1, keptUp: false)
         }
+        defer { rig.stop() }
+        let (server, ws, http, sessions) = (rig.server, rig.ws, rig.http, rig.sessions)
+        var adapter = rig.adapter
         _ = step(rate: 0, http: http, ws: ws, adapter: &adapter, sessions: sessions, fanout: shape.ingestSubscribersPerSession,
                  server: server, maxP99Ms: .infinity, seconds: min(1, shape.stepSeconds), closedLoop: true)
         let s = step(rate: 0, http: http, ws: ws, adapter: &adapter, sessions: sessions, fanout: shape.ingestSubscribersPerSession,
@@ -259,22 +249,50 @@ struct Runner {
 
     // MARK: (b) ingest
 
-    /// 1,000 sessions × 2 subscribers (+ 5 dashboards on the hub): webhook
-    /// ingest at rising rates until p99 passes 50 ms or the rate is not met.
-    func ingest(_ peer: Peer, payload: Int, tag: String) -> [Step] {
+    /// The (b) and (e) set-up: a fresh server, `ingestSessions` ×
+    /// `ingestSubscribersPerSession` subscribers (plus the hub's dashboards),
+    /// and `connections` open publishers.
+    struct IngestRig {
+        let server: ServerProcess
+        let ws: WSLoad
+        let http: HTTPLoad
+        let adapter: Adapter
+        let sessions: Int
+
+        func stop() {
+            ws.stop()
+            server.stop()
+        }
+    }
+
+    func ingestRig(_ peer: Peer, payload: Int, connections: Int, tag: String, runTag: String) -> IngestRig? {
         let server = Launch.start(peer, paths: paths, secrets: secrets, durable: false, tag: tag)
-        defer { server.stop() }
         let ws = WSLoad(host: "127.0.0.1", port: server.port, rxBufferSize: 16384, rawFraming: shape.rawFraming)
         ws.start()
-        defer { ws.stop() }
         let sessions = shape.ingestSessions
-        var adapter = Adapter(peer: peer, secrets: secrets, payloadBytes: payload, sessions: sessions, runTag: tag + "b")
+        let adapter = Adapter(peer: peer, secrets: secrets, payloadBytes: payload, sessions: sessions, runTag: runTag)
         var targets: [WSLoad.Target] = []
         for s in 0..<sessions { for _ in 0..<shape.ingestSubscribersPerSession { targets.append(adapter.subscriber(session: s)) } }
         if let dash = adapter.dashboard() { targets += Array(repeating: dash, count: shape.dashboards) }
         _ = connect(ws, targets)
-        let http = HTTPLoad(host: "127.0.0.1", port: server.port, connections: shape.httpConnectionsIngest)
-        guard http.open() else { say("  cannot open HTTP connections"); return [] }
+        let http = HTTPLoad(host: "127.0.0.1", port: server.port, connections: connections)
+        guard http.open() else {
+            say("  cannot open HTTP connections")
+            ws.stop()
+            server.stop()
+            return nil
+        }
+        return IngestRig(server: server, ws: ws, http: http, adapter: adapter, sessions: sessions)
+    }
+
+    /// 1,000 sessions × 2 subscribers (+ 5 dashboards on the hub): webhook
+    /// ingest at rising rates until p99 passes 50 ms or the rate is not met.
+    func ingest(_ peer: Peer, payload: Int, tag: String) -> [Step] {
+        guard let rig = ingestRig(peer, payload: payload, connections: shape.httpConnectionsIngest, tag: tag, runTag: tag + "b")
+        else { return [] }
+        defer { rig.stop() }
+        let (server, ws, http, sessions) = (rig.server, rig.ws, rig.http, rig.sessions)
+        var adapter = rig.adapter
         _ = step(rate: shape.ingestRates[0], http: http, ws: ws, adapter: &adapter, sessions: sessions,
                  fanout: shape.ingestSubscribersPerSession, server: server, maxP99Ms: 50, seconds: min(1, shape.stepSeconds))
         var steps: [Step] = []
