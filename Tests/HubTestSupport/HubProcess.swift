@@ -251,4 +251,19 @@ public final class LogBuffer: @unchecked Sendable {  // `value` is only touched 
             if !data.isEmpty { append(String(decoding: data, as: UTF8.self)) }
         }
     }
+
+    /// Starts `process` with its output captured here and waits until it
+    /// prints `marker` (a helper server saying it listens). On a timeout or
+    /// an early exit the process is ended and false returned.
+    public func start(_ process: Process, through pipe: Pipe, until marker: String, seconds: TimeInterval = 10) throws -> Bool {
+        capture(process, through: pipe)
+        try process.run()
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        while !text.contains(marker), Date() < deadline, process.isRunning { usleep(20_000) }
+        guard text.contains(marker) else {
+            process.terminate()
+            return false
+        }
+        return true
+    }
 }

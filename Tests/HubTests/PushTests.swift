@@ -45,12 +45,7 @@ import Testing
             process.arguments = [script, String(apnsPort), String(httpPort), at("tls.crt"), at("tls.key"),
                                  at("apns.pub"), Self.keyId, Self.teamId, Self.topic, at("fcm.pub"), Self.project,
                                  Self.expoToken]
-            output.capture(process, through: pipe)
-            try process.run()
-            let deadline = Date(timeIntervalSinceNow: 10)
-            while !output.text.contains("READY"), Date() < deadline, process.isRunning { usleep(20_000) }
-            guard output.text.contains("READY") else {
-                process.terminate()
+            guard try output.start(process, through: pipe, until: "READY") else {
                 throw Failed(log: "stand-ins did not start (python3-h2, python3-jwt installed?): \(output.text)")
             }
         }

@@ -26,14 +26,7 @@ final class WebhookReceiver {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", script.path, String(port), secret, String(failFirst), slowSession,
                              String(slowMs), String(status)]
-        output.capture(process, through: pipe)
-        try process.run()
-        let deadline = Date(timeIntervalSinceNow: 10)
-        while !output.text.contains("READY"), Date() < deadline, process.isRunning { usleep(20_000) }
-        guard output.text.contains("READY") else {
-            process.terminate()
-            throw ReceiverFailed(log: output.text)
-        }
+        guard try output.start(process, through: pipe, until: "READY") else { throw ReceiverFailed(log: output.text) }
     }
 
     deinit { stop() }
