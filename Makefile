@@ -34,10 +34,11 @@ run: build
 # libcurl4-openssl-dev: the container's static-stdlib build links Foundation's libcurl.
 # python3-jwt: PyJWT verifies the Twilio access tokens the hub mints (TwilioVoiceTokenTests).
 # strace: DurabilityTests watch the hub's fsync and send() order.
+# redis-server: ClusterTests start a real Redis for the hubs of a cluster.
 # scripts/test-all.sh runs swift test (twice), node --test and the container
 # check, and closes with "N passed, N failed, N skipped" over all of them.
 test:
-	@scripts/install-deps.sh chromium nginx python3-jwt strace $(CURL_DEV)
+	@scripts/install-deps.sh chromium nginx python3-jwt strace redis-server $(CURL_DEV)
 	$(SWIFT) build --build-tests
 	@SWIFT=$(SWIFT) scripts/test-all.sh
 

@@ -56,6 +56,12 @@ public struct APIRouter {
                     return .json(200, ["sessions": .array(hub.sessionRows(state: req.query["state"], grade: req.query["grade"]))])
                 }
             }
+        case .cluster:
+            return only("GET", req) {
+                guarded(req, now) { $0.role.isAdmin ? nil : "the cluster table needs role admin" } then: { _ in
+                    hub.clusterJSON().map { .json(200, $0) } ?? .error(404, "not_found", "store.kind is not redis: no cluster")
+                }
+            }
         case .initiate:
             guard req.method == "POST" else { return .response(notAllowed(req, "POST")) }
             return deferred(exchangeId, guarded(req, now) { $0.role.isAdmin ? nil : "creating calls needs role admin" } then: { caller in
@@ -250,7 +256,7 @@ public struct APIRouter {
 
     /// The API paths, matched on decoded path segments.
     enum Route {
-        case healthz, readyz, metrics, calls, initiate, twilioToken, webhookDeliveries, unknown
+        case healthz, readyz, metrics, calls, initiate, twilioToken, webhookDeliveries, cluster, unknown
         case webhookRetry(String)
         case call(String), sync(String), events(String), timeline(String)
         case webhook(WebhookRoute)
@@ -266,6 +272,7 @@ public struct APIRouter {
             case 1 where s[0] == "readyz": self = .readyz
             case 1 where s[0] == "metrics": self = .metrics
             case 2 where s[0] == "api" && s[1] == "calls": self = .calls
+            case 2 where s[0] == "api" && s[1] == "cluster": self = .cluster
             case 3 where s[0] == "api" && s[1] == "calls" && s[2] == "initiate": self = .initiate
             case 3 where s[0] == "api" && s[1] == "calls": self = .call(s[2])
             case 3 where s[0] == "api" && s[1] == "twilio" && s[2] == "token": self = .twilioToken

@@ -38,6 +38,8 @@ public final class Hub {
     private var webhookOKCounters: [String: Metrics.Counter] = [:]
     /// The journal; nil with `store.kind` memory (tests), where inputs apply at once.
     public var journal: JournalWriter? { didSet { journalAttached() } }
+    /// The cluster log (`store.kind` redis, Hub+Cluster.swift); then `journal` is nil.
+    public var cluster: ClusterState?
     /// Outbound webhooks (PROTOCOL.md §11); nil without `webhooks.endpoints`.
     var outbound: OutboundWebhooks?
     var pendingInputs: [Int: PendingInput] = [:]
@@ -411,7 +413,9 @@ public final class Hub {
     /// flips, quality warnings clearing), held-back quality frames, the
     /// dashboard flush. Called from the transport's timer.
     public func runTimers(now: Int64) {
-        for channel in sessions.values {
+        // In a cluster only the log changes documents: ticks go through it.
+        if let cluster { proposeClusterTicks(cluster, now: now) }
+        for channel in sessions.values where cluster == nil {
             guard let deadline = channel.engine.nextDeadline(), deadline <= now,
                   let outcome = channel.engine.tick(now: now) else { continue }
             publish(outcome, on: channel, now: now)

@@ -1,0 +1,196 @@
+import CallState
+import Store
+
+/// The reactor's side of the cluster log (`store.kind` redis, PROTOCOL.md §9).
+///
+/// Every node applies the log in its one order and nothing else changes a
+/// session's document: local inputs, timer ticks and retention drops all go
+/// through the log first, so every node computes the same versions.
+public final class ClusterState {
+    /// The log on Redis and its threads.
+    public let log: RedisLog
+    /// Sessions created by a record of the log. A session the reactor made
+    /// for a subscriber or a read before its first input is provisional: its
+    /// first record gives it the epoch the whole cluster uses.
+    var born: Set<String> = []
+    /// The epoch of each session retention dropped, so the session's next
+    /// life gets a new one, the same on every node.
+    var droppedEpochs: [String: String] = [:]
+    /// Local inputs read back before their write was confirmed durable.
+    var outcomes: [Int: InputOutcome] = [:]
+    /// Local inputs confirmed durable before they were read back.
+    var durable: Set<Int> = []
+    /// Local inputs in flight, by session (retention waits for them).
+    var inFlight: [String: Int] = [:]
+    /// When this node last proposed a tick or a drop for a session (the
+    /// leader proposes again if its record has not come back in 2 s).
+    var proposed: [String: Int64] = [:]
+
+    public init(log: RedisLog) { self.log = log }
+}
+
+extension Hub {
+    /// Journals a local input in the cluster log; answered in `processCluster`.
+    func acceptClustered(_ decoded: DecodedInput, to sessionId: String, reservation: GrowthLimits.Reservation,
+                         cluster: ClusterState, completion: @escaping Completion) {
+        let epoch = sessions[sessionId]?.engine.epoch ?? Hub.newEpoch()
+        let entry = JournalEntry(sessionId: sessionId, epoch: epoch, input: decoded.input)
+        if let invalid = JournalWriter.check(entry) {
+            releaseGrowth(reservation, applied: false)
+            completion(.failure(invalid))
+            return
+        }
+        nextJournalToken += 1
+        pendingInputs[nextJournalToken] = PendingInput(sessionId: sessionId, decoded: decoded,
+                                                       reservation: reservation, completion: completion)
+        cluster.inFlight[sessionId, default: 0] += 1
+        cluster.log.submit(.input(origin: cluster.log.instance, token: nextJournalToken, entry: entry), token: nextJournalToken)
+    }
+
+    /// Applies what the log delivered and answers the local inputs that are
+    /// both durable and read back (on wake-up).
+    func processCluster(_ cluster: ClusterState) {
+        for (token, error) in cluster.log.takeWritten() where token > 0 {
+            if let error {
+                guard let pending = pendingInputs.removeValue(forKey: token) else { continue }
+                logger.error("cluster log write failed", metadata: ["error": "\(error.message)"])
+                // Read back already (WAIT fell short): applied everywhere, yet not confirmed.
+                let applied = cluster.outcomes.removeValue(forKey: token) != nil
+                finishInFlight(pending.sessionId, cluster)
+                releaseGrowth(pending.reservation, applied: applied)
+                pending.completion(.failure(error))
+            } else if let outcome = cluster.outcomes.removeValue(forKey: token) {
+                complete(token, outcome, cluster)
+            } else if pendingInputs[token] != nil {
+                cluster.durable.insert(token)
+            }
+        }
+        for entry in cluster.log.takeArrived() { applyClustered(entry, cluster) }
+        storeHealthy = cluster.log.healthy
+    }
+
+    private func complete(_ token: Int, _ outcome: InputOutcome, _ cluster: ClusterState) {
+        guard let pending = pendingInputs.removeValue(forKey: token) else { return }
+        finishInFlight(pending.sessionId, cluster)
+        releaseGrowth(pending.reservation, applied: true)
+        pending.completion(.success(outcome))
+    }
+
+    private func finishInFlight(_ sessionId: String, _ cluster: ClusterState) {
+        let left = (cluster.inFlight[sessionId] ?? 1) - 1
+        cluster.inFlight[sessionId] = left > 0 ? left : nil
+    }
+
+    /// Applies one record of the log: at start (restore) and live alike, so
+    /// a restarted node rebuilds the same state and the same replay window.
+    func applyClustered(_ logEntry: ClusterLogEntry, _ cluster: ClusterState) {
+        switch logEntry.record {
+        case .input(let origin, let token, let entry):
+            let local = origin == cluster.log.instance ? pendingInputs[token] : nil
+            let channel = clusterChannel(entry.sessionId, epoch: entry.epoch, logId: logEntry.id, cluster)
+            let outcome = submit(local?.decoded ?? DecodedInput(input: entry.input), to: entry.sessionId,
+                                 now: entry.input.receivedAt)
+            let doc = channel.engine.document
+            for callId in [doc.providerCallId, doc.twilioCallSid].compactMap({ $0 }) {
+                sessionsByProviderCallId[callId] = entry.sessionId
+            }
+            guard local != nil else { return }
+            if cluster.durable.remove(token) != nil {
+                complete(token, outcome, cluster)
+            } else {
+                cluster.outcomes[token] = outcome
+            }
+        case .tick(let sessionId, let at):
+            cluster.proposed[sessionId] = nil
+            guard cluster.born.contains(sessionId), let channel = sessions[sessionId],
+                  let deadline = channel.engine.nextDeadline(), deadline <= at,
+                  let outcome = channel.engine.tick(now: at) else { return }
+            publish(outcome, on: channel, now: at)
+            if outbound != nil { outboundTicked(outcome, on: channel, now: at) }
+        case .drop(let sessionId):
+            cluster.proposed[sessionId] = nil
+            guard let channel = sessions[sessionId] else { return }
+            cluster.droppedEpochs[sessionId] = channel.engine.epoch
+            cluster.born.remove(sessionId)
+            sessions[sessionId] = nil
+            qualityPending.remove(sessionId)
+            growthPending[sessionId] = nil
+            sessionsByProviderCallId = sessionsByProviderCallId.filter { $0.value != sessionId }
+            outbound?.pendingWrite.forgetDelivered.append(sessionId)
+        }
+    }
+
+    /// The session a record applies to, created with the record's epoch when
+    /// the log has not created it yet.
+    private func clusterChannel(_ sessionId: String, epoch: String, logId: String,
+                                _ cluster: ClusterState) -> SessionChannel {
+        if cluster.born.contains(sessionId), let channel = sessions[sessionId] { return channel }
+        cluster.born.insert(sessionId)
+        // The record was accepted while the node still held the dropped life
+        // of the session: derive a new epoch from the record's place in the log.
+        let epoch = cluster.droppedEpochs[sessionId] == epoch ? Hub.derivedEpoch(sessionId, logId) : epoch
+        if let provisional = sessions[sessionId] {
+            provisional.engine = CallSession(sessionId: sessionId, epoch: epoch, config: mergeConfig)
+            provisional.replay = ReplayLog(capacity: config.retention.replayFrames)
+            return provisional
+        }
+        metrics.increment("switchboard_calls_total")
+        return createChannel(sessionId, epoch: epoch)
+    }
+
+    /// 16 hex digits from FNV-1a over the session id and a log id: the same on every node.
+    static func derivedEpoch(_ sessionId: String, _ logId: String) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in (sessionId + "\u{0}" + logId).utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// Timers, cluster-wide: only the node holding the lease proposes a
+    /// tick, through the log; every node applies it when it comes back.
+    func proposeClusterTicks(_ cluster: ClusterState, now: Int64) {
+        var connections = dashboard.subscribers.count
+        for channel in sessions.values { connections += channel.order.count }
+        cluster.log.report(connections: connections, sessions: sessions.count)
+        guard cluster.log.isLeader else { return }
+        for (id, channel) in sessions where cluster.born.contains(id) {
+            guard let deadline = channel.engine.nextDeadline(), deadline <= now,
+                  now - (cluster.proposed[id] ?? .min / 2) >= 2000 else { continue }
+            cluster.proposed[id] = now
+            cluster.log.submit(.tick(sessionId: id, at: now), token: 0)
+        }
+    }
+
+    /// Retention, cluster-wide: the lease holder proposes the drop of ended
+    /// sessions that neither it watches nor it has inputs in flight for.
+    func proposeClusterDrops(_ cluster: ClusterState, now: Int64) {
+        guard cluster.log.isLeader else { return }
+        let keepMs = Int64(config.retention.endedSec) * 1000
+        for (id, channel) in sessions where cluster.born.contains(id) && channel.order.isEmpty && cluster.inFlight[id] == nil {
+            guard let endedAt = channel.engine.endedAt, now - endedAt >= keepMs,
+                  channel.engine.lastSyncAt.map({ now - $0 >= keepMs }) ?? true,
+                  now - (cluster.proposed[id] ?? .min / 2) >= 2000 else { continue }
+            cluster.proposed[id] = now
+            cluster.log.submit(.drop(sessionId: id), token: 0)
+        }
+    }
+
+    /// `GET /api/cluster`: this node and every node heartbeating into Redis.
+    public func clusterJSON() -> JSONValue? {
+        guard let cluster else { return nil }
+        let nodes: [JSONValue] = cluster.log.nodes.map { node in
+            ["nodeId": .string(node.nodeId), "connections": .int(Int64(node.connections)),
+             "sessions": .int(Int64(node.sessions)), "lastSeen": .int(node.lastSeen)]
+        }
+        return ["nodeId": .string(cluster.log.nodeId), "nodes": .array(nodes)]
+    }
+
+    /// Rebuilds every session from the log at start (the records `RedisLog.loadAll` read).
+    public func restoreCluster(_ entries: [ClusterLogEntry]) {
+        guard let cluster else { return }
+        for entry in entries { applyClustered(entry, cluster) }
+    }
+}

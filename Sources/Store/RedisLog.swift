@@ -1,0 +1,456 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CallState
+
+/// One record of the cluster's log, as every node reads it back.
+public enum ClusterRecord: Sendable, Equatable {
+    /// An input accepted by node instance `origin` for its waiting request `token`.
+    case input(origin: String, token: Int, entry: JournalEntry)
+    /// A session's timers are due at `at` (syncStatus flip, ring timeout):
+    /// every node ticks the session's engine with this hub time.
+    case tick(sessionId: String, at: Int64)
+    /// Retention: every node forgets the session.
+    case drop(sessionId: String)
+}
+
+/// A record with its place in the log: Redis stream ids order the whole cluster.
+public struct ClusterLogEntry: Sendable, Equatable {
+    /// The Redis stream id (`<ms>-<seq>`).
+    public let id: String
+    public let record: ClusterRecord
+}
+
+/// What a node reports about itself in the cluster's node table (`GET /api/cluster`).
+public struct ClusterNodeInfo: Sendable, Equatable {
+    public var nodeId: String
+    public var connections: Int
+    public var sessions: Int
+    /// Wall-clock milliseconds of the node's last heartbeat.
+    public var lastSeen: Int64
+
+    public init(nodeId: String, connections: Int, sessions: Int, lastSeen: Int64) {
+        self.nodeId = nodeId
+        self.connections = connections
+        self.sessions = sessions
+        self.lastSeen = lastSeen
+    }
+}
+
+/// The cluster's one log on Redis (`store.kind` redis, PROTOCOL.md §9).
+///
+/// One Redis Stream holds every input of every session, so one `XADD` gives
+/// each input its place in a single cluster-wide order, and every node
+/// applies the stream from the start in that order: the same engine inputs
+/// in the same order produce the same versions, epochs and frame bytes.
+/// One stream for all sessions, not one per session: a node then needs one
+/// blocking `XREAD` on one connection, and a restart replays one range.
+///
+/// Two threads, each with its own connection:
+/// - the writer takes everything `submit`ted, pipelines the `XADD`s (plus a
+///   `WAIT` with `store.redisReplicas`), then reports per token whether the
+///   write is durable. Between batches, once a second, it heartbeats into the
+///   node table and holds or renews the timer lease.
+/// - the reader blocks in `XREAD` from the last id it saw and queues what
+///   arrives; the reactor applies it in stream order (`takeArrived`).
+///
+/// A local input is answered when both happened: its write is durable, and
+/// its record came back through the reader (then it has its place in the
+/// order and its outcome is the one every node computes).
+///
+/// ## Lock discipline (why `@unchecked Sendable` is sound)
+/// Every `var` below except the two connections is read and written only
+/// while holding `lock`; the writer connection belongs to the writer thread,
+/// the reader connection to the reader thread, once `start` has run.
+public final class RedisLog: @unchecked Sendable {
+    /// The stream every node appends to and reads.
+    public let streamKey: String
+    let nodesKey: String
+    let leaseKey: String
+    public let url: RedisURL
+    /// `cluster.nodeId`.
+    public let nodeId: String
+    /// This process: the node id plus a random part, so a restarted node
+    /// never takes a record of its previous life for one of its own requests.
+    public let instance: String
+    let replicas: Int
+    private let wake: @Sendable () -> Void
+    private let lock = ConditionLock()
+    private var queue: [(token: Int, record: ClusterRecord)] = []
+    private var written: [(token: Int, error: StoreError?)] = []
+    private var arrived: [ClusterLogEntry] = []
+    private var writerHealthy = true
+    private var readerHealthy = true
+    private var leader = false
+    private var heartbeat = ClusterNodeInfo(nodeId: "", connections: 0, sessions: 0, lastSeen: 0)
+    private var nodeTable: [ClusterNodeInfo] = []
+    private var closing = false
+    private var writerSleeps = false
+    private var lastId: String
+    private var writerThread: PosixThread?
+    private var readerThread: PosixThread?
+    private var writer: RedisConnection?
+    private var reader: RedisConnection?
+    /// How long a node keeps the timer lease without renewing it.
+    static let leaseMs = 3000
+    /// A node missing from heartbeats this long leaves the node table.
+    static let nodeExpiryMs: Int64 = 10_000
+
+    /// Connects without starting any thread.
+    /// - Parameters:
+    ///   - url: `store.url`.
+    ///   - replicas: `store.redisReplicas`; 0 requires `appendfsync always`.
+    ///   - prefix: key prefix, `switchboard:` unless tests isolate themselves.
+    /// - Throws: when Redis cannot be reached or cannot make a write durable.
+    public init(url: RedisURL, nodeId: String, replicas: Int, prefix: String = "switchboard:",
+                wake: @escaping @Sendable () -> Void) throws(StoreError) {
+        self.url = url
+        self.nodeId = nodeId
+        self.replicas = replicas
+        self.streamKey = prefix + "log"
+        self.nodesKey = prefix + "nodes"
+        self.leaseKey = prefix + "timers"
+        self.wake = wake
+        var rng = SystemRandomNumberGenerator()
+        self.instance = nodeId + "/" + String(rng.next() as UInt64, radix: 36)
+        self.lastId = "0-0"
+        writer = try RedisConnection(url, timeoutMs: 2000)
+    }
+
+    /// Refuses to serve on a Redis that would acknowledge writes before they
+    /// are durable (see `checkDurability(_:replicas:)`). Call before `start`.
+    public func checkDurability() throws(StoreError) {
+        guard let writer else { throw StoreError(message: "redis: not connected") }
+        try RedisLog.checkDurability(writer, replicas: replicas)
+    }
+
+    /// Refuses a Redis that acknowledges writes before they are on disk:
+    /// `appendonly yes` with `appendfsync always`, unless replicas confirm
+    /// every write (`WAIT`).
+    static func checkDurability(_ connection: RedisConnection, replicas: Int) throws(StoreError) {
+        guard replicas == 0 else { return }
+        let aof = try connection.command(["CONFIG", "GET", "appendonly"]).elements.last?.text
+        let fsync = try connection.command(["CONFIG", "GET", "appendfsync"]).elements.last?.text
+        guard aof == "yes", fsync == "always" else {
+            throw StoreError(message: "redis at store.url has appendonly \(aof ?? "?") and appendfsync \(fsync ?? "?"): "
+                + "a 2xx would not mean durable. Set `appendonly yes` and `appendfsync always` in redis.conf, "
+                + "or set store.redisReplicas to the number of replicas each write waits for (WAIT)")
+        }
+    }
+
+    /// Every record stored so far, in order (restart); also sets where the
+    /// reader starts. Call before `start`, on the starting thread.
+    public func loadAll() throws(StoreError) -> [ClusterLogEntry] {
+        guard let connection = writer else { throw StoreError(message: "redis: not connected") }
+        var out: [ClusterLogEntry] = []
+        var from = "-"
+        while true {
+            let reply = try connection.command(["XRANGE", streamKey, from, "+", "COUNT", "2000"])
+            if case .error(let text) = reply { throw StoreError(message: "redis XRANGE: \(text)") }
+            out.append(contentsOf: reply.elements.compactMap(RedisLog.parse))
+            // The last id read, parsed or not: the reader continues after it.
+            guard let last = reply.elements.last?.elements.first?.text else { break }
+            lastId = last
+            guard reply.elements.count == 2000 else { break }
+            from = "(" + last
+        }
+        return out
+    }
+
+    /// Starts the writer and reader threads.
+    public func start() {
+        let writerThread = PosixThread(name: "sb-redis-w") { [self] in self.runWriter() }
+        let readerThread = PosixThread(name: "sb-redis-r") { [self] in self.runReader() }
+        lock.withLock {
+            self.writerThread = writerThread
+            self.readerThread = readerThread
+        }
+    }
+
+    // MARK: Reactor side
+
+    /// Queues a record for the log; returns at once.
+    public func submit(_ record: ClusterRecord, token: Int) {
+        let mustSignal: Bool = lock.withLock {
+            if closing {
+                written.append((token, StoreError(message: "cluster log is closed")))
+                return false
+            }
+            queue.append((token, record))
+            defer { writerSleeps = false }
+            return writerSleeps
+        }
+        if mustSignal { lock.signal() }
+    }
+
+    /// Records read from the log since the last call, in log order.
+    public func takeArrived() -> [ClusterLogEntry] {
+        lock.withLock {
+            defer { arrived.removeAll(keepingCapacity: true) }
+            return arrived
+        }
+    }
+
+    /// Writes finished since the last call: nil error means durable.
+    public func takeWritten() -> [(token: Int, error: StoreError?)] {
+        lock.withLock {
+            defer { written.removeAll(keepingCapacity: true) }
+            return written
+        }
+    }
+
+    /// Both connections work (`/readyz`).
+    public var healthy: Bool { lock.withLock { writerHealthy && readerHealthy } }
+
+    /// Whether this node holds the timer lease: only it proposes ticks and drops.
+    public var isLeader: Bool { lock.withLock { leader && writerHealthy } }
+
+    /// What the next heartbeat reports (connections and sessions are the reactor's).
+    public func report(connections: Int, sessions: Int) {
+        lock.withLock {
+            heartbeat.connections = connections
+            heartbeat.sessions = sessions
+        }
+    }
+
+    /// The node table as of the last heartbeat (live nodes only).
+    public var nodes: [ClusterNodeInfo] { lock.withLock { nodeTable } }
+
+    /// Stops both threads (queued writes are flushed first) and leaves the node table.
+    public func close() {
+        let threads: [PosixThread] = lock.withLock {
+            closing = true
+            lock.broadcast()
+            defer { writerThread = nil; readerThread = nil }
+            return [writerThread, readerThread].compactMap { $0 }
+        }
+        for thread in threads { thread.join() }
+    }
+
+    // MARK: Encoding
+
+    static func fields(_ record: ClusterRecord) -> [[UInt8]] {
+        switch record {
+        case .input(let origin, let token, let entry):
+            return [Array("k".utf8), Array("in".utf8), Array("n".utf8), Array(origin.utf8),
+                    Array("t".utf8), Array(String(token).utf8), Array("s".utf8), Array(entry.sessionId.utf8),
+                    Array("e".utf8), Array(entry.epoch.utf8), Array("i".utf8), InputCodec.encode(entry.input)]
+        case .tick(let sessionId, let at):
+            return [Array("k".utf8), Array("tick".utf8), Array("s".utf8), Array(sessionId.utf8),
+                    Array("at".utf8), Array(String(at).utf8)]
+        case .drop(let sessionId):
+            return [Array("k".utf8), Array("drop".utf8), Array("s".utf8), Array(sessionId.utf8)]
+        }
+    }
+
+    /// One stream entry (`[id, [field, value, …]]`) as a record; nil for
+    /// anything this version does not know.
+    static func parse(_ reply: RedisReply) -> ClusterLogEntry? {
+        let parts = reply.elements
+        guard parts.count == 2, let id = parts[0].text else { return nil }
+        var fields: [String: [UInt8]] = [:]
+        let flat = parts[1].elements
+        var index = 0
+        while index + 1 < flat.count {
+            if let key = flat[index].text, case .string(let value) = flat[index + 1] { fields[key] = value }
+            index += 2
+        }
+        func text(_ key: String) -> String? { fields[key].map { String(decoding: $0, as: UTF8.self) } }
+        guard let kind = text("k"), let sessionId = text("s") else { return nil }
+        switch kind {
+        case "in":
+            guard let origin = text("n"), let token = text("t").flatMap({ Int($0) }), let epoch = text("e"),
+                  let bytes = fields["i"], let input = try? InputCodec.decode(bytes) else { return nil }
+            return ClusterLogEntry(id: id, record: .input(origin: origin, token: token,
+                                                          entry: JournalEntry(sessionId: sessionId, epoch: epoch, input: input)))
+        case "tick":
+            guard let at = text("at").flatMap({ Int64($0) }) else { return nil }
+            return ClusterLogEntry(id: id, record: .tick(sessionId: sessionId, at: at))
+        case "drop":
+            return ClusterLogEntry(id: id, record: .drop(sessionId: sessionId))
+        default:
+            return nil
+        }
+    }
+
+    // MARK: Writer thread
+
+    private func runWriter() {
+        var lastBeat: Double = 0
+        lock.lock()
+        while true {
+            while queue.isEmpty && !closing {
+                writerSleeps = true
+                if lock.wait(seconds: 1) { break }
+            }
+            writerSleeps = false
+            let batch = queue
+            queue.removeAll(keepingCapacity: true)
+            let done = closing && batch.isEmpty
+            lock.unlock()
+            if done { break }
+            if !batch.isEmpty { write(batch) }
+            let now = JournalWriter.monotonicSeconds()
+            if now - lastBeat >= 1 {
+                lastBeat = now
+                beat()
+            }
+            lock.lock()
+        }
+        leave()
+        writer?.close()
+    }
+
+    /// A connection to use, reconnecting a broken one (one attempt: callers
+    /// come back at the next batch or heartbeat, at most once a second idle).
+    private func writerConnection() throws(StoreError) -> RedisConnection {
+        if let writer, writer.isOpen { return writer }
+        let connection = try RedisConnection(url, timeoutMs: 2000)
+        writer = connection
+        return connection
+    }
+
+    private func write(_ batch: [(token: Int, record: ClusterRecord)]) {
+        var failure: StoreError?
+        do {
+            let connection = try writerConnection()
+            for item in batch {
+                try connection.append([Array("XADD".utf8), Array(streamKey.utf8), Array("*".utf8)] + RedisLog.fields(item.record))
+            }
+            for _ in batch {
+                if case .error(let text) = try connection.readReply() {
+                    failure = failure ?? StoreError(message: "redis XADD: \(text)")
+                }
+            }
+            if failure == nil, replicas > 0 {
+                let reply = try connection.command(["WAIT", String(replicas), "2000"])
+                if case .integer(let acked) = reply, acked < replicas {
+                    failure = StoreError(message: "redis WAIT: \(acked) of \(replicas) replicas confirmed")
+                }
+            }
+        } catch {
+            failure = error
+        }
+        lock.withLock {
+            if failure != nil { writerHealthy = false }
+            for item in batch { written.append((item.token, failure)) }
+        }
+        wake()
+    }
+
+    /// Heartbeat into the node table, renew or take the timer lease, read
+    /// the table back. Also how a broken writer connection comes back.
+    private func beat() {
+        let info: ClusterNodeInfo = lock.withLock { heartbeat }
+        let now = WallClockMs.now()
+        let value = "{\"connections\":\(info.connections),\"sessions\":\(info.sessions),\"lastSeen\":\(now)}"
+        let script = "if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('pexpire', KEYS[1], ARGV[2]) return 1 end "
+            + "if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end return 0"
+        var ok = false
+        var isLeader = false
+        var table: [ClusterNodeInfo] = []
+        do {
+            let connection = try writerConnection()
+            _ = try connection.command(["HSET", nodesKey, nodeId, value])
+            let lease = try connection.command(["EVAL", script, "1", leaseKey, instance, String(RedisLog.leaseMs)])
+            isLeader = lease == .integer(1)
+            let all = try connection.command(["HGETALL", nodesKey]).elements
+            var index = 0
+            while index + 1 < all.count {
+                if let id = all[index].text, let json = all[index + 1].text, let node = RedisLog.parseNode(id, json) {
+                    if now - node.lastSeen <= RedisLog.nodeExpiryMs { table.append(node) }
+                }
+                index += 2
+            }
+            ok = true
+        } catch {
+            ok = false
+        }
+        let changed: Bool = lock.withLock {
+            let before = writerHealthy
+            writerHealthy = ok
+            leader = ok && isLeader
+            if ok { nodeTable = table.sorted { $0.nodeId < $1.nodeId } }
+            return before != ok
+        }
+        if changed { wake() }
+    }
+
+    private func leave() {
+        guard let connection = try? writerConnection() else { return }
+        _ = try? connection.command(["HDEL", nodesKey, nodeId])
+        let script = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+        _ = try? connection.command(["EVAL", script, "1", leaseKey, instance])
+    }
+
+    static func parseNode(_ id: String, _ json: String) -> ClusterNodeInfo? {
+        func number(_ key: String) -> Int64? {
+            guard let range = json.range(of: "\"\(key)\":") else { return nil }
+            let digits = json[range.upperBound...].prefix { $0 == "-" || $0.isNumber }
+            return Int64(digits)
+        }
+        guard let connections = number("connections"), let sessions = number("sessions"),
+              let lastSeen = number("lastSeen") else { return nil }
+        return ClusterNodeInfo(nodeId: id, connections: Int(connections), sessions: Int(sessions), lastSeen: lastSeen)
+    }
+
+    // MARK: Reader thread
+
+    private func runReader() {
+        var backoffMs = 50
+        while !lock.withLock({ closing }) {
+            do {
+                let connection: RedisConnection
+                if let reader, reader.isOpen {
+                    connection = reader
+                } else {
+                    connection = try RedisConnection(url, timeoutMs: 2000)
+                    connection.setTimeout(ms: 3000)
+                    reader = connection
+                }
+                let from: String = lock.withLock { lastId }
+                let reply = try connection.command(["XREAD", "COUNT", "1000", "BLOCK", "500", "STREAMS", streamKey, from])
+                if case .error(let text) = reply { throw StoreError(message: "redis XREAD: \(text)") }
+                var batch: [ClusterLogEntry] = []
+                var newest = from
+                for stream in reply.elements {
+                    guard stream.elements.count == 2 else { continue }
+                    for item in stream.elements[1].elements {
+                        if let id = item.elements.first?.text { newest = id }
+                        if let entry = RedisLog.parse(item) { batch.append(entry) }
+                    }
+                }
+                let recovered: Bool = lock.withLock {
+                    lastId = newest
+                    arrived.append(contentsOf: batch)
+                    defer { readerHealthy = true }
+                    return !readerHealthy
+                }
+                backoffMs = 50
+                if !batch.isEmpty || recovered { wake() }
+            } catch {
+                reader?.close()
+                reader = nil
+                let changed: Bool = lock.withLock {
+                    defer { readerHealthy = false }
+                    return readerHealthy
+                }
+                if changed { wake() }
+                usleep(UInt32(backoffMs) * 1000)
+                backoffMs = min(backoffMs * 2, 1000)
+            }
+        }
+        reader?.close()
+    }
+}
+
+/// Wall-clock milliseconds (the node table's `lastSeen`), without the Hub's clock.
+enum WallClockMs {
+    static func now() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+}
