@@ -57,10 +57,15 @@ final class RedisProcess {
         guard up else { throw Failure(description: "redis-server did not start:\n\(output.text)") }
     }
 
-    /// Stops the server (SIGTERM: it flushes and exits) and waits.
+    /// Stops the server with `SHUTDOWN` (it flushes and exits) and waits.
+    /// Not SIGTERM: a child of the test runner inherits its ignored signals.
     func stop() {
         guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGTERM)
+        if let socket = try? TestSocket(port: port) {
+            try? socket.write(Array("SHUTDOWN\r\n".utf8))
+        }
+        let exited = HubProcess.waitUntil(timeout: 10) { !process.isRunning }
+        if !exited { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
     }
 

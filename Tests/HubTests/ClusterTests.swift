@@ -1,0 +1,251 @@
+import Foundation
+import HubTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// PROTOCOL.md §9 (issue 22): several real hub processes on one real
+/// `redis-server`, real sockets. Serialized: each test runs up to three hubs
+/// and a Redis on a shared two-core machine.
+@Suite(.serialized) struct ClusterTests {
+    static func node(_ redis: RedisProcess, _ id: String, _ extra: [String: Any] = [:], dataDir: URL? = nil) throws -> HubProcess {
+        var config: [String: Any] = [
+            "store": ["kind": "redis", "url": redis.url],
+            "cluster": ["nodeId": id],
+        ]
+        config = HubProcess.merging(extra, into: config)
+        return try HubProcess(config: config, dataDir: dataDir)
+    }
+
+    static func sync(_ hub: HubProcess, _ session: String, _ i: Int) throws -> HTTPClient.Response {
+        try hub.http.postJSON("/api/calls/\(session)/sync",
+                              #"{"id":"e\#(i)","timestamp":\#(1_000 + i),"data":{"metadata":{"n\#(i)":\#(i)}}}"#)
+    }
+
+    static func version(_ hub: HubProcess, _ session: String) -> Int? {
+        guard let doc = try? hub.http.get("/api/calls/\(session)"), doc.status == 200 else { return nil }
+        return doc.json["version"] as? Int
+    }
+
+    @Test func inputsSpreadOverThreeNodesGiveIdenticalDocumentsAndVersions() throws {
+        let redis = try RedisProcess()
+        let nodes = try ["a", "b", "c"].map { try Self.node(redis, $0) }
+        var rng = SystemRandomNumberGenerator()
+        var counts: [String: Int] = [:]
+        for i in 0..<90 {
+            let session = "spread-\(i % 4)"
+            let hub = nodes[Int(rng.next() % 3)]
+            let response = try Self.sync(hub, session, i)
+            #expect(response.status == 200, "\(response.text)")
+            counts[session, default: 0] += 1
+            // The answer carries the version every node gives this input.
+            #expect(response.json["version"] as? Int == counts[session])
+        }
+        for (session, count) in counts {
+            for hub in nodes {
+                #expect(HubProcess.waitUntil(timeout: 10) { Self.version(hub, session) == count }, "\(session) on \(hub.port)")
+            }
+            let bodies = try nodes.map { try $0.http.get("/api/calls/\(session)").text }
+            #expect(Set(bodies).count == 1, "\(session): \(bodies)")
+            let timelines = try nodes.map { try $0.http.get("/api/calls/\(session)/timeline").text }
+            #expect(Set(timelines).count == 1, "\(session) timelines differ")
+        }
+        // GET /api/calls lists every session on every node.
+        for hub in nodes {
+            let rows = try hub.http.get("/api/calls").json["sessions"] as? [[String: Any]] ?? []
+            #expect(Set(rows.compactMap { $0["sessionId"] as? String }) == Set(counts.keys))
+        }
+    }
+
+    @Test func aSubscriberOnOneNodeGetsEveryInputPostedToAnotherOnceAndInOrder() throws {
+        let redis = try RedisProcess()
+        let a = try Self.node(redis, "a")
+        let b = try Self.node(redis, "b")
+        let ws = try a.connect("/ws/calls/fan")
+        let snapshot = try ws.nextJSON()
+        #expect(snapshot["type"] as? String == "snapshot")
+        for i in 1...30 { #expect(try Self.sync(b, "fan", i).status == 200) }
+        var versions: [Int] = []
+        while versions.count < 30 {
+            let frame = try ws.nextJSON()
+            if frame["type"] as? String == "state_change", let v = frame["version"] as? Int { versions.append(v) }
+        }
+        #expect(versions == Array(1...30))
+        // Nothing twice: the next frame, if any, is not another state_change.
+        if let extra = try? ws.nextJSON(timeout: 1) {
+            #expect(extra["type"] as? String != "state_change", "\(extra)")
+        }
+        // The epoch the subscriber saw is the cluster's.
+        #expect(try b.http.get("/api/calls/fan").headers["etag"] == a.http.get("/api/calls/fan").headers["etag"])
+    }
+
+    @Test func everyAcknowledgedInputSurvivesKill9OfTheNodeThatTookIt() throws {
+        let redis = try RedisProcess()
+        // Above the per-token HTTP write rate: the writer must not stop at a 429.
+        let fast: [String: Any] = ["limits": ["httpWritesPerSecond": 100_000, "httpWriteBurst": 100_000]]
+        let a = try Self.node(redis, "a", fast)
+        let b = try Self.node(redis, "b", fast)
+        let acked = LockedList()
+        let port = a.port
+        let writer = Thread {
+            let client = HTTPClient(port: port, token: HubProcess.token(role: .admin, sub: "admin"))
+            for i in 0..<500 {
+                // Ten sessions: 50 metadata keys each stays under limits.maxMetadataKeys.
+                guard let r = try? client.postJSON("/api/calls/k9-\(i % 10)/sync",
+                                                   #"{"id":"e\#(i)","timestamp":\#(1_000 + i),"data":{"metadata":{"n\#(i)":\#(i)}}}"#),
+                      r.status == 200 else { return }
+                acked.append(i)
+            }
+        }
+        writer.start()
+        #expect(HubProcess.waitUntil(timeout: 30) { acked.count >= 100 })
+        kill(a.process.processIdentifier, SIGKILL)
+        a.process.waitUntilExit()
+        #expect(HubProcess.waitUntil(timeout: 10) { writer.isFinished })
+        let done = acked.values
+        #expect(done.count >= 100 && done.count < 500, "killed in the middle: \(done.count) acknowledged")
+        // Every acknowledged input is in the document on the other node.
+        let again = try Self.node(redis, "a", fast, dataDir: a.dataDir)
+        for s in 0..<10 {
+            let session = "k9-\(s)"
+            let mine = done.filter { $0 % 10 == s }
+            #expect(HubProcess.waitUntil(timeout: 10) { (Self.version(b, session) ?? 0) >= mine.count })
+            let metadata = try b.http.get("/api/calls/\(session)").json["metadata"] as? [String: Any] ?? [:]
+            let missing = mine.filter { metadata["n\($0)"] == nil }
+            #expect(missing.isEmpty, "\(session) lost: \(missing)")
+            // The node comes back with the same document as its peer.
+            #expect(try again.http.get("/api/calls/\(session)").text == b.http.get("/api/calls/\(session)").text)
+        }
+    }
+
+    @Test func writesAre503WhileRedisIsDownAndResumeWithoutARestart() throws {
+        let redis = try RedisProcess()
+        let a = try Self.node(redis, "a")
+        let b = try Self.node(redis, "b")
+        for i in 0..<10 { #expect(try Self.sync(i % 2 == 0 ? a : b, "down", i).status == 200) }
+        let ws = try b.connect("/ws/calls/down")
+        _ = try ws.nextJSON()
+        redis.stop()
+
+        let refused = try Self.sync(a, "down", 100)
+        #expect(refused.status == 503, "\(refused.text)")
+        #expect(refused.json["error"] as? String == "store_unavailable" || refused.text.contains("store_unavailable"))
+        #expect(refused.headers["retry-after"] != nil)
+        #expect(HubProcess.waitUntil(timeout: 5) { (try? a.http.get("/readyz").status) == 503 })
+        #expect(HubProcess.waitUntil(timeout: 5) { (try? b.http.get("/readyz").status) == 503 })
+        // Reads keep serving.
+        #expect(try a.http.get("/api/calls/down").status == 200)
+        #expect(Self.version(b, "down") == 10)
+
+        try redis.start()
+        #expect(HubProcess.waitUntil(timeout: 15, every: 0.2) { (try? Self.sync(a, "down", 11).status) == 200 },
+                "writes resume once Redis is back")
+        #expect(HubProcess.waitUntil(timeout: 10) { (try? a.http.get("/readyz").status) == 200 })
+        #expect(HubProcess.waitUntil(timeout: 10) { (try? b.http.get("/readyz").status) == 200 })
+        // The open socket on the other node sees the new input (v11).
+        var seen = 0
+        while seen < 11 {
+            let frame = try ws.nextJSON(timeout: 10)
+            if let v = frame["version"] as? Int { seen = v }
+        }
+        #expect(seen == 11)
+        let metadata = try b.http.get("/api/calls/down").json["metadata"] as? [String: Any] ?? [:]
+        #expect((Array(0..<10) + [11]).allSatisfy { metadata["n\($0)"] != nil }, "nothing acknowledged lost: \(metadata.keys.sorted())")
+        #expect(metadata["n100"] == nil, "the refused input was not applied")
+    }
+
+    @Test func aResumeMovedToAnotherNodeAndAcrossARestartIsRecovered() throws {
+        let redis = try RedisProcess()
+        let a = try Self.node(redis, "a")
+        let b = try Self.node(redis, "b")
+        let ws = try a.connect("/ws/calls/move")
+        let epoch = try #require(try ws.nextJSON()["epoch"] as? String)
+        for i in 1...3 { #expect(try Self.sync(a, "move", i).status == 200) }
+        var held = 0
+        while held < 3 { held = try ws.nextJSON()["version"] as? Int ?? held }
+        ws.socket.shutdownNow()
+        for i in 4...6 { #expect(try Self.sync(b, "move", i).status == 200) }
+
+        let moved = try b.connect("/ws/calls/move?epoch=\(epoch)&since=3")
+        let resumed = try moved.nextJSON()
+        #expect(resumed["recovered"] as? Bool == true, "\(resumed)")
+        #expect(try (0..<3).map { _ in try moved.nextJSON()["version"] as? Int } == [4, 5, 6])
+
+        // After a restart the node rebuilds the replay window from Redis.
+        #expect(b.stop() == 0)
+        let restarted = try Self.node(redis, "b", dataDir: b.dataDir)
+        let back = try restarted.connect("/ws/calls/move?epoch=\(epoch)&since=2")
+        let again = try back.nextJSON()
+        #expect(again["recovered"] as? Bool == true, "\(again)")
+        #expect(try (0..<4).map { _ in try back.nextJSON()["version"] as? Int } == [3, 4, 5, 6])
+    }
+
+    @Test func startIsRefusedWhenRedisDoesNotFsyncEveryWrite() throws {
+        let redis = try RedisProcess(fsync: "everysec")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sb-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config: [String: Any] = [
+            "server": ["host": "127.0.0.1", "port": 0],
+            "auth": ["hs256Secret": HubProcess.secret],
+            "store": ["kind": "redis", "url": redis.url],
+        ]
+        let configURL = dir.appendingPathComponent("config.json")
+        try JSONSerialization.data(withJSONObject: config).write(to: configURL)
+        let run = try HubProcess.runToExit(arguments: ["serve", "--config", configURL.path, "--data-dir", dir.path])
+        #expect(run.status == 78, "\(run.output)")
+        #expect(run.output.contains("appendfsync"), "\(run.output)")
+
+        // With replicas to WAIT for, the same Redis is accepted (it then has
+        // none, so each write fails its WAIT: 503, never a false 2xx).
+        let waiting = try Self.node(redis, "w", ["store": ["kind": "redis", "url": redis.url, "redisReplicas": 1]])
+        let r = try Self.sync(waiting, "wait", 1)
+        #expect(r.status == 503, "\(r.text)")
+    }
+
+    @Test func theClusterTableListsEveryNode() throws {
+        let redis = try RedisProcess()
+        let a = try Self.node(redis, "node-a")
+        let b = try Self.node(redis, "node-b")
+        let ws = try b.connect("/ws/calls/table")
+        _ = try ws.nextJSON()
+        var table: [String: Any] = [:]
+        #expect(HubProcess.waitUntil(timeout: 10, every: 0.2) {
+            table = (try? a.http.get("/api/cluster").json) ?? [:]
+            let nodes = table["nodes"] as? [[String: Any]] ?? []
+            return nodes.compactMap { $0["nodeId"] as? String } == ["node-a", "node-b"]
+                && nodes.contains { $0["nodeId"] as? String == "node-b" && $0["connections"] as? Int == 1 }
+        }, "\(table)")
+        #expect(table["nodeId"] as? String == "node-a")
+        let client = HTTPClient(port: a.port, token: HubProcess.token(role: .client, sid: "*"))
+        #expect(try client.get("/api/cluster").status == 403)
+    }
+
+    @Test func aSyncStatusTimerFiresOncePerCluster() throws {
+        let redis = try RedisProcess()
+        let config: [String: Any] = ["merge": ["pendingWindowMs": 300]]
+        let a = try Self.node(redis, "a", config)
+        let b = try Self.node(redis, "b", config)
+        let first = try a.http.postJSON("/api/calls/timer/sync", #"{"timestamp":1,"data":{"callState":"ringing"}}"#)
+        #expect(first.status == 200)
+        // Both nodes reach the same document after the timer, with one version for it.
+        #expect(HubProcess.waitUntil(timeout: 10) {
+            let va = Self.version(a, "timer"), vb = Self.version(b, "timer")
+            return va != nil && va == vb && (try? a.http.get("/api/calls/timer").text) == (try? b.http.get("/api/calls/timer").text)
+        })
+        usleep(1_500_000)
+        let bodies = try [a, b].map { try $0.http.get("/api/calls/timer").text }
+        #expect(bodies[0] == bodies[1], "\(bodies)")
+    }
+}
+
+/// Indices acknowledged by the writer thread, read by the test.
+final class LockedList: @unchecked Sendable {  // `items` is only touched under `lock`
+    private let lock = NSLock()
+    private var items: [Int] = []
+    func append(_ value: Int) { lock.lock(); items.append(value); lock.unlock() }
+    var count: Int { lock.lock(); defer { lock.unlock() }; return items.count }
+    var values: [Int] { lock.lock(); defer { lock.unlock() }; return items }
+}
