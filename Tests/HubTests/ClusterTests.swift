@@ -223,21 +223,41 @@ import Glibc
         #expect(try client.get("/api/cluster").status == 403)
     }
 
+    /// The syncStatus flip (pending → conflict after `merge.pendingWindowMs`)
+    /// is one tick record in the log, proposed by the lease holder alone and
+    /// applied by every node at the same hub time.
     @Test func aSyncStatusTimerFiresOncePerCluster() throws {
         let redis = try RedisProcess()
-        let config: [String: Any] = ["merge": ["pendingWindowMs": 300]]
+        let config: [String: Any] = [
+            "merge": ["pendingWindowMs": 400, "maxFutureSkewMs": 5000],
+            "server": ["publicUrl": WebhookRouteTests.publicUrl],
+            "providers": ["twilio": ["authToken": WebhookRouteTests.twilioToken]],
+        ]
         let a = try Self.node(redis, "a", config)
         let b = try Self.node(redis, "b", config)
-        let first = try a.http.postJSON("/api/calls/timer/sync", #"{"timestamp":1,"data":{"callState":"ringing"}}"#)
-        #expect(first.status == 200)
-        // Both nodes reach the same document after the timer, with one version for it.
-        #expect(HubProcess.waitUntil(timeout: 10) {
-            let va = Self.version(a, "timer"), vb = Self.version(b, "timer")
-            return va != nil && va == vb && (try? a.http.get("/api/calls/timer").text) == (try? b.http.get("/api/calls/timer").text)
-        })
-        usleep(1_500_000)
-        let bodies = try [a, b].map { try $0.http.get("/api/calls/timer").text }
-        #expect(bodies[0] == bodies[1], "\(bodies)")
+        let ws = try b.connect("/ws/calls/timer")
+        _ = try ws.nextJSON()
+        let now = Int(Date().timeIntervalSince1970 * 1000)
+        try ws.send(#"{"type":"report","id":"c1","ts":\#(now),"state":{"callState":"connected"}}"#)
+        let form = "CallSid=CAtimer&CallStatus=ringing&SequenceNumber=1&Timestamp=" + WebhookRouteTests.rfc2822(now)
+        #expect(try WebhookRouteTests.postTwilio(a, "/api/twilio/status?session=timer", form: form).status == 204)
+        func status(_ hub: HubProcess) -> String? {
+            (try? hub.http.get("/api/calls/timer").json["syncStatus"]) as? String
+        }
+        #expect(HubProcess.waitUntil(timeout: 10) { status(a) == "conflict" && status(b) == "conflict" })
+        // Presence is per node (the subscriber is on b): compared without it.
+        func document(_ hub: HubProcess) -> NSDictionary? {
+            guard var json = try? hub.http.get("/api/calls/timer").json else { return nil }
+            json["presence"] = nil
+            return json as NSDictionary
+        }
+        #expect(HubProcess.waitUntil(timeout: 5) { document(a) != nil && document(a) == document(b) },
+                "the same document, version and flip time on both nodes: \(String(describing: document(a))) \(String(describing: document(b)))")
+        // Longer than a lease holder's re-proposal delay (2 s): still one tick.
+        usleep(2_500_000)
+        let log = try redis.cli(["XRANGE", "switchboard:log", "-", "+"])
+        let ticks = log.split(separator: "\n").filter { $0 == "tick" }.count
+        #expect(ticks == 1, "tick records in the log: \(ticks)\n\(log)")
     }
 }
 

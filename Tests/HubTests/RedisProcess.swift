@@ -77,6 +77,12 @@ final class RedisProcess {
         return String(decoding: reply, as: UTF8.self).hasPrefix("+PONG")
     }
 
+    /// `redis-cli` against this server: what it printed.
+    func cli(_ args: [String]) throws -> String {
+        let cli = URL(fileURLWithPath: "/usr/bin/redis-cli")
+        return try HubProcess.runToExit(cli, arguments: ["-p", String(port)] + args).output
+    }
+
     deinit {
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
