@@ -33,7 +33,7 @@ extension Hub {
     /// Journals a local input in the cluster log; answered in `processCluster`.
     func acceptClustered(_ decoded: DecodedInput, to sessionId: String, reservation: GrowthLimits.Reservation,
                          cluster: ClusterState, completion: @escaping Completion) {
-        let epoch = sessions[sessionId]?.engine.epoch ?? Hub.newEpoch()
+        let epoch = sessions[sessionId]?.engine.epoch ?? firstEpoch(sessionId, cluster)
         let entry = JournalEntry(sessionId: sessionId, epoch: epoch, input: decoded.input)
         if let invalid = JournalWriter.check(entry) {
             releaseGrowth(reservation, applied: false)
@@ -136,6 +136,13 @@ extension Hub {
         }
         metrics.increment("switchboard_calls_total")
         return createChannel(sessionId, epoch: epoch)
+    }
+
+    /// The epoch of a session's first life, the same on every node: a
+    /// subscriber that arrives before the session's first input (a
+    /// provisional session) already holds the epoch the log will give it.
+    func firstEpoch(_ sessionId: String, _ cluster: ClusterState) -> String {
+        Hub.derivedEpoch(sessionId, cluster.log.clusterId)
     }
 
     /// 16 hex digits from FNV-1a over the session id and a log id: the same on every node.

@@ -165,7 +165,7 @@ public final class Hub {
     func channel(_ sessionId: String) -> SessionChannel {
         if let existing = sessions[sessionId] { return existing }
         metrics.increment("switchboard_calls_total")
-        return createChannel(sessionId, epoch: Hub.newEpoch())
+        return createChannel(sessionId, epoch: cluster.map { firstEpoch(sessionId, $0) } ?? Hub.newEpoch())
     }
 
     func createChannel(_ sessionId: String, epoch: String) -> SessionChannel {

@@ -76,6 +76,9 @@ public final class RedisLog: @unchecked Sendable {
     /// never takes a record of its previous life for one of its own requests.
     public let instance: String
     let replicas: Int
+    /// Random, made by the first node that ever used this Redis: the seed of
+    /// session epochs, so a fresh Redis never repeats the epochs of an old one.
+    public let clusterId: String
     private let wake: @Sendable () -> Void
     private let lock = ConditionLock()
     private var queue: [(token: Int, record: ClusterRecord)] = []
@@ -116,7 +119,15 @@ public final class RedisLog: @unchecked Sendable {
         var rng = SystemRandomNumberGenerator()
         self.instance = nodeId + "/" + String(rng.next() as UInt64, radix: 36)
         self.lastId = "0-0"
-        writer = try RedisConnection(url, timeoutMs: 2000)
+        let connection = try RedisConnection(url, timeoutMs: 2000)
+        writer = connection
+        // One random id per cluster (per Redis database and prefix), kept in Redis.
+        let fresh = String(rng.next() as UInt64, radix: 16)
+        _ = try connection.command(["SET", prefix + "clusterId", fresh, "NX"])
+        guard let stored = try connection.command(["GET", prefix + "clusterId"]).text else {
+            throw StoreError(message: "redis: cannot read \(prefix)clusterId")
+        }
+        clusterId = stored
     }
 
     /// Refuses to serve on a Redis that would acknowledge writes before they

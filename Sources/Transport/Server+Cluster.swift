@@ -14,6 +14,12 @@ extension Server {
     /// log, then starts the reader and writer threads, whose records wake
     /// this loop like the journal's commits do.
     func openCluster(context: OpaquePointer) throws {
+        // Every node would send every delivery: outbound webhooks need one
+        // sender per cluster, which this version does not elect yet.
+        guard config.webhooks.endpoints.isEmpty else {
+            throw StartError(message: "invalid config key webhooks.endpoints: outbound webhooks are not supported with store.kind redis yet",
+                             exitCode: 78)
+        }
         guard let url = RedisURL(config.store.url) else {
             throw StartError(message: "invalid config key store.url: expected redis://host[:port][/db], got \(config.store.url)",
                              exitCode: 78)

@@ -77,7 +77,12 @@ import Glibc
         if let extra = try? ws.nextJSON(timeout: 1) {
             #expect(extra["type"] as? String != "state_change", "\(extra)")
         }
-        // The epoch the subscriber saw is the cluster's.
+        // The epoch the subscriber saw before the session's first input is the
+        // one the cluster gave it: a resume with it on the other node is recovered.
+        let epoch = try #require(snapshot["epoch"] as? String)
+        let resumed = try b.connect("/ws/calls/fan?epoch=\(epoch)&since=28")
+        let first = try resumed.nextJSON()
+        #expect(first["recovered"] as? Bool == true, "\(first)")
         #expect(try b.http.get("/api/calls/fan").headers["etag"] == a.http.get("/api/calls/fan").headers["etag"])
     }
 
