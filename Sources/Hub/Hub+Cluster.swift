@@ -1,4 +1,6 @@
+import Auth
 import CallState
+import JSONCodec
 import Store
 
 /// The reactor's side of the cluster log (`store.kind` redis, PROTOCOL.md §9).
@@ -25,6 +27,10 @@ public final class ClusterState {
     /// When this node last proposed a tick or a drop for a session (the
     /// leader proposes again if its record has not come back in 2 s).
     var proposed: [String: Int64] = [:]
+    /// Local subscriptions changed since this node last published its watchers.
+    var presenceDirty = true
+    /// The other nodes' watchers by session, merged (a user on two nodes counts once).
+    var remoteWatchers: [String: [String: Presence.Watcher]] = [:]
 
     public init(log: RedisLog) { self.log = log }
 }
@@ -66,7 +72,53 @@ extension Hub {
             }
         }
         for entry in cluster.log.takeArrived() { applyClustered(entry, cluster) }
+        if let tables = cluster.log.takeRemotePresence() { applyRemotePresence(tables, cluster) }
         storeHealthy = cluster.log.healthy
+    }
+
+    /// Presence, cluster-wide: every node publishes its own watchers with
+    /// its heartbeat (`RedisLog`); the others' are merged into each
+    /// session's presence, and who joined or left goes out as usual. Not in
+    /// the log: presence describes the present, so it is never replayed, and
+    /// a dead node's watchers leave when its heartbeat expires (10 s).
+    func applyRemotePresence(_ tables: [String: [UInt8]], _ cluster: ClusterState, now: Int64 = WallClock.nowMs()) {
+        var merged: [String: [String: Presence.Watcher]] = [:]
+        for (_, bytes) in tables {
+            guard case .object(let bySession)? = try? JSONCodec.parse(bytes) else { continue }
+            for (sessionId, list) in bySession {
+                guard case .array(let items) = list else { continue }
+                for item in items {
+                    guard let sub = item["sub"]?.stringValue, let role = item["role"]?.stringValue.flatMap(Role.init),
+                          let since = item["at"]?.intValue, let count = item["n"]?.intValue else { continue }
+                    let watcher = Presence.Watcher(role: role, since: since, connections: Int(count))
+                    merged[sessionId, default: [:]][sub] = merged[sessionId]?[sub].map {
+                        Presence.Watcher(role: $0.since <= since ? $0.role : role, since: min($0.since, since),
+                                         connections: $0.connections + Int(count))
+                    } ?? watcher
+                }
+            }
+        }
+        let touched = Set(merged.keys).union(cluster.remoteWatchers.keys)
+        cluster.remoteWatchers = merged
+        for sessionId in touched.sorted() {
+            guard let channel = sessions[sessionId] else { continue }
+            let (joined, left) = channel.presence.setRemote(merged[sessionId] ?? [:], at: now)
+            if !joined.isEmpty || !left.isEmpty {
+                channel.sendOutOfBand(frames.presence(sessionId, joined: joined, left: left))
+            }
+        }
+    }
+
+    /// This node's watchers as it publishes them: `{session: [{sub, role, at, n}]}`.
+    func encodedLocalPresence() -> [UInt8] {
+        var out: [String: JSONValue] = [:]
+        for (id, channel) in sessions where !channel.presence.watchers.isEmpty {
+            out[id] = .array(channel.presence.watchers.keys.sorted().map { sub in
+                let w = channel.presence.watchers[sub]!
+                return ["sub": .string(sub), "role": .string(w.role.rawValue), "at": .int(w.since), "n": .int(Int64(w.connections))]
+            })
+        }
+        return JSONCodec.encode(.object(out))
     }
 
     private func complete(_ token: Int, _ outcome: InputOutcome, _ cluster: ClusterState) {
@@ -135,7 +187,9 @@ extension Hub {
             return provisional
         }
         metrics.increment("switchboard_calls_total")
-        return createChannel(sessionId, epoch: epoch)
+        let created = createChannel(sessionId, epoch: epoch)
+        if let watchers = cluster.remoteWatchers[sessionId] { _ = created.presence.setRemote(watchers, at: WallClock.nowMs()) }
+        return created
     }
 
     /// The epoch of a session's first life, the same on every node: a
@@ -162,6 +216,10 @@ extension Hub {
         var connections = dashboard.subscribers.count
         for channel in sessions.values { connections += channel.order.count }
         cluster.log.report(connections: connections, sessions: sessions.count)
+        if cluster.presenceDirty {
+            cluster.presenceDirty = false
+            cluster.log.reportPresence(encodedLocalPresence())
+        }
         guard cluster.log.isLeader else { return }
         for (id, channel) in sessions where cluster.born.contains(id) {
             guard let deadline = channel.engine.nextDeadline(), deadline <= now,

@@ -193,6 +193,7 @@ public final class Hub {
     public func subscribe(_ subscriber: Subscriber, to sessionId: String, identity: ClientIdentity,
                           resume: (epoch: String, since: Int64)? = nil, now: Int64 = WallClock.nowMs()) {
         let channel = channel(sessionId)
+        cluster?.presenceDirty = true
         if let joined = channel.presence.join(identity, at: now) {
             channel.sendOutOfBand(frames.presence(sessionId, joined: [joined], left: []))
         }
@@ -219,6 +220,7 @@ public final class Hub {
                             now: Int64 = WallClock.nowMs()) {
         guard let channel = sessions[sessionId] else { return }
         channel.remove(subscriber)
+        cluster?.presenceDirty = true
         if let left = channel.presence.leave(identity, at: now) {
             channel.sendOutOfBand(frames.presence(sessionId, joined: [], left: [left]))
         }

@@ -68,6 +68,7 @@ public final class RedisLog: @unchecked Sendable {
     /// The stream every node appends to and reads.
     public let streamKey: String
     let nodesKey: String
+    let presenceKey: String
     let leaseKey: String
     public let url: RedisURL
     /// `cluster.nodeId`.
@@ -89,6 +90,12 @@ public final class RedisLog: @unchecked Sendable {
     private var leader = false
     private var heartbeat = ClusterNodeInfo(nodeId: "", connections: 0, sessions: 0, lastSeen: 0)
     private var nodeTable: [ClusterNodeInfo] = []
+    /// This node's watchers (encoded by the hub), written with each heartbeat.
+    private var localPresence: [UInt8] = Array("{}".utf8)
+    /// The other live nodes' watchers as of the last heartbeat, and whether
+    /// they changed since the reactor last took them.
+    private var remotePresence: [String: [UInt8]] = [:]
+    private var remotePresenceChanged = false
     private var closing = false
     private var writerSleeps = false
     private var lastId: String
@@ -114,6 +121,7 @@ public final class RedisLog: @unchecked Sendable {
         self.replicas = replicas
         self.streamKey = prefix + "log"
         self.nodesKey = prefix + "nodes"
+        self.presenceKey = prefix + "presence"
         self.leaseKey = prefix + "timers"
         self.wake = wake
         var rng = SystemRandomNumberGenerator()
@@ -223,6 +231,21 @@ public final class RedisLog: @unchecked Sendable {
         lock.withLock {
             heartbeat.connections = connections
             heartbeat.sessions = sessions
+        }
+    }
+
+    /// Sets what the next heartbeats publish as this node's watchers.
+    public func reportPresence(_ encoded: [UInt8]) {
+        lock.withLock { localPresence = encoded }
+    }
+
+    /// The other live nodes' watcher tables (node id → what it reported),
+    /// when they changed since the last call; else nil.
+    public func takeRemotePresence() -> [String: [UInt8]]? {
+        lock.withLock {
+            guard remotePresenceChanged else { return nil }
+            remotePresenceChanged = false
+            return remotePresence
         }
     }
 
@@ -354,7 +377,7 @@ public final class RedisLog: @unchecked Sendable {
     /// Heartbeat into the node table, renew or take the timer lease, read
     /// the table back. Also how a broken writer connection comes back.
     private func beat() {
-        let info: ClusterNodeInfo = lock.withLock { heartbeat }
+        let (info, presence): (ClusterNodeInfo, [UInt8]) = lock.withLock { (heartbeat, localPresence) }
         let now = WallClockMs.now()
         let value = "{\"connections\":\(info.connections),\"sessions\":\(info.sessions),\"lastSeen\":\(now)}"
         let script = "if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('pexpire', KEYS[1], ARGV[2]) return 1 end "
@@ -362,16 +385,27 @@ public final class RedisLog: @unchecked Sendable {
         var ok = false
         var isLeader = false
         var table: [ClusterNodeInfo] = []
+        var others: [String: [UInt8]] = [:]
         do {
             let connection = try writerConnection()
             _ = try connection.command(["HSET", nodesKey, nodeId, value])
             let lease = try connection.command(["EVAL", script, "1", leaseKey, instance, String(RedisLog.leaseMs)])
             isLeader = lease == .integer(1)
+            _ = try connection.command([Array("HSET".utf8), Array(presenceKey.utf8), Array(nodeId.utf8), presence])
             let all = try connection.command(["HGETALL", nodesKey]).elements
             var index = 0
             while index + 1 < all.count {
                 if let id = all[index].text, let json = all[index + 1].text, let node = RedisLog.parseNode(id, json) {
                     if now - node.lastSeen <= RedisLog.nodeExpiryMs { table.append(node) }
+                }
+                index += 2
+            }
+            let live = Set(table.map(\.nodeId))
+            let watchers = try connection.command(["HGETALL", presenceKey]).elements
+            index = 0
+            while index + 1 < watchers.count {
+                if let id = watchers[index].text, id != nodeId, live.contains(id), case .string(let bytes) = watchers[index + 1] {
+                    others[id] = bytes
                 }
                 index += 2
             }
@@ -383,8 +417,14 @@ public final class RedisLog: @unchecked Sendable {
             let before = writerHealthy
             writerHealthy = ok
             leader = ok && isLeader
-            if ok { nodeTable = table.sorted { $0.nodeId < $1.nodeId } }
-            return before != ok
+            if ok {
+                nodeTable = table.sorted { $0.nodeId < $1.nodeId }
+                if others != remotePresence {
+                    remotePresence = others
+                    remotePresenceChanged = true
+                }
+            }
+            return before != ok || remotePresenceChanged
         }
         if changed { wake() }
     }
@@ -392,6 +432,7 @@ public final class RedisLog: @unchecked Sendable {
     private func leave() {
         guard let connection = try? writerConnection() else { return }
         _ = try? connection.command(["HDEL", nodesKey, nodeId])
+        _ = try? connection.command(["HDEL", presenceKey, nodeId])
         let script = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
         _ = try? connection.command(["EVAL", script, "1", leaseKey, instance])
     }

@@ -228,6 +228,42 @@ import Glibc
         #expect(try client.get("/api/cluster").status == 403)
     }
 
+    /// A user watching on one node is present on every node: in the other
+    /// node's presence frames and in `presence` of the document there.
+    @Test func presenceIsClusterWide() throws {
+        let redis = try RedisProcess()
+        let a = try Self.node(redis, "a")
+        let b = try Self.node(redis, "b")
+        #expect(try Self.sync(a, "pres", 1).status == 200)
+        #expect(HubProcess.waitUntil(timeout: 5) { Self.version(b, "pres") == 1 })
+        let alice = try a.connect("/ws/calls/pres", token: HubProcess.token(role: .client, sub: "alice", sid: "*"))
+        _ = try alice.nextJSON()
+        let bob = try b.connect("/ws/calls/pres", token: HubProcess.token(role: .client, sub: "bob", sid: "*"))
+        _ = try bob.nextJSON()
+
+        func presenceFrame(_ ws: WSClient, _ key: String, _ sub: String) -> Bool {
+            let deadline = Date(timeIntervalSinceNow: 8)
+            while Date() < deadline {
+                guard let frame = try? ws.nextJSON(timeout: 1), frame["type"] as? String == "presence" else { continue }
+                let subs = (frame[key] as? [[String: Any]] ?? []).compactMap { $0["sub"] as? String }
+                if subs.contains(sub) { return true }
+            }
+            return false
+        }
+        #expect(presenceFrame(alice, "joined", "bob"), "alice, on a, sees bob join on b")
+        func subs(_ hub: HubProcess) -> [String] {
+            let list = (try? hub.http.get("/api/calls/pres").json["presence"]) as? [[String: Any]] ?? []
+            return list.compactMap { $0["sub"] as? String }
+        }
+        #expect(HubProcess.waitUntil(timeout: 8) { subs(a) == ["alice", "bob"] && subs(b) == ["alice", "bob"] },
+                "a: \(subs(a)), b: \(subs(b))")
+        #expect(try a.http.get("/api/calls/pres").text == b.http.get("/api/calls/pres").text)
+
+        bob.socket.shutdownNow()
+        #expect(presenceFrame(alice, "left", "bob"), "alice sees bob leave")
+        #expect(HubProcess.waitUntil(timeout: 8) { subs(a) == ["alice"] && subs(b) == ["alice"] })
+    }
+
     /// The syncStatus flip (pending → conflict after `merge.pendingWindowMs`)
     /// is one tick record in the log, proposed by the lease holder alone and
     /// applied by every node at the same hub time.
