@@ -132,6 +132,26 @@ import Glibc
         for i in 0..<10 { #expect(try Self.sync(i % 2 == 0 ? a : b, "down", i).status == 200) }
         let ws = try b.connect("/ws/calls/down")
         _ = try ws.nextJSON()
+        // A writer keeps posting to a through the outage (its own session):
+        // whatever it got a 2xx for must be there afterwards.
+        let acked = LockedList()
+        let refusedWhileDown = LockedList()
+        let stopWriting = LockedList()
+        let port = a.port
+        let writer = Thread {
+            let client = HTTPClient(port: port, token: HubProcess.token(role: .admin, sub: "flow"))
+            var i = 0
+            // 40 sessions × at most 60 keys: under limits.maxMetadataKeys.
+            while stopWriting.count == 0 && i < 2400 {
+                let r = try? client.postJSON("/api/calls/flow-\(i % 40)/sync",
+                                             #"{"id":"f\#(i)","timestamp":\#(1_000 + i),"data":{"metadata":{"f\#(i)":\#(i)}}}"#)
+                if r?.status == 200 { acked.append(i) } else { refusedWhileDown.append(i) }
+                i += 1
+                usleep(5_000)
+            }
+        }
+        writer.start()
+        #expect(HubProcess.waitUntil(timeout: 10) { acked.count >= 20 })
         redis.stop()
 
         let refused = try Self.sync(a, "down", 100)
@@ -159,6 +179,20 @@ import Glibc
         let metadata = try b.http.get("/api/calls/down").json["metadata"] as? [String: Any] ?? [:]
         #expect((Array(0..<10) + [11]).allSatisfy { metadata["n\($0)"] != nil }, "nothing acknowledged lost: \(metadata.keys.sorted())")
         #expect(metadata["n100"] == nil, "the refused input was not applied")
+        stopWriting.append(1)
+        #expect(HubProcess.waitUntil(timeout: 20) { writer.isFinished })
+        let flowed = acked.values
+        #expect(refusedWhileDown.count > 0, "the writer ran through the outage")
+        #expect(flowed.last ?? 0 > refusedWhileDown.values.first ?? .max, "and was acknowledged again after it")
+        for s in 0..<40 {
+            let mine = flowed.filter { $0 % 40 == s }
+            for hub in [a, b] {
+                #expect(HubProcess.waitUntil(timeout: 10) {
+                    let keys = ((try? hub.http.get("/api/calls/flow-\(s)").json["metadata"]) as? [String: Any]) ?? [:]
+                    return mine.allSatisfy { keys["f\($0)"] != nil }
+                }, "flow-\(s) on \(hub.port): every input acknowledged across the outage is there")
+            }
+        }
     }
 
     @Test func aResumeMovedToAnotherNodeAndAcrossARestartIsRecovered() throws {
@@ -203,6 +237,14 @@ import Glibc
         #expect(run.status == 78, "\(run.output)")
         #expect(run.output.contains("appendfsync"), "\(run.output)")
 
+        // A store.url that is not a redis:// URL is a configuration error too.
+        var bad = config
+        bad["store"] = ["kind": "redis", "url": "http://127.0.0.1:\(redis.port)"]
+        try JSONSerialization.data(withJSONObject: bad).write(to: configURL)
+        let badRun = try HubProcess.runToExit(arguments: ["serve", "--config", configURL.path, "--data-dir", dir.path])
+        #expect(badRun.status == 78, "\(badRun.output)")
+        #expect(badRun.output.contains("store.url"), "\(badRun.output)")
+
         // With replicas to WAIT for, the same Redis is accepted (it then has
         // none, so each write fails its WAIT: 503, never a false 2xx).
         let waiting = try Self.node(redis, "w", ["store": ["kind": "redis", "url": redis.url, "redisReplicas": 1]])
@@ -226,6 +268,22 @@ import Glibc
         #expect(table["nodeId"] as? String == "node-a")
         let client = HTTPClient(port: a.port, token: HubProcess.token(role: .client, sid: "*"))
         #expect(try client.get("/api/cluster").status == 403)
+    }
+
+    @Test func aDashboardOnOneNodeShowsSessionsCreatedThroughAnother() throws {
+        let redis = try RedisProcess()
+        let a = try Self.node(redis, "a")
+        let b = try Self.node(redis, "b")
+        let dash = try a.connect("/ws/dashboard")
+        #expect(try dash.nextJSON()["type"] as? String == "summary")
+        #expect(try b.http.postJSON("/api/calls/dash-1/sync", #"{"event":"ringing","timestamp":1000}"#).status == 200)
+        var seen = false
+        let deadline = Date(timeIntervalSinceNow: 5)
+        while !seen, Date() < deadline {
+            guard case .text(let text) = try dash.next(timeout: 5) else { break }
+            seen = text.contains("\"dash-1\"")
+        }
+        #expect(seen, "a's dashboard gets the row of a session only b was told about")
     }
 
     /// A user watching on one node is present on every node: in the other
