@@ -27,6 +27,12 @@ public final class ClusterState {
     /// When this node last proposed a tick or a drop for a session (the
     /// leader proposes again if its record has not come back in 2 s).
     var proposed: [String: Int64] = [:]
+    /// The last log entry applied, and how many since the last checkpoint.
+    var lastApplied = "0-0"
+    var sinceCheckpoint = 0
+    /// The id of the last checkpoint this node stored (or started from):
+    /// the next one trims the log up to it.
+    var lastCheckpoint = "0-0"
     /// Local subscriptions changed since this node last published its watchers.
     var presenceDirty = true
     /// The other nodes' watchers by session, merged (a user on two nodes counts once).
@@ -72,6 +78,13 @@ extension Hub {
             }
         }
         for entry in cluster.log.takeArrived() { applyClustered(entry, cluster) }
+        checkpointIfDue(cluster)
+        for error in cluster.log.takeCheckpointErrors() {
+            logger.error("cluster checkpoint failed", metadata: ["error": "\(error.message)"])
+        }
+        if cluster.log.missedEntries && storeHealthy {
+            logger.critical("the cluster log was trimmed past what this node read; restart it to rebuild from the checkpoint")
+        }
         if let tables = cluster.log.takeRemotePresence() { applyRemotePresence(tables, cluster) }
         storeHealthy = cluster.log.healthy
     }
@@ -136,6 +149,8 @@ extension Hub {
     /// Applies one record of the log: at start (restore) and live alike, so
     /// a restarted node rebuilds the same state and the same replay window.
     func applyClustered(_ logEntry: ClusterLogEntry, _ cluster: ClusterState) {
+        cluster.lastApplied = logEntry.id
+        cluster.sinceCheckpoint += 1
         switch logEntry.record {
         case .input(let origin, let token, let entry):
             let local = origin == cluster.log.instance ? pendingInputs[token] : nil
@@ -253,9 +268,46 @@ extension Hub {
         return ["nodeId": .string(cluster.log.nodeId), "nodes": .array(nodes)]
     }
 
-    /// Rebuilds every session from the log at start (the records `RedisLog.loadAll` read).
-    public func restoreCluster(_ entries: [ClusterLogEntry]) {
+    /// Log entries between two checkpoints: `store.snapshotEvery` × 20
+    /// (10,000 by default), since a checkpoint encodes every session.
+    var clusterCheckpointEvery: Int { config.store.snapshotEvery * 20 }
+
+    /// The lease holder checkpoints the whole state every
+    /// `clusterCheckpointEvery` entries: every session created by the log,
+    /// as of the last entry applied; the log is then trimmed up to the
+    /// previous checkpoint (one interval of slack for nodes reading behind).
+    func checkpointIfDue(_ cluster: ClusterState) {
+        guard cluster.sinceCheckpoint >= clusterCheckpointEvery, cluster.log.isLeader else { return }
+        cluster.sinceCheckpoint = 0
+        let snapshots = cluster.born.sorted().compactMap { id in sessions[id].map { SessionSnapshot($0.engine) } }
+        let dropped = JSONValue.object(cluster.droppedEpochs.mapValues { .string($0) })
+        cluster.log.storeCheckpoint(ClusterCheckpoint(id: cluster.lastApplied, sessions: snapshots,
+                                                      dropped: JSONCodec.encode(dropped), trimBefore: cluster.lastCheckpoint))
+        cluster.lastCheckpoint = cluster.lastApplied
+    }
+
+    /// Rebuilds every session at start: the checkpoint's sessions (their
+    /// replay window starts at the checkpoint), then the log entries after it.
+    public func restoreCluster(checkpoint: ClusterCheckpoint?, entries: [ClusterLogEntry]) throws(StoreError) {
         guard let cluster else { return }
+        if let checkpoint {
+            for snapshot in checkpoint.sessions {
+                let channel = SessionChannel(engine: try snapshot.session(), replayFrames: config.retention.replayFrames)
+                channel.replay = ReplayLog(capacity: config.retention.replayFrames, startVersion: channel.engine.version)
+                channel.announcedWarnings = channel.engine.quality.warnings
+                sessions[snapshot.sessionId] = channel
+                cluster.born.insert(snapshot.sessionId)
+            }
+            if case .object(let dropped)? = try? JSONCodec.parse(checkpoint.dropped) {
+                for (id, epoch) in dropped { if let text = epoch.stringValue { cluster.droppedEpochs[id] = text } }
+            }
+            cluster.lastApplied = checkpoint.id
+            cluster.lastCheckpoint = checkpoint.id
+        }
         for entry in entries { applyClustered(entry, cluster) }
+        for (id, channel) in sessions {
+            let doc = channel.engine.document
+            for callId in [doc.providerCallId, doc.twilioCallSid].compactMap({ $0 }) { sessionsByProviderCallId[callId] = id }
+        }
     }
 }

@@ -23,6 +23,27 @@ public struct ClusterLogEntry: Sendable, Equatable {
     public let record: ClusterRecord
 }
 
+/// The whole cluster's state as of one log entry: what a node starts from
+/// instead of the log's beginning, after which the log is trimmed.
+public struct ClusterCheckpoint: Sendable, Equatable {
+    /// The last log entry the state includes.
+    public var id: String
+    /// Every session created by the log and not dropped.
+    public var sessions: [SessionSnapshot]
+    /// `ClusterState.droppedEpochs`, as JSON (`{session: epoch}`).
+    public var dropped: [UInt8]
+    /// The log is trimmed before this id: the previous checkpoint's, so a
+    /// node that reads up to one checkpoint interval behind loses nothing.
+    public var trimBefore: String
+
+    public init(id: String, sessions: [SessionSnapshot], dropped: [UInt8], trimBefore: String) {
+        self.id = id
+        self.sessions = sessions
+        self.dropped = dropped
+        self.trimBefore = trimBefore
+    }
+}
+
 /// What a node reports about itself in the cluster's node table (`GET /api/cluster`).
 public struct ClusterNodeInfo: Sendable, Equatable {
     public var nodeId: String
@@ -70,6 +91,7 @@ public final class RedisLog: @unchecked Sendable {
     let nodesKey: String
     let presenceKey: String
     let leaseKey: String
+    let checkpointKey: String
     public let url: RedisURL
     /// `cluster.nodeId`.
     public let nodeId: String
@@ -96,6 +118,11 @@ public final class RedisLog: @unchecked Sendable {
     /// they changed since the reactor last took them.
     private var remotePresence: [String: [UInt8]] = [:]
     private var remotePresenceChanged = false
+    /// A checkpoint the reactor made, for the writer to store (the newest wins).
+    private var pendingCheckpoint: ClusterCheckpoint?
+    private var checkpointErrors: [StoreError] = []
+    /// Set when the log was trimmed past what this node read: never cleared.
+    private var behind = false
     private var closing = false
     private var writerSleeps = false
     private var lastId: String
@@ -122,6 +149,7 @@ public final class RedisLog: @unchecked Sendable {
         self.streamKey = prefix + "log"
         self.nodesKey = prefix + "nodes"
         self.presenceKey = prefix + "presence"
+        self.checkpointKey = prefix + "checkpoint"
         self.leaseKey = prefix + "timers"
         self.wake = wake
         var rng = SystemRandomNumberGenerator()
@@ -159,23 +187,78 @@ public final class RedisLog: @unchecked Sendable {
         }
     }
 
-    /// Every record stored so far, in order (restart); also sets where the
-    /// reader starts. Call before `start`, on the starting thread.
-    public func loadAll() throws(StoreError) -> [ClusterLogEntry] {
+    /// The newest checkpoint (nil before the first) and every record after
+    /// it, in order (restart); also sets where the reader starts. Both are
+    /// read in one transaction, so a checkpoint stored meanwhile (which trims
+    /// the log) cannot fall between them. Call before `start`.
+    public func load() throws(StoreError) -> (checkpoint: ClusterCheckpoint?, entries: [ClusterLogEntry]) {
         guard let connection = writer else { throw StoreError(message: "redis: not connected") }
-        var out: [ClusterLogEntry] = []
-        var from = "-"
-        while true {
-            let reply = try connection.command(["XRANGE", streamKey, from, "+", "COUNT", "2000"])
-            if case .error(let text) = reply { throw StoreError(message: "redis XRANGE: \(text)") }
-            out.append(contentsOf: reply.elements.compactMap(RedisLog.parse))
-            // The last id read, parsed or not: the reader continues after it.
-            guard let last = reply.elements.last?.elements.first?.text else { break }
-            lastId = last
-            guard reply.elements.count == 2000 else { break }
-            from = "(" + last
+        try connection.append([Array("MULTI".utf8)])
+        try connection.append([Array("HGETALL".utf8), Array(checkpointKey.utf8)])
+        try connection.append([Array("XRANGE".utf8), Array(streamKey.utf8), Array("-".utf8), Array("+".utf8)])
+        try connection.append([Array("EXEC".utf8)])
+        for _ in 0..<3 { _ = try connection.readReply() }  // OK, QUEUED, QUEUED
+        let replies = try connection.readReply().elements
+        guard replies.count == 2 else { throw StoreError(message: "redis: MULTI/EXEC of the start-up read failed") }
+        var fields: [String: [UInt8]] = [:]
+        let flat = replies[0].elements
+        var index = 0
+        while index + 1 < flat.count {
+            if let key = flat[index].text, case .string(let value) = flat[index + 1] { fields[key] = value }
+            index += 2
         }
-        return out
+        var checkpoint: ClusterCheckpoint?
+        if let idBytes = fields["id"] {
+            var sessions: [SessionSnapshot] = []
+            for (key, value) in fields where key.hasPrefix("s:") {
+                let sessionId = String(key.dropFirst(2))
+                guard let tab = value.firstIndex(of: 0x0A) else { continue }
+                sessions.append(SessionSnapshot(sessionId: sessionId, epoch: String(decoding: value[..<tab], as: UTF8.self),
+                                                payload: Array(value[(tab + 1)...])))
+            }
+            checkpoint = ClusterCheckpoint(id: String(decoding: idBytes, as: UTF8.self),
+                                           sessions: sessions.sorted { $0.sessionId < $1.sessionId },
+                                           dropped: fields["dropped"] ?? Array("{}".utf8), trimBefore: "0-0")
+        }
+        var out: [ClusterLogEntry] = []
+        for item in replies[1].elements {
+            guard let id = item.elements.first?.text else { continue }
+            // The last id read, parsed or not: the reader continues after it.
+            lastId = id
+            if let after = checkpoint?.id, !RedisLog.isAfter(id, after) { continue }
+            if let entry = RedisLog.parse(item) { out.append(entry) }
+        }
+        return (checkpoint, out)
+    }
+
+    /// Whether stream id `a` comes after `b` (`<ms>-<seq>`, compared as numbers).
+    static func isAfter(_ a: String, _ b: String) -> Bool {
+        func split(_ id: String) -> (UInt64, UInt64) {
+            let parts = id.split(separator: "-")
+            return (UInt64(parts.first ?? "0") ?? 0, UInt64(parts.count > 1 ? parts[1] : "0") ?? 0)
+        }
+        let (x, y) = (split(a), split(b))
+        return x.0 != y.0 ? x.0 > y.0 : x.1 > y.1
+    }
+
+    /// Hands a checkpoint to the writer: stored with the log trimmed up to
+    /// it, in one transaction. Only the lease holder makes them.
+    public func storeCheckpoint(_ checkpoint: ClusterCheckpoint) {
+        let mustSignal: Bool = lock.withLock {
+            guard !closing else { return false }
+            pendingCheckpoint = checkpoint
+            defer { writerSleeps = false }
+            return writerSleeps
+        }
+        if mustSignal { lock.signal() }
+    }
+
+    /// Checkpoints that could not be stored since the last call.
+    public func takeCheckpointErrors() -> [StoreError] {
+        lock.withLock {
+            defer { checkpointErrors.removeAll() }
+            return checkpointErrors
+        }
     }
 
     /// Starts the writer and reader threads.
@@ -221,7 +304,10 @@ public final class RedisLog: @unchecked Sendable {
     }
 
     /// Both connections work (`/readyz`).
-    public var healthy: Bool { lock.withLock { writerHealthy && readerHealthy } }
+    public var healthy: Bool { lock.withLock { writerHealthy && readerHealthy && !behind } }
+
+    /// The log was trimmed past what this node read: it must be restarted.
+    public var missedEntries: Bool { lock.withLock { behind } }
 
     /// Whether this node holds the timer lease: only it proposes ticks and drops.
     public var isLeader: Bool { lock.withLock { leader && writerHealthy } }
@@ -315,17 +401,20 @@ public final class RedisLog: @unchecked Sendable {
         var lastBeat: Double = 0
         lock.lock()
         while true {
-            while queue.isEmpty && !closing {
+            while queue.isEmpty && pendingCheckpoint == nil && !closing {
                 writerSleeps = true
                 if lock.wait(seconds: 1) { break }
             }
             writerSleeps = false
             let batch = queue
             queue.removeAll(keepingCapacity: true)
-            let done = closing && batch.isEmpty
+            let checkpoint = pendingCheckpoint
+            pendingCheckpoint = nil
+            let done = closing && batch.isEmpty && checkpoint == nil
             lock.unlock()
             if done { break }
             if !batch.isEmpty { write(batch) }
+            if let checkpoint { store(checkpoint) }
             let now = JournalWriter.monotonicSeconds()
             if now - lastBeat >= 1 {
                 lastBeat = now
@@ -372,6 +461,34 @@ public final class RedisLog: @unchecked Sendable {
             for item in batch { written.append((item.token, failure)) }
         }
         wake()
+    }
+
+    /// Replaces the checkpoint and trims the log before it, atomically: a
+    /// starting node reads either the old checkpoint and the entries after
+    /// it, or the new one and the entries after that.
+    private func store(_ checkpoint: ClusterCheckpoint) {
+        do {
+            let connection = try writerConnection()
+            var hset: [[UInt8]] = [Array("HSET".utf8), Array(checkpointKey.utf8),
+                                   Array("id".utf8), Array(checkpoint.id.utf8), Array("dropped".utf8), checkpoint.dropped]
+            for snapshot in checkpoint.sessions {
+                hset.append(Array(("s:" + snapshot.sessionId).utf8))
+                hset.append(Array(snapshot.epoch.utf8) + [0x0A] + snapshot.payload)
+            }
+            try connection.append([Array("MULTI".utf8)])
+            try connection.append([Array("DEL".utf8), Array(checkpointKey.utf8)])
+            try connection.append(hset)
+            try connection.append([Array("XTRIM".utf8), Array(streamKey.utf8), Array("MINID".utf8), Array(checkpoint.trimBefore.utf8)])
+            try connection.append([Array("EXEC".utf8)])
+            for _ in 0..<4 { _ = try connection.readReply() }
+            let result = try connection.readReply()
+            if case .error(let text) = result { throw StoreError(message: "redis checkpoint: \(text)") }
+            if result.elements.count != 3 { throw StoreError(message: "redis checkpoint: transaction aborted") }
+            if replicas > 0 { _ = try connection.command(["WAIT", String(replicas), "2000"]) }
+        } catch {
+            lock.withLock { checkpointErrors.append(StoreError.wrapping(error)) }
+            wake()
+        }
     }
 
     /// Heartbeat into the node table, renew or take the timer lease, read
@@ -452,6 +569,8 @@ public final class RedisLog: @unchecked Sendable {
 
     private func runReader() {
         var backoffMs = 50
+        var fresh = true
+        var lastGapCheck: Double = 0
         while !lock.withLock({ closing }) {
             do {
                 let connection: RedisConnection
@@ -461,8 +580,15 @@ public final class RedisLog: @unchecked Sendable {
                     connection = try RedisConnection(url, timeoutMs: 2000)
                     connection.setTimeout(ms: 3000)
                     reader = connection
+                    fresh = true
                 }
                 let from: String = lock.withLock { lastId }
+                let now = JournalWriter.monotonicSeconds()
+                if fresh || now - lastGapCheck >= 5 {
+                    fresh = false
+                    lastGapCheck = now
+                    try checkGap(connection, after: from)
+                }
                 let reply = try connection.command(["XREAD", "COUNT", "1000", "BLOCK", "500", "STREAMS", streamKey, from])
                 if case .error(let text) = reply { throw StoreError(message: "redis XREAD: \(text)") }
                 var batch: [ClusterLogEntry] = []
@@ -495,6 +621,24 @@ public final class RedisLog: @unchecked Sendable {
             }
         }
         reader?.close()
+    }
+}
+
+extension RedisLog {
+    /// Whether entries after `from` were trimmed before this node read them
+    /// (it fell more than a checkpoint interval behind): then its state can
+    /// no longer match the cluster's, and it reports unhealthy until restarted.
+    fileprivate func checkGap(_ connection: RedisConnection, after from: String) throws(StoreError) {
+        let info = try connection.command(["XINFO", "STREAM", streamKey]).elements
+        var index = 0
+        while index + 1 < info.count {
+            if info[index].text == "max-deleted-entry-id", let deleted = info[index + 1].text,
+               RedisLog.isAfter(deleted, from) {
+                lock.withLock { behind = true }
+                throw StoreError(message: "this node missed log entries trimmed after \(from): restart it")
+            }
+            index += 2
+        }
     }
 }
 

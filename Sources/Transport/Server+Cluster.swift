@@ -38,10 +38,10 @@ extension Server {
         let cluster = ClusterState(log: log)
         hub.cluster = cluster
         do {
-            let entries = try log.loadAll()
-            hub.restoreCluster(entries)
+            let (checkpoint, entries) = try log.load()
+            try hub.restoreCluster(checkpoint: checkpoint, entries: entries)
             logger.info("cluster log opened", metadata: ["url": "\(url.host):\(url.port)/\(url.db)", "node": "\(nodeId)",
-                                                         "records": "\(entries.count)", "sessions": "\(hub.sessionCount)"])
+                                                         "checkpoint": "\(checkpoint?.id ?? "none")", "records": "\(entries.count)", "sessions": "\(hub.sessionCount)"])
         } catch {
             throw StartError(message: "store: \(error.message)")
         }

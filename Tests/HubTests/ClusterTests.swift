@@ -286,6 +286,42 @@ import Glibc
         #expect(seen, "a's dashboard gets the row of a session only b was told about")
     }
 
+    /// With `store.snapshotEvery` 1 the lease holder checkpoints every 20 log
+    /// entries and trims the log; a node started afterwards rebuilds from the
+    /// checkpoint plus the rest of the log to the same documents, dedupe
+    /// memory included.
+    @Test func aNodeStartedAfterTheLogWasTrimmedRebuildsFromTheCheckpoint() throws {
+        let redis = try RedisProcess()
+        let config: [String: Any] = ["store": ["kind": "redis", "url": redis.url, "snapshotEvery": 1]]
+        let a = try Self.node(redis, "a", config)
+        let b = try Self.node(redis, "b", config)
+        // The timer lease is taken within a heartbeat (1 s) of the first start.
+        #expect(HubProcess.waitUntil(timeout: 5) { (try? redis.cli(["EXISTS", "switchboard:timers"]))?.hasPrefix("1") == true })
+        var counts: [String: Int] = [:]
+        for i in 0..<120 {
+            let session = "ckpt-\(i % 4)"
+            #expect(try Self.sync(i % 3 == 0 ? b : a, session, i).status == 200)
+            counts[session, default: 0] += 1
+        }
+        for (session, count) in counts {
+            #expect(HubProcess.waitUntil(timeout: 10) { Self.version(a, session) == count && Self.version(b, session) == count })
+        }
+        #expect(HubProcess.waitUntil(timeout: 5) {
+            let length = Int((try? redis.cli(["XLEN", "switchboard:log"]))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+            return length > 0 && length < 120
+        }, "the log is trimmed: \((try? redis.cli(["XLEN", "switchboard:log"])) ?? "")")
+        #expect(try redis.cli(["HEXISTS", "switchboard:checkpoint", "id"]).hasPrefix("1"))
+
+        let c = try Self.node(redis, "c", config)
+        #expect(c.log.contains("checkpoint=") && !c.log.contains("checkpoint=none"), "\(c.log)")
+        for session in counts.keys {
+            #expect(try c.http.get("/api/calls/\(session)").text == b.http.get("/api/calls/\(session)").text, "\(session)")
+        }
+        let replay = try Self.sync(c, "ckpt-0", 0)
+        #expect(replay.json["duplicate"] as? Bool == true, "an input acknowledged before the checkpoint is still a duplicate")
+        #expect(try Self.sync(c, "ckpt-0", 1000).json["version"] as? Int == counts["ckpt-0"]! + 1)
+    }
+
     /// A user watching on one node is present on every node: in the other
     /// node's presence frames and in `presence` of the document there.
     @Test func presenceIsClusterWide() throws {
