@@ -475,6 +475,13 @@ public final class RedisLog: @unchecked Sendable {
                 hset.append(Array(("s:" + snapshot.sessionId).utf8))
                 hset.append(Array(snapshot.epoch.utf8) + [0x0A] + snapshot.payload)
             }
+            // A node that just lost the lease must not replace a newer
+            // checkpoint with its older one (WATCH makes the check atomic).
+            _ = try connection.command(["WATCH", checkpointKey])
+            if let stored = try connection.command(["HGET", checkpointKey, "id"]).text, !RedisLog.isAfter(checkpoint.id, stored) {
+                _ = try connection.command(["UNWATCH"])
+                return
+            }
             try connection.append([Array("MULTI".utf8)])
             try connection.append([Array("DEL".utf8), Array(checkpointKey.utf8)])
             try connection.append(hset)
@@ -483,6 +490,8 @@ public final class RedisLog: @unchecked Sendable {
             for _ in 0..<4 { _ = try connection.readReply() }
             let result = try connection.readReply()
             if case .error(let text) = result { throw StoreError(message: "redis checkpoint: \(text)") }
+            // A null reply: the checkpoint changed after WATCH; the newer one stays.
+            if result == .null { return }
             if result.elements.count != 3 { throw StoreError(message: "redis checkpoint: transaction aborted") }
             if replicas > 0 { _ = try connection.command(["WAIT", String(replicas), "2000"]) }
         } catch {
