@@ -245,11 +245,13 @@ extension Hub {
     }
 
     /// Retention, cluster-wide: the lease holder proposes the drop of ended
-    /// sessions that neither it watches nor it has inputs in flight for.
+    /// sessions that nobody watches on any node (as far as the last
+    /// heartbeats tell) and it has no inputs in flight for.
     func proposeClusterDrops(_ cluster: ClusterState, now: Int64) {
         guard cluster.log.isLeader else { return }
         let keepMs = Int64(config.retention.endedSec) * 1000
-        for (id, channel) in sessions where cluster.born.contains(id) && channel.order.isEmpty && cluster.inFlight[id] == nil {
+        for (id, channel) in sessions where cluster.born.contains(id) && channel.order.isEmpty && cluster.inFlight[id] == nil
+            && (cluster.remoteWatchers[id]?.isEmpty ?? true) {
             guard let endedAt = channel.engine.endedAt, now - endedAt >= keepMs,
                   channel.engine.lastSyncAt.map({ now - $0 >= keepMs }) ?? true,
                   now - (cluster.proposed[id] ?? .min / 2) >= 2000 else { continue }

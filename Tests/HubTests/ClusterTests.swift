@@ -322,6 +322,43 @@ import Glibc
         #expect(try Self.sync(c, "ckpt-0", 1000).json["version"] as? Int == counts["ckpt-0"]! + 1)
     }
 
+    /// Retention is one `drop` record, proposed by the lease holder: every
+    /// node forgets the ended session, and a restarted node does too; a
+    /// session watched on another node stays.
+    @Test func retentionDropsAnEndedSessionOnEveryNodeOnce() throws {
+        let redis = try RedisProcess()
+        let config: [String: Any] = ["retention": ["endedSec": 1]]
+        let a = try Self.node(redis, "a", config)
+        let b = try Self.node(redis, "b", config)
+        let watched = try b.connect("/ws/calls/watched")
+        _ = try watched.nextJSON()
+        let now = Int(Date().timeIntervalSince1970 * 1000)
+        for session in ["short", "watched"] {
+            #expect(try a.http.postJSON("/api/calls/\(session)/sync", #"{"event":"connected","timestamp":\#(now - 5000)}"#).status == 200)
+        }
+        // a knows of b's watcher (heartbeats) before the session ends.
+        #expect(HubProcess.waitUntil(timeout: 5) {
+            (((try? a.http.get("/api/calls/watched").json["presence"]) as? [Any]) ?? []).count == 1
+        })
+        for session in ["short", "watched"] {
+            #expect(try b.http.postJSON("/api/calls/\(session)/sync", #"{"event":"ended","timestamp":\#(now - 4000)}"#).status == 200)
+        }
+        #expect(try a.http.postJSON("/api/calls/long/sync", #"{"event":"connected","timestamp":\#(now)}"#).status == 200)
+        #expect(HubProcess.waitUntil(timeout: 8, every: 0.2) {
+            (try? a.http.get("/api/calls/short").status) == 404 && (try? b.http.get("/api/calls/short").status) == 404
+        }, "the ended session leaves both nodes")
+        #expect(try a.http.get("/api/calls/long").status == 200, "live sessions stay")
+        #expect(try a.http.get("/api/calls/watched").status == 200, "a session watched on b stays, on a too")
+        #expect(try b.http.get("/api/calls/watched").status == 200)
+        usleep(2_500_000)
+        let log = try redis.cli(["XRANGE", "switchboard:log", "-", "+"])
+        #expect(log.split(separator: "\n").filter { $0 == "drop" }.count == 1, "one drop record:\n\(log)")
+        #expect(b.stop() == 0)
+        let restarted = try Self.node(redis, "b", config, dataDir: b.dataDir)
+        #expect(try restarted.http.get("/api/calls/short").status == 404, "a restarted node replays the drop")
+        #expect(try restarted.http.get("/api/calls/long").status == 200)
+    }
+
     /// A user watching on one node is present on every node: in the other
     /// node's presence frames and in `presence` of the document there.
     @Test func presenceIsClusterWide() throws {
