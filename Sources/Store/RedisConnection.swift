@@ -206,7 +206,7 @@ final class RedisConnection {
     private static func withArgv<T>(_ args: [[UInt8]],
                                     _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> T) -> T {
         var lengths = args.map(\.count)
-        var buffers: [UnsafeMutablePointer<CChar>] = args.map { bytes in
+        let buffers: [UnsafeMutablePointer<CChar>] = args.map { bytes in
             let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: max(bytes.count, 1))
             bytes.withUnsafeBufferPointer { source in
                 if let base = source.baseAddress {
@@ -217,7 +217,6 @@ final class RedisConnection {
         }
         defer { for buffer in buffers { buffer.deallocate() } }
         var argv: [UnsafePointer<CChar>?] = buffers.map { UnsafePointer($0) }
-        _ = buffers.count
         return argv.withUnsafeMutableBufferPointer { argvBuffer in
             lengths.withUnsafeMutableBufferPointer { lengthBuffer in
                 body(Int32(args.count), argvBuffer.baseAddress!, UnsafePointer(lengthBuffer.baseAddress!))
