@@ -280,11 +280,12 @@ extension Hub {
     /// previous checkpoint (one interval of slack for nodes reading behind).
     func checkpointIfDue(_ cluster: ClusterState) {
         guard cluster.sinceCheckpoint >= clusterCheckpointEvery, cluster.log.isLeader else { return }
+        // Copies of the engines (values): encoded off the reactor, by the log.
+        let engines = cluster.born.sorted().compactMap { sessions[$0]?.engine }
+        let dropped = JSONCodec.encode(.object(cluster.droppedEpochs.mapValues { .string($0) }))
+        guard cluster.log.storeCheckpoint(id: cluster.lastApplied, engines: engines, dropped: dropped,
+                                          trimBefore: cluster.lastCheckpoint) else { return }
         cluster.sinceCheckpoint = 0
-        let snapshots = cluster.born.sorted().compactMap { id in sessions[id].map { SessionSnapshot($0.engine) } }
-        let dropped = JSONValue.object(cluster.droppedEpochs.mapValues { .string($0) })
-        cluster.log.storeCheckpoint(ClusterCheckpoint(id: cluster.lastApplied, sessions: snapshots,
-                                                      dropped: JSONCodec.encode(dropped), trimBefore: cluster.lastCheckpoint))
         cluster.lastCheckpoint = cluster.lastApplied
     }
 

@@ -118,8 +118,10 @@ public final class RedisLog: @unchecked Sendable {
     /// they changed since the reactor last took them.
     private var remotePresence: [String: [UInt8]] = [:]
     private var remotePresenceChanged = false
-    /// A checkpoint the reactor made, for the writer to store (the newest wins).
-    private var pendingCheckpoint: ClusterCheckpoint?
+    /// The thread storing the last checkpoint (joined before the next one
+    /// starts, and at close), and whether it is still working.
+    private var checkpointThread: PosixThread?
+    private var checkpointBusy = false
     private var checkpointErrors: [StoreError] = []
     /// Set when the log was trimmed past what this node read: never cleared.
     private var behind = false
@@ -241,16 +243,30 @@ public final class RedisLog: @unchecked Sendable {
         return x.0 != y.0 ? x.0 > y.0 : x.1 > y.1
     }
 
-    /// Hands a checkpoint to the writer: stored with the log trimmed up to
-    /// it, in one transaction. Only the lease holder makes them.
-    public func storeCheckpoint(_ checkpoint: ClusterCheckpoint) {
-        let mustSignal: Bool = lock.withLock {
-            guard !closing else { return false }
-            pendingCheckpoint = checkpoint
-            defer { writerSleeps = false }
-            return writerSleeps
+    /// Stores a checkpoint on a thread of its own, with the log trimmed up
+    /// to `trimBefore`, in one transaction. The sessions are encoded there
+    /// too: a checkpoint of many long sessions is megabytes of JSON, which
+    /// would stall the reactor (every frame of this node) or the writer
+    /// (every answer of this node) for as long. Returns false, storing
+    /// nothing, while the previous checkpoint is still being stored.
+    /// Only the lease holder makes them.
+    public func storeCheckpoint(id: String, engines: [CallSession], dropped: [UInt8], trimBefore: String) -> Bool {
+        let previous: PosixThread?? = lock.withLock {
+            guard !closing, !checkpointBusy else { return nil }
+            checkpointBusy = true
+            defer { checkpointThread = nil }
+            return .some(checkpointThread)
         }
-        if mustSignal { lock.signal() }
+        guard let previous else { return false }
+        previous?.join()  // finished already: checkpointBusy was false
+        let thread = PosixThread(name: "sb-redis-ckpt") { [self] in
+            let checkpoint = ClusterCheckpoint(id: id, sessions: engines.map(SessionSnapshot.init), dropped: dropped,
+                                               trimBefore: trimBefore)
+            store(checkpoint)
+            lock.withLock { checkpointBusy = false }
+        }
+        lock.withLock { checkpointThread = thread }
+        return true
     }
 
     /// Checkpoints that could not be stored since the last call.
@@ -343,8 +359,8 @@ public final class RedisLog: @unchecked Sendable {
         let threads: [PosixThread] = lock.withLock {
             closing = true
             lock.broadcast()
-            defer { writerThread = nil; readerThread = nil }
-            return [writerThread, readerThread].compactMap { $0 }
+            defer { writerThread = nil; readerThread = nil; checkpointThread = nil }
+            return [writerThread, readerThread, checkpointThread].compactMap { $0 }
         }
         for thread in threads { thread.join() }
     }
@@ -401,20 +417,17 @@ public final class RedisLog: @unchecked Sendable {
         var lastBeat: Double = 0
         lock.lock()
         while true {
-            while queue.isEmpty && pendingCheckpoint == nil && !closing {
+            while queue.isEmpty && !closing {
                 writerSleeps = true
                 if lock.wait(seconds: 1) { break }
             }
             writerSleeps = false
             let batch = queue
             queue.removeAll(keepingCapacity: true)
-            let checkpoint = pendingCheckpoint
-            pendingCheckpoint = nil
-            let done = closing && batch.isEmpty && checkpoint == nil
+            let done = closing && batch.isEmpty
             lock.unlock()
             if done { break }
             if !batch.isEmpty { write(batch) }
-            if let checkpoint { store(checkpoint) }
             let now = JournalWriter.monotonicSeconds()
             if now - lastBeat >= 1 {
                 lastBeat = now
@@ -468,7 +481,8 @@ public final class RedisLog: @unchecked Sendable {
     /// it, or the new one and the entries after that.
     private func store(_ checkpoint: ClusterCheckpoint) {
         do {
-            let connection = try writerConnection()
+            let connection = try RedisConnection(url, timeoutMs: 10_000)
+            defer { connection.close() }
             var hset: [[UInt8]] = [Array("HSET".utf8), Array(checkpointKey.utf8),
                                    Array("id".utf8), Array(checkpoint.id.utf8), Array("dropped".utf8), checkpoint.dropped]
             for snapshot in checkpoint.sessions {
