@@ -11,6 +11,9 @@ ARGS ?=
 BENCH_ARGS ?=
 BENCH_SCRATCH ?= .build-bench
 CURL_DEV := $(if $(filter Linux,$(shell uname -s)),libcurl4-openssl-dev)
+# The container check without a docker engine: buildah, and debootstrap for
+# its local Debian base (scripts/container-base.sh). Linux only.
+CONTAINER_DEPS := $(if $(filter Linux,$(shell uname -s)),buildah debootstrap)
 
 .PHONY: run test build deps clean container bench bench-build bench-smoke fuzz fuzz-build fuzz-smoke
 
@@ -33,17 +36,21 @@ run: build
 # nginx: ProxyTests run the hub behind Config/nginx.conf.
 # libcurl4-openssl-dev: the container's static-stdlib build links Foundation's libcurl.
 # python3-jwt: PyJWT verifies the Twilio access tokens the hub mints (TwilioVoiceTokenTests).
+# python3-h2, python3-cryptography: the APNs/FCM/Expo stand-ins of PushTests
+# (an HTTP/2 TLS server; ES256/RS256 checks through PyJWT).
 # strace: DurabilityTests watch the hub's fsync and send() order.
 # redis-server: ClusterTests start a real Redis for the hubs of a cluster.
+# buildah, debootstrap: the container check runs where no docker engine does
+# (it still reports "skipped" with the reason where buildah cannot run).
 # scripts/test-all.sh runs swift test (twice), node --test and the container
 # check, and closes with "N passed, N failed, N skipped" over all of them.
 test:
-	@scripts/install-deps.sh chromium nginx python3-jwt strace redis-server $(CURL_DEV)
+	@scripts/install-deps.sh chromium nginx python3-jwt python3-h2 python3-cryptography strace redis-server $(CURL_DEV) $(CONTAINER_DEPS)
 	$(SWIFT) build --build-tests
 	@SWIFT=$(SWIFT) scripts/test-all.sh
 
 container:
-	@scripts/install-deps.sh $(CURL_DEV)
+	@scripts/install-deps.sh $(CURL_DEV) $(CONTAINER_DEPS)
 	@SWIFT=$(SWIFT) scripts/container.sh
 
 clean:

@@ -84,6 +84,9 @@ let package = Package(
 
         .executableTarget(
             name: "StoreBench", dependencies: ["Store", "CallState"], path: "Benchmarks/StoreBench"),
+        // History queries over a 100,000-call archive (PROTOCOL.md §12): BENCHMARKS-store.md.
+        .executableTarget(
+            name: "HistoryBench", dependencies: ["Store", "CallState", "JSONCodec"], path: "Benchmarks/HistoryBench"),
 
         .testTarget(name: "CallStateTests", dependencies: ["CallState"]),
         // Merge engine throughput: `swift run -c release EngineBench`.

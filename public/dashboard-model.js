@@ -125,18 +125,33 @@
   function label(state) { return state ? String(state).replace(/_/g, ' ') : DASH; }
 
   /**
+   * A live call the hub has heard nothing new from for `staleAfterMs` (the
+   * summary frame's, from `retention.staleSec`): the same rule as the hub's
+   * `stale` flag, evaluated on the page's clock tick so a call goes stale
+   * without a frame. 0 / absent turns it off.
+   */
+  function isStale(row, now, staleAfterMs) {
+    if (!staleAfterMs || staleAfterMs <= 0 || isTerminal(row.callState)) return false;
+    if (typeof row.lastSync !== 'number') return false;
+    return now - row.lastSync >= staleAfterMs;
+  }
+
+  /**
    * Filters rows: `state` '' (all) | 'active' (not terminal) | 'ended'
-   * (terminal) | a callState; `grade` '' | a grade | 'none'; `text` matches
-   * session id or provider (case-insensitive).
+   * (terminal) | 'stale' (live but silent, see isStale with `filter.now`
+   * and `filter.staleAfterMs`) | a callState; `grade` '' | a grade |
+   * 'none'; `text` matches session id or provider (case-insensitive).
    */
   function filterRows(rows, filter) {
     filter = filter || {};
     var text = (filter.text || '').trim().toLowerCase();
+    var groups = { active: 1, ended: 1, stale: 1 };
     return rows.filter(function (r) {
       var st = r.callState;
       if (filter.state === 'active' && isTerminal(st)) return false;
       if (filter.state === 'ended' && !isTerminal(st)) return false;
-      if (filter.state && filter.state !== 'active' && filter.state !== 'ended' && st !== filter.state) return false;
+      if (filter.state === 'stale' && !isStale(r, filter.now || 0, filter.staleAfterMs)) return false;
+      if (filter.state && !groups[filter.state] && st !== filter.state) return false;
       if (filter.grade) {
         var g = gradeOf(r);
         if (filter.grade === 'none' ? g !== null : g !== filter.grade) return false;
@@ -244,6 +259,16 @@
 
   // -------------------------------------------------------------- charts
 
+  /** The archived series `seed` under the live points `live`: by time, one point per `t`, numbers only, the last `max`. */
+  function mergeSeries(seed, live, max) {
+    var byT = new Map();
+    seed.concat(live || []).forEach(function (p) {
+      if (typeof p.v === 'number' && isFinite(p.v) && typeof p.t === 'number') byT.set(p.t, p);
+    });
+    var out = Array.from(byT.values()).sort(function (a, b) { return a.t - b.t; });
+    return out.length > max ? out.slice(out.length - max) : out;
+  }
+
   /** Appends a point `{t, v}` to a series, skipping duplicates and non-numbers, keeping the last `max`. */
   function pushPoint(series, t, v, max) {
     if (typeof v !== 'number' || !isFinite(v) || typeof t !== 'number') return false;
@@ -287,6 +312,11 @@
     return u.field + ' = ' + formatValue(u.value);
   }
 
+  /** A push attempt of the timeline (PROTOCOL.md §10): `apns → iphone`. */
+  function describePush(p) {
+    return (p.platform || '?') + ' \u2192 ' + (p.deviceId || '?');
+  }
+
   /** Timeline entries newest first, at most `limit`. */
   function timelineView(entries, limit) {
     var list = Array.isArray(entries) ? entries.slice() : [];
@@ -313,6 +343,7 @@
     aiOutcome: aiOutcome,
     label: label,
     filterRows: filterRows,
+    isStale: isStale,
     sortRows: sortRows,
     summarize: summarize,
     pruneEnded: pruneEnded,
@@ -322,8 +353,10 @@
     urlWithCall: urlWithCall,
     apiUrl: apiUrl,
     pushPoint: pushPoint,
+    mergeSeries: mergeSeries,
     chartScale: chartScale,
     describeUpdate: describeUpdate,
+    describePush: describePush,
     timelineView: timelineView
   };
 });

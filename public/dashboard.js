@@ -106,6 +106,9 @@
     if ((status === 'reconnecting' || status === 'offline') && info.text) {
       return info.text.charAt(0).toUpperCase() + info.text.slice(1);
     }
+    // The hub refuses this page's origin (switchboard.js asked it why): say
+    // so, with the origin to add; retrying would only fail the same way.
+    if (status === 'failed' && info.cause === 'origin') return 'Refused: ' + info.reason;
     if (status === 'failed') {
       return 'Disconnected' + (info.code ? ' (' + (CLOSE_TEXT[info.code] || info.code) + ')' : '') + ' · retry';
     }
@@ -116,6 +119,7 @@
 
   var dash = null;
   var clockOffset = 0;                 // hub clock − browser clock (from summary.at)
+  var staleAfterMs = 0;                // retention.staleSec in ms (from summary.staleAfterMs)
   var warningsBySession = new Map();
   var trs = new Map();
   var filter = { state: '', grade: '', text: '' };
@@ -136,6 +140,7 @@
     });
     dash.on('summary', function (rows, frame) {
       if (typeof frame.at === 'number') clockOffset = frame.at - Date.now();
+      if (typeof frame.staleAfterMs === 'number') staleAfterMs = frame.staleAfterMs;
       if (!token) $('login').hidden = true;  // this hub does not need one
       setText($('empty'), 'No calls right now.');
       scheduleRender();
@@ -185,6 +190,10 @@
     cells.sid.appendChild(cells.warn);
     cells.stateBadge = el('span', 'badge');
     cells.state.appendChild(cells.stateBadge);
+    cells.staleFlag = el('span', 'staleflag', 'stale');
+    cells.staleFlag.hidden = true;
+    cells.staleFlag.title = 'nothing new heard from this call for retention.staleSec';
+    cells.state.appendChild(cells.staleFlag);
     cells.syncText = el('span', 'sync');
     cells.sync.appendChild(cells.syncText);
     cells.mosText = el('span', 'mos');
@@ -218,6 +227,14 @@
 
   function tick(tr, now) {
     var r = tr._row;
+    // Stale is derived from lastSync on the clock, like "12s ago": a call
+    // goes quiet without any frame saying so.
+    var stale = M.isStale(r, now, staleAfterMs);
+    if (tr.classList.contains('stale') !== stale) {
+      tr.classList.toggle('stale', stale);
+      tr._cells.staleFlag.hidden = !stale;
+      if (filter.state === 'stale') scheduleRender();
+    }
     setText(tr._cells.duration, M.formatDuration(M.callDurationMs(r, now)));
     setText(tr._cells.lastSync, M.formatRelative(r.lastSync, now));
     tr._cells.lastSync.title = r.lastSync ? new Date(r.lastSync).toLocaleString() : '';
@@ -227,6 +244,8 @@
     if (!dash) return;
     var now = hubNow();
     var all = Array.from(dash.rows.values());
+    filter.now = now;
+    filter.staleAfterMs = staleAfterMs;
     var rows = M.sortRows(M.filterRows(all, filter));
     var body = $('calls-body');
     var keep = new Set();
@@ -297,7 +316,7 @@
     { key: 'packetLoss', unit: ' %', digits: 2, threshold: 1 }
   ];
   var FIELD_ORDER = ['sessionId', 'callId', 'callUUID', 'direction', 'from', 'to', 'phoneNumber', 'provider',
-    'providerCallId', 'twilioCallSid', 'sipCallId', 'deviceStatus', 'callState', 'logStatus', 'syncStatus',
+    'providerCallId', 'twilioCallSid', 'sipCallId', 'calleeSub', 'deviceStatus', 'callState', 'logStatus', 'syncStatus',
     'startedAt', 'answeredAt', 'endedAt', 'duration', 'lastSync', 'recording', 'quality', 'metadata', 'version'];
   var TIME_FIELDS = { startedAt: 1, answeredAt: 1, endedAt: 1, lastSync: 1 };
 
@@ -326,6 +345,53 @@
     scheduleRender();
 
     var d = detail;
+    d.marks = [];
+    // The whole series first (GET /quality, PROTOCOL.md §12), then live
+    // samples on top. A call that has left memory is archived: no socket
+    // (subscribing would start an empty session of the same id).
+    authFetch(M.apiUrl(base.http, 'api/calls/' + encodeURIComponent(id))).then(function (doc) {
+      if (detail !== d) return;
+      if (doc && doc.archived) {
+        showArchived(d, doc);
+      } else {
+        connectDetail(d);
+      }
+      loadQuality(d);
+    }, function () { if (detail === d) { connectDetail(d); loadQuality(d); } });
+  }
+
+  function showArchived(d, doc) {
+    d.doc = doc;
+    d.archived = true;
+    var pill = $('d-conn');
+    pill.setAttribute('data-status', 'closed');
+    setText(pill, 'archived');
+    renderDocument(doc);
+    renderDetailHead(doc);
+    loadTimeline(d);
+  }
+
+  /** Fetches the session's whole quality series and merges it under the live samples. */
+  function loadQuality(d) {
+    authFetch(M.apiUrl(base.http, 'api/calls/' + encodeURIComponent(d.id) + '/quality')).then(function (json) {
+      if (detail !== d || !json || !Array.isArray(json.points)) return;
+      d.maxPoints = Math.max(CHART_POINTS, json.points.length + CHART_POINTS);
+      SERIES.forEach(function (s) {
+        var seed = json.points.map(function (p) { return { t: p.ts, v: p[s.key] }; });
+        d.series[s.key] = M.mergeSeries(seed, d.series[s.key], d.maxPoints);
+      });
+      (Array.isArray(json.warnings) ? json.warnings : []).forEach(function (m) {
+        if (m.event === 'raised') d.marks.push({ t: m.ts, w: m.warning });
+      });
+      d.qualityLoaded = true;
+      drawAllCharts();
+    }, function (err) {
+      if (err.status === 401) showLogin('The API rejected the token (' + err.message + '). Paste a new one.', true);
+    });
+  }
+
+  function connectDetail(d) {
+    var id = d.id;
     var call = SB.connect({ url: base.ws, sessionId: id, token: token || '', getToken: askToken });
     d.call = call;
     call.on('status', function (status, info) {
@@ -345,7 +411,11 @@
     call.on('quality', function (q, frame) {
       if (detail !== d) return;
       var t = (q && typeof q.ts === 'number') ? q.ts : hubNow();
-      SERIES.forEach(function (s) { M.pushPoint(d.series[s.key], t, q ? q[s.key] : null, CHART_POINTS); });
+      SERIES.forEach(function (s) { M.pushPoint(d.series[s.key], t, q ? q[s.key] : null, d.maxPoints || CHART_POINTS); });
+      (frame && Array.isArray(frame.warnings) ? frame.warnings : []).forEach(function (w) {
+        if ((d.shownWarnings || []).indexOf(w) < 0) d.marks.push({ t: t, w: w });
+      });
+      d.shownWarnings = frame && Array.isArray(frame.warnings) ? frame.warnings.slice() : [];
       renderQuality(frame);
       if (d.doc) renderDetailHead(d.doc);
     });
@@ -358,6 +428,7 @@
     call.on('error', function (e) { if (window.console) console.warn('call ' + id + ':', e.message || e); });
     loadTimeline(d);
   }
+  window.DashboardApp = { authFetch: authFetch, openDetail: openDetail, base: base, el: el, setText: setText, showLogin: showLogin };
 
   function closeDetail(keepHash) {
     if (!detail) return;
@@ -436,17 +507,21 @@
     if (!doc) return;
     renderDetailHead(doc);
     renderOutcome(doc);
-    setText($('d-version'), 'version ' + (doc.version !== undefined ? doc.version : '—') + (detail && detail.call.epoch ? ' · epoch ' + detail.call.epoch : ''));
+    setText($('d-version'), 'version ' + (doc.version !== undefined ? doc.version : '—') + (detail && detail.call && detail.call.epoch ? ' · epoch ' + detail.call.epoch : ''));
     var dl = $('d-fields');
     var frag = document.createDocumentFragment();
     var keys = FIELD_ORDER.concat(Object.keys(doc).filter(function (k) { return FIELD_ORDER.indexOf(k) < 0; }));
+    var timeCells = [];
     keys.forEach(function (k) {
       if (!(k in doc)) return;
       var text = fieldText(k, doc[k]);
       frag.appendChild(el('dt', null, k));
       var dd = el('dd', text === null ? 'null' : null, text === null ? '—' : text);
+      if (text !== null && TIME_FIELDS[k]) { dd.setAttribute('data-time-field', k); timeCells.push({ dd: dd, key: k, v: doc[k] }); }
       frag.appendChild(dd);
     });
+    // "(2s ago)" is relative to now: the clock below re-renders these cells.
+    if (detail) detail.timeCells = timeCells;
     dl.textContent = '';
     dl.appendChild(frag);
   }
@@ -527,6 +602,13 @@
         if (typeof u.ts === 'number') line.title = 'observed ' + new Date(u.ts).toISOString();
         upd.appendChild(line);
       });
+      if (e.push) {
+        // A push attempt (§10): the service, the device and what came back.
+        var push = el('span', 'upd', M.describePush(e.push));
+        push.appendChild(el('span', 'fate fate-' + (e.push.outcome === 'sent' ? 'applied' : 'conflict'), e.push.outcome || '?'));
+        if (e.push.error) push.title = e.push.error;
+        upd.appendChild(push);
+      }
       tr.appendChild(upd);
       frag.appendChild(tr);
     });
@@ -549,12 +631,15 @@
       var points = detail.series[s.key];
       var last = points[points.length - 1];
       setText($('v-' + s.key), last ? last.v.toFixed(s.digits) + s.unit : '—');
-      drawChart($('ch-' + s.key), points, s);
+      drawChart($('ch-' + s.key), points, s, detail.marks);
     });
   }
 
   /** A small line chart: y grid with round ticks, optional threshold line / MOS grade bands. */
-  function drawChart(canvas, points, spec) {
+  function drawChart(canvas, points, spec, marks) {
+    // What is drawn, for the browser tests (and a tooltip on hover).
+    canvas.setAttribute('data-points', String(points.length));
+    canvas.title = points.length ? points.length + ' samples' : '';
     var dpr = window.devicePixelRatio || 1;
     var w = canvas.clientWidth || 300;
     var h = canvas.clientHeight || 120;
@@ -610,7 +695,8 @@
       ctx.fillStyle = muted;
       ctx.textAlign = 'center';
       var ended = detail && detail.doc && M.isTerminal(detail.doc.callState);
-      ctx.fillText(ended ? 'no samples since opening (call ended)' : 'waiting for quality samples', padL + pw / 2, padT + ph / 2);
+      var loaded = detail && detail.qualityLoaded;
+      ctx.fillText(ended && loaded ? 'no quality samples (call ended)' : 'waiting for quality samples', padL + pw / 2, padT + ph / 2);
       return;
     }
     var t0 = points[0].t, t1 = points[points.length - 1].t;
@@ -623,6 +709,20 @@
     ctx.fillText(M.formatClock(t0), padL, h - 3);
     ctx.textAlign = 'right';
     ctx.fillText(M.formatClock(t1), padL + pw, h - 3);
+    // warnings raised, marked on the time axis
+    var drawnMarks = 0;
+    (marks || []).forEach(function (m) {
+      if (m.t < t0 || m.t > t1) return;
+      var mx = Math.round(x(m.t)) + 0.5;
+      ctx.strokeStyle = M.gradeColor('poor');
+      ctx.setLineDash([2, 2]);
+      ctx.beginPath(); ctx.moveTo(mx, padT); ctx.lineTo(mx, padT + ph); ctx.stroke();
+      ctx.setLineDash([]);
+      ctx.fillStyle = M.gradeColor('poor');
+      ctx.beginPath(); ctx.moveTo(mx - 3, padT); ctx.lineTo(mx + 3, padT); ctx.lineTo(mx, padT + 5); ctx.fill();
+      drawnMarks++;
+    });
+    canvas.setAttribute('data-marks', String(drawnMarks));
     // the line
     ctx.strokeStyle = spec.key === 'mos' ? fg : accent;
     ctx.lineWidth = 1.6;
@@ -653,6 +753,9 @@
     var now = hubNow();
     trs.forEach(function (tr) { if (tr._row) tick(tr, now); });
     if (detail && detail.doc) renderDetailHead(detail.doc);
+    if (detail && detail.timeCells) {
+      detail.timeCells.forEach(function (c) { setText(c.dd, fieldText(c.key, c.v)); });
+    }
   }, 1000);
 
   setInterval(function () {

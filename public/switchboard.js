@@ -221,7 +221,15 @@
     this.token = opts.token === undefined || opts.token === null ? null : String(opts.token);
     this.getToken = typeof opts.getToken === 'function' ? opts.getToken : null;
     this.WS = opts.WebSocket || (typeof WebSocket !== 'undefined' ? WebSocket : null);
-    if (!this.WS) throw new Error('Switchboard: no WebSocket implementation (pass options.WebSocket)');
+    if (!this.WS) {
+      throw new Error('Switchboard: no WebSocket implementation: pass options.WebSocket ' +
+        '(Node 20: run with --experimental-websocket, or pass the ws package\'s constructor)');
+    }
+    // Used once a handshake fails, to learn why (a browser hides the HTTP
+    // status of a refused upgrade). In a page: the global fetch; elsewhere
+    // only when given, so a script without a page makes no extra requests.
+    this._fetch = opts.fetch === false ? null : (typeof opts.fetch === 'function' ? opts.fetch
+      : (typeof window !== 'undefined' && typeof fetch === 'function' ? function (u, o) { return fetch(u, o); } : null));
     this.backoff = backoffOptions(opts.backoff);
     this.heartbeatMs = opts.heartbeatMs === undefined ? 5000 : opts.heartbeatMs;
     this.pongTimeoutMs = opts.pongTimeoutMs === undefined ? 5000 : opts.pongTimeoutMs;
@@ -480,7 +488,48 @@
       });
       return;
     }
+    // A handshake refused before any open reaches a browser as 1006 with no
+    // status: ask the hub why, and stop if it refuses this page's origin.
+    if (!this._wasOpen && code === 1006 && this._fetch) this._probeRefusal();
     this._retry(code);
+  };
+
+  /**
+   * A plain request (POST, no body) to the WebSocket path: the hub answers 403
+   * `origin_not_allowed` (naming the origin) when it would refuse this
+   * page's handshakes, and retrying could never help; anything else
+   * (426, a network error) leaves the back-off running.
+   */
+  Connection.prototype._probeRefusal = function () {
+    var self = this;
+    var url = this.base.replace(/^ws/i, 'http') + this.path();
+    var answer;
+    try {
+      // POST, not GET: browsers send Origin with a GET only across origins,
+      // and the page the hub serves itself must learn why it is refused too.
+      // No body and no headers keep it a simple request: no preflight.
+      answer = this._fetch(url, { method: 'POST', mode: 'cors', credentials: 'omit', cache: 'no-store' });
+    } catch (e) { return; }
+    Promise.resolve(answer).then(function (r) {
+      if (!r || r.status !== 403) return null;
+      return r.json().then(function (body) {
+        var e = body && body.error;
+        if (!e || e.code !== 'origin_not_allowed' || self._stopped) return;
+        self._refused({ code: 403, reason: e.message, cause: 'origin' });
+      });
+    }).catch(function () { /* the hub is unreachable: the back-off goes on */ });
+  };
+
+  /** Stops for good because the hub refuses every attempt (the reason names why). */
+  Connection.prototype._refused = function (info) {
+    var ws = this.ws;
+    this.ws = null;
+    if (ws) {
+      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+      try { ws.close(); } catch (e) { /* ignore */ }
+    }
+    this.lastClose = { code: info.code, reason: info.reason };
+    this._stop('failed', info);
   };
 
   Connection.prototype._retry = function (code, error) {

@@ -25,12 +25,22 @@ need buildah
 
 exists() { buildah inspect --type image "$1" >/dev/null 2>&1; }
 
+# Working containers and the scratch root file system are removed however the
+# script ends (a failed step included); `commit --rm` has removed them on success.
+containers=()
+rootfs=""
+cleanup() {
+  for c in "${containers[@]+"${containers[@]}"}"; do buildah rm "$c" >/dev/null 2>&1 || true; done
+  [ -z "$rootfs" ] || rm -rf "$rootfs"
+}
+trap cleanup EXIT
+
 make_runtime() {
   if exists "$runtime_image" && [ -z "${FORCE:-}" ]; then echo "$runtime_image"; return; fi
   need debootstrap
   local root
   root="$(mktemp -d /var/tmp/sb-rootfs.XXXXXX)"
-  trap 'rm -rf "$root"' RETURN
+  rootfs="$root"
   echo "container-base: debootstrap bookworm from $mirror" >&2
   debootstrap --variant=minbase --include=ca-certificates bookworm "$root" "$mirror" >&2
   # What debian:bookworm-slim leaves out.
@@ -38,6 +48,7 @@ make_runtime() {
          "$root"/usr/share/info/* "$root"/var/log/*.log
   local c mnt
   c="$(buildah from scratch)"
+  containers+=("$c")
   mnt="$(buildah mount "$c")"
   cp -a "$root"/. "$mnt"/
   buildah umount "$c" >/dev/null
@@ -53,6 +64,7 @@ make_build() {
   make_runtime >/dev/null
   local c mnt
   c="$(buildah from "$runtime_image")"
+  containers+=("$c")
   # The toolchain's own dependencies (swift.org's bookworm image list).
   buildah run --isolation chroot "$c" -- sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       binutils git gnupg2 libc6-dev libcurl4-openssl-dev libedit2 libgcc-12-dev libpython3.11 libsqlite3-0 \

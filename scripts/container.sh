@@ -19,7 +19,9 @@ cd "$(dirname "$0")/.."
 optional=0
 [ "${1:-}" = "--if-available" ] && optional=1
 SWIFT="${SWIFT:-swift}"
-SWIFT_FLAGS="${SWIFT_FLAGS:-}"   # e.g. --scratch-path .build-ops
+# The static build gets its own scratch path: in .build/ it would replace the
+# dynamic .build/release/switchboard that `make run` and the tests use.
+SWIFT_FLAGS="${SWIFT_FLAGS:---scratch-path .build-container}"
 IMAGE="${IMAGE:-localhost/switchboard:dev}"
 BINARY_FROM="${BINARY_FROM:-prebuilt}"
 PORT="${PORT:-18080}"
@@ -74,7 +76,8 @@ if [ "$tool" = docker ]; then
   docker stop -t 20 "$cid" >/dev/null
   status="$(docker inspect -f '{{.State.ExitCode}}' "$cid")"
 else
-  buildah bud --isolation chroot --format docker --layers "${args[@]}" -t "$IMAGE" . >&2
+  # --force-rm: a failed step's intermediate container goes too.
+  buildah bud --isolation chroot --format docker --layers --force-rm "${args[@]}" -t "$IMAGE" . >&2
   cid="$(buildah from "$IMAGE")"
   trap 'buildah rm "$cid" >/dev/null 2>&1 || true' EXIT
   # `buildah run` has no port mapping: with chroot isolation the hub shares
@@ -95,6 +98,14 @@ else
   wait "$runner" || status=$?
   grep -q "listening on" "$log" || { cat "$log" >&2; exit 1; }
   rm -f "$log"
+  # The working container is the script's own: removed here, and checked,
+  # so repeated runs do not pile up `buildah containers`.
+  buildah rm "$cid" >/dev/null
+  trap - EXIT
+  if buildah containers --format '{{.ContainerID}} {{.ImageName}}' | grep -F "$IMAGE" >&2; then
+    echo "container: working containers of $IMAGE are left (above)" >&2
+    exit 1
+  fi
 fi
 [ "$status" = 0 ] || { echo "container: exit status $status after SIGTERM (expected 0)" >&2; exit 1; }
 echo "container: ok ($tool: built $IMAGE, /healthz and /readyz answered, SIGTERM exit 0)"

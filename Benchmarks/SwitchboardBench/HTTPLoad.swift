@@ -81,11 +81,15 @@ final class HTTPLoad {
     /// Drives `rate` inputs/s for `seconds`, then waits (up to `drainSeconds`)
     /// for the outstanding answers.
     /// - Parameter make: builds input `n`'s request bytes; its second argument is the send stamp (µs).
-    func run(rate: Double, seconds: Double, drainSeconds: Double = 3,
+    /// - Parameter closedLoop: ignore `rate`: each connection sends its next
+    ///   input as soon as the answer to the last one is read (a backend that
+    ///   awaits each answer), for `seconds`; latency runs from the real send.
+    func run(rate: Double, seconds: Double, drainSeconds: Double = 3, closedLoop: Bool = false,
              make: (Int, UInt64) -> [UInt8]) -> Result {
         var result = Result()
-        let total = max(1, Int(rate * seconds))
+        let total = closedLoop ? Int.max : max(1, Int(rate * seconds))
         let start = Clock.monoUs()
+        let issueUntil = start + UInt64(seconds * 1e6)
         let stopAt = start + UInt64((seconds + drainSeconds) * 1e6)
         var idle: [Int] = Array(conns.indices.reversed())
         var inflight = 0
@@ -107,9 +111,10 @@ final class HTTPLoad {
         while true {
             let now = Clock.monoUs()
             if now >= stopAt { break }
-            let due = min(total, Int(Double(now - start) * rate / 1e6) + 1)
+            let due = closedLoop ? (now < issueUntil ? Int.max : result.issued)
+                                 : min(total, Int(Double(now - start) * rate / 1e6) + 1)
             while result.issued < due, let ci = idle.popLast() {
-                let scheduled = start + UInt64(Double(result.issued) * 1e6 / rate)
+                let scheduled = closedLoop ? now : start + UInt64(Double(result.issued) * 1e6 / rate)
                 if now > scheduled { result.maxLagUs = max(result.maxLagUs, now - scheduled) }
                 conns[ci].out = make(result.issued, scheduled)
                 if result.issued == 0 && getenv("SWITCHBOARD_BENCH_DEBUG") != nil {
@@ -124,10 +129,10 @@ final class HTTPLoad {
                 flush(ci)
                 if conns[ci].outOffset < conns[ci].out.count { watch(ci, EPOLL_CTL_MOD) }
             }
-            if result.issued >= total && inflight == 0 { break }
+            if (result.issued >= total || closedLoop && now >= issueUntil) && inflight == 0 { break }
 
             var timeoutUs: UInt64 = 5000
-            if result.issued < total && !idle.isEmpty {
+            if !closedLoop && result.issued < total && !idle.isEmpty {
                 let next = start + UInt64(Double(result.issued) * 1e6 / rate)
                 timeoutUs = next > now ? min(next - now, 5000) : 0
             }

@@ -101,7 +101,9 @@ enum Launch {
         var envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup($0) }
         var inherited = environ
         while let entry = inherited.pointee {
-            envp.append(strdup(entry))
+            // The bench's own settings are not the hub's: it refuses any
+            // SWITCHBOARD_* variable it does not know.
+            if strncmp(entry, "SWITCHBOARD_BENCH_", 18) != 0 { envp.append(strdup(entry)) }
             inherited += 1
         }
         envp.append(nil)
@@ -138,8 +140,9 @@ enum Launch {
     /// - Parameters:
     ///   - durable: the hub with the SQLite journal (`store.kind` sqlite), else memory.
     ///   - lwsBatch: lws-fanout's `-b` (frames per send).
+    ///   - variant: for the hub, a binary and configuration other than the default (`--variants`).
     static func start(_ peer: Peer, paths: BenchPaths, secrets: Secrets, durable: Bool, tag: String,
-                      lwsBatch: Int = 1) -> ServerProcess {
+                      lwsBatch: Int = 1, variant: HubVariant = .default) -> ServerProcess {
         let dir = paths.workDir + "/" + tag + "-" + peer.rawValue
         _ = system("rm -rf '\(dir)'")
         mkdirs(dir)
@@ -147,8 +150,9 @@ enum Launch {
         let pid: pid_t
         switch peer {
         case .hub:
-            writeFile(dir + "/hub.json", hubConfig(port: port, secrets: secrets, durable: durable, dir: dir))
-            pid = spawn([paths.hubBinary, "serve", "--config", dir + "/hub.json", "--port", String(port),
+            writeFile(dir + "/hub.json", hubConfig(port: port, secrets: secrets, durable: durable, dir: dir,
+                                                   variant: variant))
+            pid = spawn([variant.binary ?? paths.hubBinary, "serve", "--config", dir + "/hub.json", "--port", String(port),
                          "--data-dir", dir, "--log-level", getenv("SWITCHBOARD_BENCH_HUB_LOG").map { String(cString: $0) } ?? "error"],
                         log: dir + "/server.log", env: [Launch.hubMallocTunables])
         case .nchan:
@@ -172,8 +176,13 @@ enum Launch {
     /// `HUB_ENV`, Dockerfile): with a larger per-thread malloc cache.
     static let hubMallocTunables = "GLIBC_TUNABLES=glibc.malloc.tcache_count=256"
 
-    static func hubConfig(port: Int, secrets: Secrets, durable: Bool, dir: String) -> String {
-        """
+    static func hubConfig(port: Int, secrets: Secrets, durable: Bool, dir: String,
+                          variant: HubVariant = .default) -> String {
+        let checkpoint = variant.checkpointIntervalMs.map { #", "checkpointIntervalMs": \#($0)"# } ?? ""
+        let webhooks = variant.webhookURL.map {
+            #""webhooks": {"endpoints": [{"url": "\#($0)", "secret": "\#(secrets.webhook)", "events": ["call.state"]}]},"#
+        } ?? ""
+        return """
         {
           "server": {"host": "127.0.0.1", "port": \(port), "publicUrl": "http://127.0.0.1:\(port)"},
           "auth": {"hs256Secret": "\(secrets.jwt)", "maxTtlSec": 86400},
@@ -181,7 +190,8 @@ enum Launch {
                      "messagesPerSecond": 1000000, "maxErrorsPerMinute": 1000000},
           "merge": {"maxFutureSkewMs": 86400000},
           "retention": {"endedSec": 600, "timelineEntries": 500, "replayFrames": 256},
-          "store": {"kind": "\(durable ? "sqlite" : "memory")", "path": "\(dir)/journal.db"},
+          "store": {"kind": "\(durable ? "sqlite" : "memory")", "path": "\(dir)/journal.db"\(checkpoint)},
+          \(webhooks)
           "providers": {"generic": {"secret": "\(secrets.webhook)"}},
           "shutdown": {"drainSec": 1},
           "publicDir": "public",
@@ -189,6 +199,23 @@ enum Launch {
         }
         """
     }
+}
+
+/// One way of running the hub in scenario (v): the same load against
+/// another binary or configuration, interleaved with the default in every
+/// run so their ratio comes from the same minutes of a noisy machine.
+struct HubVariant {
+    var name = "default"
+    /// Another build of the hub (`--hub-bin-before`); nil: `--hub-bin`.
+    var binary: String?
+    /// `store.checkpointIntervalMs`; nil: the binary's default.
+    var checkpointIntervalMs: Int?
+    /// One outbound webhook endpoint subscribed to `call.state` (PROTOCOL.md §11).
+    var webhookURL: String?
+    /// The build predates `v2` signatures (`Adapter.signsV1`).
+    var signsV1 = false
+
+    static let `default` = HubVariant()
 }
 
 /// Shared secrets of one bench run: the hub's JWT key and webhook secret.
@@ -236,6 +263,14 @@ struct Adapter {
     /// The signature's `t=` in decimal, rebuilt when the second changes.
     private var signedAt = 0
     private var signedAtDigits: [UInt8] = []
+    /// Every n-th input of a session also flips its `state` between
+    /// `ringing` and `connected` (scenario (v)), a `call.state` change that
+    /// an outbound webhook endpoint hears; 0: never.
+    var changesStateEvery = 0
+    private var inputsPerSession: [Int]
+    /// Signs `v1` (`t.body`) instead of `v2`: for builds from before path-bound
+    /// signatures (scenario (v), variant `before`).
+    var signsV1 = false
 
     init(peer: Peer, secrets: Secrets, payloadBytes: Int, sessions: Int, runTag: String) {
         self.peer = peer
@@ -245,6 +280,7 @@ struct Adapter {
         clientToken = secrets.token(role: "client", sub: "bench")
         dashboardToken = secrets.token(role: "dashboard", sub: "bench-dash")
         lastTs = Array(repeating: 0, count: max(1, sessions))
+        inputsPerSession = Array(repeating: 0, count: max(1, sessions))
         let route = peer == .hub ? "/webhooks/generic/" : "/pub/"
         paths = (0..<max(1, sessions)).map { Array("\(route)\(Self.session($0))".utf8) }
         heads = paths.map {
@@ -285,6 +321,13 @@ struct Adapter {
             JSONCodec.writeInt(Int64(sequence), into: &body)
             body += #"","ts":"#.utf8
             JSONCodec.writeInt(Int64(ts), into: &body)
+            if changesStateEvery > 0 {
+                inputsPerSession[session] += 1
+                let n = inputsPerSession[session]
+                if n % changesStateEvery == 0 || n == 1 {
+                    body += ((n / changesStateEvery) & 1 == 0 ? #","state":"connected""# : #","state":"ringing""#).utf8
+                }
+            }
             body += #","metadata":{"bts":""#.utf8
             Self.appendStamp(&body, bts)
             body += #""}}"#.utf8
@@ -314,12 +357,14 @@ struct Adapter {
             let mac = Crypto.HMAC(digest: "SHA256", key: webhookKey)
             mac.update(signedAtDigits)
             mac.update([UInt8(ascii: ".")])
-            mac.update(paths[session])
-            mac.update([UInt8(ascii: ".")])
+            if !signsV1 {
+                mac.update(paths[session])
+                mac.update([UInt8(ascii: ".")])
+            }
             mac.update(body)
             out += "\r\nX-Switchboard-Signature: t=".utf8
             out += signedAtDigits
-            out += ",v2=".utf8
+            out += (signsV1 ? ",v1=" : ",v2=").utf8
             out += Crypto.hex(mac.finalize()).utf8
         }
         out += "\r\n\r\n".utf8

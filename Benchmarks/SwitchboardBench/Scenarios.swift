@@ -12,6 +12,7 @@ struct Step {
     var frames: Int
     var p50: Double, p99: Double, p999: Double, max: Double   // delivery latency, ms
     var ackP99: Double                                          // HTTP answer latency, ms
+    var ackP50 = 0.0
     var serverCPU: Double, generatorCPU: Double                 // % of one core
     var rssMB: Double
     var errors: Int
@@ -118,7 +119,7 @@ struct Runner {
     ///   last-writer-wins and rightly sends no frame, so it is not expected.
     func step(rate: Double, http: HTTPLoad, ws: WSLoad, adapter: inout Adapter, sessions: Int, fanout: Int,
               server: ServerProcess, maxP99Ms: Double, seconds: Double? = nil,
-              stateChanges: (() -> Int?)? = nil) -> Step {
+              stateChanges: (() -> Int?)? = nil, closedLoop: Bool = false) -> Step {
         let duration = seconds ?? shape.stepSeconds
         let changes0 = stateChanges?()
         _ = ws.takeStats()
@@ -126,7 +127,7 @@ struct Runner {
         let cpu0 = CPUSample(pids)
         let gen0 = CPUSample([getpid()])
         var adapterCopy = adapter
-        let result = http.run(rate: rate, seconds: duration, drainSeconds: 3) { n, bts in
+        let result = http.run(rate: rate, seconds: duration, drainSeconds: 3, closedLoop: closedLoop) { n, bts in
             adapterCopy.request(n: n, session: n % sessions, bts: bts)
         }
         adapter = adapterCopy
@@ -151,13 +152,47 @@ struct Runner {
         let kept = result.achievedRate >= 0.95 * rate && stats.frames >= Int(0.99 * Double(expected))
             && p99 <= maxP99Ms && result.errors == 0
         lastMeanFrameBytes = stats.frames > 0 ? stats.stampedBytes / stats.frames : 0
-        return Step(rate: rate, achieved: result.achievedRate, delivered: Double(stats.frames) / result.seconds,
+        var step = Step(rate: rate, achieved: result.achievedRate, delivered: Double(stats.frames) / result.seconds,
                     expectedFrames: expected, frames: stats.frames,
                     p50: ms(stats.latency.valueAtPercentile(50)), p99: p99,
                     p999: ms(stats.latency.valueAtPercentile(99.9)), max: ms(stats.latency.max),
                     ackP99: ms(result.ack.valueAtPercentile(99)),
                     serverCPU: cpu1.percent(since: cpu0), generatorCPU: gen1.percent(since: gen0),
                     rssMB: ProcStats.rssKB(pids) / 1024, errors: result.errors, lastError: result.lastErrorStatus, keptUp: kept)
+        step.ackP50 = ms(result.ack.valueAtPercentile(50))
+        return step
+    }
+
+    // MARK: (e) closed-loop publishers
+
+    /// The (b) shape (sessions × subscribers, the hub's dashboards) fed by
+    /// `connections` publishers that each wait for their answer before the
+    /// next input: a backend that awaits every call. One measured step of
+    /// `2 × stepSeconds` per connection count.
+    func closedLoop(_ peer: Peer, payload: Int, connections: Int, tag: String) -> Step {
+        let server = Launch.start(peer, paths: paths, secrets: secrets, durable: false, tag: tag)
+        defer { server.stop() }
+        let ws = WSLoad(host: "127.0.0.1", port: server.port, rxBufferSize: 16384, rawFraming: shape.rawFraming)
+        ws.start()
+        defer { ws.stop() }
+        let sessions = shape.ingestSessions
+        var adapter = Adapter(peer: peer, secrets: secrets, payloadBytes: payload, sessions: sessions, runTag: tag + "e")
+        var targets: [WSLoad.Target] = []
+        for s in 0..<sessions { for _ in 0..<shape.ingestSubscribersPerSession { targets.append(adapter.subscriber(session: s)) } }
+        if let dash = adapter.dashboard() { targets += Array(repeating: dash, count: shape.dashboards) }
+        _ = connect(ws, targets)
+        let http = HTTPLoad(host: "127.0.0.1", port: server.port, connections: connections)
+        guard http.open() else {
+            say("  cannot open HTTP connections")
+            return Step(rate: 0, achieved: 0, delivered: 0, expectedFrames: 0, frames: 0, p50: .nan, p99: .nan, p999: .nan,
+                        max: .nan, ackP99: .nan, serverCPU: .nan, generatorCPU: .nan, rssMB: .nan, errors: 1, keptUp: false)
+        }
+        _ = step(rate: 0, http: http, ws: ws, adapter: &adapter, sessions: sessions, fanout: shape.ingestSubscribersPerSession,
+                 server: server, maxP99Ms: .infinity, seconds: min(1, shape.stepSeconds), closedLoop: true)
+        let s = step(rate: 0, http: http, ws: ws, adapter: &adapter, sessions: sessions, fanout: shape.ingestSubscribersPerSession,
+                     server: server, maxP99Ms: .infinity, seconds: 2 * shape.stepSeconds, closedLoop: true)
+        log("    \(peer.rawValue) (e, \(connections) closed-loop conns) " + s.line + " ack-p50 \(fmt(s.ackP50, 2)) ms")
+        return s
     }
 
     // MARK: (a) fan-out
@@ -283,19 +318,49 @@ struct Runner {
         return Idle(perConnKB: per, kernelPerConnKB: kernelPer, rssMB: rss / 1024, connections: ready)
     }
 
+    // MARK: (v) variants of (d)
+
+    /// A webhook receiver for the `webhook` variant: nginx answering every
+    /// POST `204` (a real HTTP/1.1 server that costs the box little).
+    func startReceiver(tag: String) -> ServerProcess {
+        let dir = paths.workDir + "/" + tag + "-receiver"
+        _ = system("rm -rf '\(dir)'")
+        Launch.mkdirs(dir + "/logs")
+        let port = Launch.freePort()
+        Launch.writeFile(dir + "/receiver.conf", """
+            worker_processes 1;
+            pid \(dir)/nginx.pid;
+            error_log \(dir)/error.log error;
+            events { worker_connections 1024; }
+            http {
+                access_log \(dir)/access.log combined buffer=64k flush=1s;
+                keepalive_requests 100000000;
+                client_body_temp_path \(dir);
+                server { listen 127.0.0.1:\(port); location / { return 204; } }
+            }
+            """)
+        let pid = Launch.spawn([paths.nginx, "-p", dir, "-c", dir + "/receiver.conf", "-g", "daemon off;"],
+                               log: dir + "/server.log")
+        guard Launch.waitForPort(port, pid: pid) else { fatalError("webhook receiver did not start") }
+        return ServerProcess(peer: .nchan, pid: pid, port: port, dir: dir)
+    }
+
     // MARK: (d) durable ingest
 
     /// The hub with the SQLite journal: inputs/s at rising rates while every
     /// answer still comes after its commit; 1 subscriber per session; the
     /// webhooks come over `connections` keep-alive connections.
-    func durable(tag: String, connections: Int) -> [Step] {
-        let server = Launch.start(.hub, paths: paths, secrets: secrets, durable: true, tag: tag)
+    /// - Parameter changesStateEvery: every n-th input of a session changes its `callState` (scenario (v)).
+    func durable(tag: String, connections: Int, variant: HubVariant = .default, changesStateEvery: Int = 0) -> [Step] {
+        let server = Launch.start(.hub, paths: paths, secrets: secrets, durable: true, tag: tag, variant: variant)
         defer { server.stop() }
         let ws = WSLoad(host: "127.0.0.1", port: server.port, rxBufferSize: 16384, rawFraming: shape.rawFraming)
         ws.start()
         defer { ws.stop() }
         let sessions = shape.durableSessions
         var adapter = Adapter(peer: .hub, secrets: secrets, payloadBytes: 0, sessions: sessions, runTag: tag + "d")
+        adapter.changesStateEvery = changesStateEvery
+        adapter.signsV1 = variant.signsV1
         _ = connect(ws, (0..<sessions).map { adapter.subscriber(session: $0) })
         let http = HTTPLoad(host: "127.0.0.1", port: server.port, connections: connections)
         guard http.open() else { say("  cannot open HTTP connections"); return [] }
@@ -305,7 +370,7 @@ struct Runner {
         for rate in shape.durableRates {
             let s = step(rate: rate, http: http, ws: ws, adapter: &adapter, sessions: sessions, fanout: 1,
                          server: server, maxP99Ms: 100)
-            log("    switchboard (d, \(connections) conns) " + s.line)
+            log("    switchboard\(variant.name == "default" ? "" : " [\(variant.name)]") (d, \(connections) conns) " + s.line)
             steps.append(s)
             if !s.keptUp { break }
         }

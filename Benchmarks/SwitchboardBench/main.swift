@@ -10,10 +10,19 @@ import Glibc
 //                    [--ws-client raw|lws]
 //
 // Scenarios (BENCHMARKS.md): (a) fan-out 1 session × 1,000 subscribers;
+// (e) the (b) shape fed by closed-loop publishers (1, 8, 64 connections, one
+// input in flight each; `--scenarios e`, not in the default set);
 // (b) webhook ingest, 1,000 sessions × 2 subscribers + 5 dashboards, rising
 // rates until p99 > 50 ms; (c) 20,000 idle connections, RSS per connection;
-// (d) durable ingest (SQLite journal), inputs/s with p99. Every peer runs in
-// every run, one after the other, so ratios come from the same conditions.
+// (d) durable ingest (SQLite journal), inputs/s with p99; (v) the (d) load over
+// 64 connections against variants of the hub (`--variants`), interleaved in
+// every run, each paired with the default. Every peer runs in every run, one
+// after the other, so ratios come from the same conditions.
+//
+//   --variants default,no-checkpoint-timer,webhook,before  [--state-every N]
+//     no-checkpoint-timer: store.checkpointIntervalMs 0 (the size trigger only)
+//     webhook: one outbound endpoint (nginx answering 204) on call.state
+//     before: the binary given by --hub-bin-before, default configuration
 
 signal(SIGPIPE, SIG_IGN)
 
@@ -27,7 +36,8 @@ let quick = args.contains("--quick")
 if args.contains("--help") || args.contains("-h") {
     say("usage: SwitchboardBench [--quick | --smoke] [--runs N] [--scenarios a,b,c,d] [--peers "
           + Peer.allCases.map(\.rawValue).joined(separator: ",") + "] [--hub-bin PATH] [--lws-bin PATH] "
-          + "[--nchan-conf PATH] [--work-dir DIR] [--step-seconds S] [--durable-rates R1,R2,...] [--ws-client raw|lws] [--quiet]")
+          + "[--nchan-conf PATH] [--work-dir DIR] [--step-seconds S] [--durable-rates R1,R2,...] [--ws-client raw|lws] "
+          + "[--variants default,no-checkpoint-timer,webhook,before] [--state-every N] [--hub-bin-before PATH] [--quiet]")
     exit(0)
 }
 var shape = smoke ? Shape.smoke : quick ? Shape.quick : Shape.full
@@ -81,6 +91,16 @@ let runner = Runner(shape: shape, paths: paths, secrets: secrets, verbose: !args
 }
 say("SwitchboardBench: \(smoke ? "smoke" : quick ? "quick" : "full"), \(runs) run(s), scenarios \(scenarios.sorted().joined(separator: ",")), peers \(peers.map(\.rawValue).joined(separator: ","))")
 say("machine: \(machine())")
+
+let variantNames = (option("--variants") ?? "default,no-checkpoint-timer,webhook").split(separator: ",").map(String.init)
+for name in variantNames where !["default", "no-checkpoint-timer", "webhook", "before"].contains(name) {
+    say("unknown variant \(name)"); exit(2)
+}
+/// (v): every n-th input of a session changes its callState (`--state-every`, default 10).
+let stateEvery = max(1, Int(option("--state-every") ?? "") ?? 10)
+if variantNames.contains("before") && option("--hub-bin-before") == nil { say("variant before needs --hub-bin-before"); exit(2) }
+/// Figures of scenario (v): metric -> variant -> [value per run].
+var variantFigures: [String: [String: [Double]]] = [:]
 
 // Figures per run: metric -> peer -> [value per run].
 var figures: [String: [Peer: [Double]]] = [:]
@@ -163,6 +183,66 @@ for run in 1...runs {
             if steps.allSatisfy({ $0.frames == 0 }) { failures.append("(d) hub delivered no frames") }
         }
     }
+    if scenarios.contains("e") {
+        say("  (e) closed-loop publishers: \(shape.ingestSessions) sessions × \(shape.ingestSubscribersPerSession) subscribers, "
+              + "one input in flight per connection")
+        for connections in [1, 8, 64] {
+            for peer in peers where peer != .lwsBatched {
+                let s = runner.closedLoop(peer, payload: payload > 0 ? payload : 1100, connections: connections,
+                                          tag: tag + "e\(connections)")
+                record("e.rate.\(connections)", peer, s.errors == 0 ? s.achieved : 0)
+                record("e.ackP50.\(connections)", peer, s.ackP50)
+                record("e.ackP99.\(connections)", peer, s.ackP99)
+                record("e.p99.\(connections)", peer, s.p99)
+                record("e.usPerInput.\(connections)", peer, s.achieved > 0 ? s.serverCPU * 10_000 / s.achieved : .nan)
+                say("    \(peer.rawValue), \(connections) connection(s): \(human(s.achieved)) inputs/s, ack p50 \(fmt(s.ackP50, 2)) "
+                      + "p99 \(fmt(s.ackP99, 2)) ms, delivery p99 \(fmt(s.p99, 2)) ms"
+                      + (s.errors > 0 ? ", \(s.errors) errors (last: \(s.lastError))" : ""))
+                if peer == .hub && s.frames == 0 { failures.append("(e) hub delivered no frames") }
+            }
+        }
+    }
+    if scenarios.contains("v") {
+        say("  (v) durable ingest variants, \(shape.httpConnectionsDurable) connections, a callState change every "
+              + "\(stateEvery) input(s) of a session: \(variantNames.joined(separator: ", "))")
+        for name in variantNames {
+            var variant = HubVariant(name: name)
+            var receiver: ServerProcess?
+            switch name {
+            case "no-checkpoint-timer": variant.checkpointIntervalMs = 0
+            case "webhook":
+                receiver = runner.startReceiver(tag: tag + "v")
+                variant.webhookURL = "http://127.0.0.1:\(receiver!.port)/hook"
+            case "before":
+                variant.binary = option("--hub-bin-before")
+                variant.signsV1 = true
+            default: break
+            }
+            let steps = runner.durable(tag: tag + "v-" + name, connections: shape.httpConnectionsDurable, variant: variant,
+                                        changesStateEvery: stateEvery)
+            var deliveries = ""
+            if let receiver {
+                receiver.stop()
+                let log = Launch.readFile(receiver.dir + "/access.log")
+                let received = log.split(separator: "\n").count
+                deliveries = ", \(received) webhook deliveries received"
+                if received == 0 { failures.append("(v) webhook: the receiver got no deliveries") }
+            }
+            let ok = steps.filter { $0.keptUp }
+            variantFigures["v.inputs", default: [:]][name, default: []].append(ok.last?.achieved ?? 0)
+            variantFigures["v.ackP99", default: [:]][name, default: []].append(ok.last?.ackP99 ?? .nan)
+            variantFigures["v.cpuPerInput", default: [:]][name, default: []].append(
+                ok.last.map { $0.serverCPU * 10_000 / max(1, $0.achieved) } ?? .nan)
+            // The first step's rate is below every variant's limit: its CPU
+            // per input and ack p99 compare the same load, where the kept-up
+            // maximum mostly measures what else the machine was doing.
+            variantFigures["v.cpuAtFirst", default: [:]][name, default: []].append(
+                steps.first.map { $0.serverCPU * 10_000 / max(1, $0.achieved) } ?? .nan)
+            variantFigures["v.ackP99AtFirst", default: [:]][name, default: []].append(steps.first?.ackP99 ?? .nan)
+            say("    \(name): \(human(ok.last?.achieved ?? 0)) durable inputs/s, ack p99 \(fmt(ok.last?.ackP99 ?? .nan, 2)) ms\(deliveries)")
+            if steps.allSatisfy({ $0.frames == 0 }) { failures.append("(v) \(name) delivered no frames") }
+        }
+    }
 }
 
 // MARK: - Table
@@ -193,6 +273,15 @@ let rows: [(String, String, Int)] = [
     ("b.p999@5k", "(b) p99.9 ms at 5,000 inputs/s", 2),
     ("b.cpu@5k", "(b) server CPU % at 5,000 inputs/s", 0),
     ("c.kbPerConn", "(c) server RSS KB per idle connection", 2),
+    ("e.rate.1", "(e) closed loop, 1 connection: inputs/s", 0),
+    ("e.ackP50.1", "(e) closed loop, 1 connection: answer p50 ms", 3),
+    ("e.ackP99.1", "(e) closed loop, 1 connection: answer p99 ms", 2),
+    ("e.rate.8", "(e) closed loop, 8 connections: inputs/s", 0),
+    ("e.ackP99.8", "(e) closed loop, 8 connections: answer p99 ms", 2),
+    ("e.rate.64", "(e) closed loop, 64 connections: inputs/s", 0),
+    ("e.ackP99.64", "(e) closed loop, 64 connections: answer p99 ms", 2),
+    ("e.p99.64", "(e) closed loop, 64 connections: delivery p99 ms", 2),
+    ("e.usPerInput.64", "(e) closed loop, 64 connections: server CPU µs per input", 2),
     ("d.inputs", "(d) durable inputs/s (kept up), \(shape.httpConnectionsDurable) connections", 0),
     ("d.ackP99", "(d) ack p99 ms at that rate", 2),
     ("d.p99", "(d) delivery p99 ms at that rate", 2),
@@ -209,6 +298,31 @@ for (metric, label, d) in rows where figures[metric] != nil {
 }
 say("")
 say(table)
+if !variantFigures.isEmpty {
+    var t = "| (v) figure, median (min–max) of \(runs) run(s) | " + variantNames.joined(separator: " | ")
+    let others = variantNames.filter { $0 != "default" }
+    let paired = variantNames.contains("default")
+    if paired { t += " | " + others.map { "\($0) / default" }.joined(separator: " | ") }
+    t += " |\n|---|" + String(repeating: "---|", count: variantNames.count + (paired ? others.count : 0)) + "\n"
+    let first = human(shape.durableRates[0])
+    for (metric, label, d) in [("v.cpuAtFirst", "server CPU µs per input at \(first) inputs/s", 2),
+                               ("v.ackP99AtFirst", "ack p99 ms at \(first) inputs/s", 2),
+                               ("v.inputs", "durable inputs/s (kept up)", 0), ("v.ackP99", "ack p99 ms at that rate", 2),
+                               ("v.cpuPerInput", "server CPU µs per input at that rate", 2)] {
+        let byName = variantFigures[metric] ?? [:]
+        t += "| \(label) | " + variantNames.map { triple(byName[$0], d) }.joined(separator: " | ")
+        if paired, let base = byName["default"] {
+            t += " | " + others.map { name in
+                let r = zip(byName[name] ?? [], base).compactMap { $1 > 0 && $0.isFinite && $1.isFinite ? $0 / $1 : nil }
+                return r.isEmpty ? "-" : triple(r, 2) + "×"
+            }.joined(separator: " | ")
+        }
+        t += " |\n"
+    }
+    say("")
+    say(t)
+    table += "\n" + t
+}
 say("load averages at the start of each run: \(loads.joined(separator: "; ")); now \(ProcStats.loadAverage())")
 
 @MainActor func median(_ metric: String, _ peer: Peer) -> Double? {

@@ -24,6 +24,8 @@ public struct CallDocument: Hashable, Sendable {
     public var twilioCallSid: String?
     /// Kept under this name for seed compatibility.
     public var sipCallId: String?
+    /// The user whose devices ring when the call rings (§10).
+    public var calleeSub: String?
     /// `uninitialized`, `registered`, `ready`, `busy` or `offline` (client-reported).
     public var deviceStatus: String?
     /// The merged lifecycle state.
@@ -79,6 +81,7 @@ public struct CallDocument: Hashable, Sendable {
             ("callId", text(callId)),
             ("callState", text(callState?.rawValue)),
             ("callUUID", text(callUUID)),
+            ("calleeSub", text(calleeSub)),
             ("deviceStatus", text(deviceStatus)),
             ("direction", text(direction)),
             ("duration", int(duration)),

@@ -85,6 +85,7 @@ public struct CallSession: Sendable, Codable {
         doc.providerCallId = text(.providerCallId)
         doc.twilioCallSid = text(.twilioCallSid)
         doc.sipCallId = text(.sipCallId)
+        doc.calleeSub = text(.calleeSub)
         doc.deviceStatus = text(.deviceStatus)
         doc.callState = callState
         doc.logStatus = doc.callState?.logStatus
@@ -332,7 +333,7 @@ public struct CallSession: Sendable, Codable {
 
     private mutating func updateSyncStatus(now: Int64) -> Bool {
         sync.update(client: lifecycle.clientState, provider: lifecycle.providerState,
-                    now: now, windowMs: config.pendingWindowMs)
+                    now: now, windowMs: config.pendingWindowMs, ended: callState?.isTerminal == true)
     }
 
     private mutating func record(_ input: Input, now: Int64, results: UpdateResults, conflicts: [Conflict]) {

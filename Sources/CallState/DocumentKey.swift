@@ -4,7 +4,7 @@
 /// spell `changed` only once per input.
 enum DocumentKey: Int, CaseIterable, Sendable {
     case sessionId, callId, callUUID, direction, from, to, phoneNumber
-    case provider, providerCallId, twilioCallSid, sipCallId
+    case provider, providerCallId, twilioCallSid, sipCallId, calleeSub
     case deviceStatus, callState, logStatus, recording, quality, metadata
     case startedAt, answeredAt, endedAt, duration, lastSync, syncStatus, version
 

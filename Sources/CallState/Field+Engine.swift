@@ -20,6 +20,7 @@ extension Field {
         case .recordingId: return 13
         case .recordingFormat: return 14
         case .recordingDuration: return 15
+        case .calleeSub: return 16
         case .metadata: return nil
         }
     }
@@ -40,6 +41,7 @@ extension Field {
         case .deviceStatus: return .deviceStatus
         case .callState: return .callState
         case .recordingActive, .recordingId, .recordingFormat, .recordingDuration: return .recording
+        case .calleeSub: return .calleeSub
         case .metadata: return .metadata
         }
     }
@@ -69,7 +71,7 @@ extension Field {
         case (.metadata, .double(let d)): return d.isFinite
         case (.callId, .string), (.callUUID, .string), (.from, .string), (.to, .string),
              (.phoneNumber, .string), (.provider, .string), (.providerCallId, .string),
-             (.twilioCallSid, .string), (.sipCallId, .string), (.recordingId, .string):
+             (.twilioCallSid, .string), (.sipCallId, .string), (.recordingId, .string), (.calleeSub, .string):
             return true
         default:
             return false

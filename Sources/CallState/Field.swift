@@ -11,6 +11,8 @@ public enum Field: Hashable, Sendable, Codable {
     case provider, providerCallId, twilioCallSid, sipCallId
     case deviceStatus, callState
     case recordingActive, recordingId, recordingFormat, recordingDuration
+    /// The user whose devices ring (PROTOCOL.md §10).
+    case calleeSub
     case metadata(String)
 
     /// Fields of §1 that only the hub derives: the edge answers these `read_only`.
@@ -25,6 +27,7 @@ public enum Field: Hashable, Sendable, Codable {
         .provider, .providerCallId, .twilioCallSid, .sipCallId,
         .deviceStatus, .callState,
         .recordingActive, .recordingId, .recordingFormat, .recordingDuration,
+        .calleeSub,
     ]
 
     /// The wire name: `callState`, `recording.active`, `metadata.agent`.
@@ -46,6 +49,7 @@ public enum Field: Hashable, Sendable, Codable {
         case .recordingId: return "recording.recordingId"
         case .recordingFormat: return "recording.format"
         case .recordingDuration: return "recording.duration"
+        case .calleeSub: return "calleeSub"
         case .metadata(let key): return "metadata." + key
         }
     }

@@ -135,7 +135,15 @@ public struct RequestParser: Sendable {
             scanned = 0
             return after(start, readHead(UnsafeRawBufferPointer(rebasing: bytes[start...])))
         }
-        guard let end = headEnd(bytes) else {
+        let end = headEnd(bytes)
+        // Bytes that no request line can start with (a TLS hello, a binary
+        // protocol, garbage) are refused as soon as they arrive, not after
+        // limits.headerTimeoutMs: the verdict is the one the whole head would
+        // get, so it does not depend on how the bytes are split.
+        if Self.requestLineIsMalformed(UnsafeRawBufferPointer(rebasing: bytes[..<min(end ?? bytes.count, limits.maxHeadBytes)])) {
+            return fail(400, "bad_request", "malformed request line")
+        }
+        guard let end else {
             if bytes.count > limits.maxHeadBytes {
                 return fail(431, "header_too_large", "request head over \(limits.maxHeadBytes) bytes")
             }
@@ -199,13 +207,15 @@ public struct RequestParser: Sendable {
         guard let requestLine = lines.first, lines.count >= 2 else {
             return .failure(HTTPParseError(400, "bad_request", "no request line"))
         }
-        if lines.count - 2 > limits.maxFields {
-            return .failure(HTTPParseError(431, "header_too_large", "more than \(limits.maxFields) header fields"))
-        }
+        // The request line first: its verdict is the one `requestLineIsMalformed`
+        // gives early, before the rest of the head has arrived.
         let parsedLine: (method: String, target: String, version: RequestHead.Version)
         switch parseRequestLine(UnsafeRawBufferPointer(rebasing: head[requestLine])) {
         case .failure(let e): return .failure(e)
         case .success(let l): parsedLine = l
+        }
+        if lines.count - 2 > limits.maxFields {
+            return .failure(HTTPParseError(431, "header_too_large", "more than \(limits.maxFields) header fields"))
         }
         var fields: [(name: String, value: String)] = []
         fields.reserveCapacity(lines.count - 2)
@@ -242,6 +252,36 @@ public struct RequestParser: Sendable {
             return .failure(bad)
         }
         return .success((String(decoding: method, as: UTF8.self), String(decoding: target, as: UTF8.self), parsedVersion))
+    }
+
+    /// Whether `prefix`, the start of a head (after any empty lines), already
+    /// holds a request line that `parseRequestLine` must refuse with 400,
+    /// whatever follows: a method byte that is not a token character, a
+    /// target byte outside visible ASCII, or a version part longer than
+    /// `HTTP/1.1` and its CR. A CR as the very last byte at the start is not
+    /// decided yet: with an LF after it, it is an empty line.
+    static func requestLineIsMalformed(_ prefix: UnsafeRawBufferPointer) -> Bool {
+        var part = 0          // 0 method, 1 target, 2 version
+        var partLength = 0
+        for (i, b) in prefix.enumerated() {
+            if b == 0x0A { return false }  // the line is whole: parseHead decides
+            if b == 0x20 {
+                if partLength == 0 || part == 2 { return part < 2 || partLength > 9 }
+                part += 1
+                partLength = 0
+                continue
+            }
+            partLength += 1
+            switch part {
+            case 0:
+                if !isTchar(b) { return !(i == 0 && b == 0x0D && prefix.count == 1) }
+            case 1:
+                if b < 0x21 || b > 0x7E { return true }
+            default:
+                if partLength > 9 { return true }
+            }
+        }
+        return false
     }
 
     private func parseField(_ line: UnsafeRawBufferPointer) -> Result<(name: String, value: String), HTTPParseError> {

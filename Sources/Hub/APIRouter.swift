@@ -48,12 +48,23 @@ public struct APIRouter {
                     let states = CallStateValue.allCases.map(\.rawValue)
                     let grades = ["excellent", "good", "fair", "poor", "bad"]
                     if let state = req.query["state"], !states.contains(state) {
-                        return .error(400, "invalid_filter", "state must be one of " + states.joined(separator: ", "))
+                        return .error(400, "invalid_filter", "state must be one of " + states.joined(separator: ", ")
+                            + " (stale calls: ?stale=true)")
                     }
                     if let grade = req.query["grade"], !grades.contains(grade) {
                         return .error(400, "invalid_filter", "grade must be one of " + grades.joined(separator: ", "))
                     }
-                    return .json(200, ["sessions": .array(hub.sessionRows(state: req.query["state"], grade: req.query["grade"]))])
+                    // `stale` is a flag beside the state (a stale call is still
+                    // "connected"), so it filters on its own: ?stale=true.
+                    var stale: Bool?
+                    if let value = req.query["stale"] {
+                        guard value == "true" || value == "false" else {
+                            return .error(400, "invalid_filter", "stale must be true or false")
+                        }
+                        stale = value == "true"
+                    }
+                    return .json(200, ["sessions": .array(hub.sessionRows(state: req.query["state"], grade: req.query["grade"],
+                                                                         stale: stale, now: now))])
                 }
             }
         case .cluster:
@@ -70,13 +81,15 @@ public struct APIRouter {
                     return HTTPResponse.accepted
                 }
             })
+        case .call(let id) where req.method == "DELETE":
+            return deleteCall(id, req, exchangeId: exchangeId, now: now)
         case .call(let id):
             guard req.method == "GET" || req.method == "HEAD" else { return .response(notAllowed(req, "GET")) }
             return session(id, req, now, reading: true) { _ in getCall(id, req, exchangeId: exchangeId, now: now) }
         case .timeline(let id):
             return session(id, req, now, reading: true) { _ in
                 guard req.method == "GET" else { return .response(notAllowed(req, "GET")) }
-                guard let timeline = hub.timeline(id) else { return .response(.error(404, "not_found", "no session \(id)")) }
+                guard let timeline = hub.timeline(id) else { return archivedTimeline(id, exchangeId: exchangeId) }
                 return .response(.json(200, ["sessionId": .string(id), "entries": timeline]))
             }
         case .sync(let id):
@@ -94,7 +107,7 @@ public struct APIRouter {
             return deferred(exchangeId, guarded(req, now) { $0.role.isAdmin ? nil : "backend events need role admin" } then: { identity in
                 rateLimited(identity, now) ?? writable(req) { (body: JSONValue) throws(InputError) in
                     let decoded = try InputDecoder.report(body, identity: identity, receivedAt: now, kind: "backend.event",
-                                                          sourceKind: .backend, source: "backend")
+                                                          sourceKind: .backend, source: "backend", stateByName: true)
                     try hub.accept(decoded, to: id, now: now) { hub.deliverResponse(exchangeId, ackResponse(id, $0)) }
                     return HTTPResponse.accepted
                 }
@@ -112,6 +125,12 @@ public struct APIRouter {
             return .response(guarded(req, now) { $0.role.isAdmin ? nil : "retrying webhook deliveries needs role admin" } then: { _ in
                 hub.retryWebhookDelivery(id, now: now)
             })
+        case .devices(let sub):
+            return devices(sub, req, now)
+        case .device(let sub, let deviceId):
+            return device(sub, deviceId, req, exchangeId: exchangeId, now)
+        case .history, .historyCSV, .qualitySummary, .quality:
+            return historyRoute(route, req, exchangeId: exchangeId, now: now)
         case .webhook(let route):
             guard req.method == "POST" else { return .response(notAllowed(req, "POST")) }
             return deferred(exchangeId, hub.webhook(route, req, now: now) { hub.deliverResponse(exchangeId, $0) })
@@ -211,7 +230,7 @@ public struct APIRouter {
     /// holds the request until the version passes V or S seconds (at most 30)
     /// elapse, then answers 304.
     func getCall(_ id: String, _ req: HTTPRequest, exchangeId: Int, now: Int64) -> Routed {
-        guard let doc = hub.document(id) else { return .response(.error(404, "not_found", "no session \(id)")) }
+        guard let doc = hub.document(id) else { return archivedCall(id, exchangeId: exchangeId) }
         var since: Int64?
         if let text = req.query["since"] {
             guard let v = Int64(text), v >= 0 else { return .response(.error(400, "bad_request", "since must be a version number")) }
@@ -257,9 +276,11 @@ public struct APIRouter {
     /// The API paths, matched on decoded path segments.
     enum Route {
         case healthz, readyz, metrics, calls, initiate, twilioToken, webhookDeliveries, cluster, unknown
+        case history, historyCSV, qualitySummary, quality(String)
         case webhookRetry(String)
         case call(String), sync(String), events(String), timeline(String)
         case webhook(WebhookRoute)
+        case devices(String), device(String, String)
 
         init?(_ path: String) {
             if let route = WebhookRoute(path: path) {
@@ -273,12 +294,18 @@ public struct APIRouter {
             case 1 where s[0] == "metrics": self = .metrics
             case 2 where s[0] == "api" && s[1] == "calls": self = .calls
             case 2 where s[0] == "api" && s[1] == "cluster": self = .cluster
+            case 2 where s[0] == "api" && s[1] == "history": self = .history
+            case 2 where s[0] == "api" && s[1] == "history.csv": self = .historyCSV
+            case 3 where s[0] == "api" && s[1] == "quality" && s[2] == "summary": self = .qualitySummary
+            case 4 where s[0] == "api" && s[1] == "calls" && s[3] == "quality": self = .quality(s[2])
             case 3 where s[0] == "api" && s[1] == "calls" && s[2] == "initiate": self = .initiate
             case 3 where s[0] == "api" && s[1] == "calls": self = .call(s[2])
             case 3 where s[0] == "api" && s[1] == "twilio" && s[2] == "token": self = .twilioToken
             case 3 where s[0] == "api" && s[1] == "webhooks" && s[2] == "deliveries": self = .webhookDeliveries
             case 5 where s[0] == "api" && s[1] == "webhooks" && s[2] == "deliveries" && s[4] == "retry":
                 self = .webhookRetry(s[3])
+            case 4 where s[0] == "api" && s[1] == "users" && s[3] == "devices": self = .devices(s[2])
+            case 5 where s[0] == "api" && s[1] == "users" && s[3] == "devices": self = .device(s[2], s[4])
             case 4 where s[0] == "api" && s[1] == "calls" && s[3] == "sync": self = .sync(s[2])
             case 4 where s[0] == "api" && s[1] == "calls" && s[3] == "events": self = .events(s[2])
             case 4 where s[0] == "api" && s[1] == "calls" && s[3] == "timeline": self = .timeline(s[2])

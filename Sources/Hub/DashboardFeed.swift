@@ -48,15 +48,21 @@ final class DashboardFeed {
 
     /// One dashboard row: what a live-calls table needs (§3.2 plus the
     /// columns the dashboard page shows).
-    static func row(_ engine: CallSession) -> JSONValue {
-        .object(Dictionary(uniqueKeysWithValues: rowMembers(engine).lazy.map { ($0.key, $0.value) }))
+    static func row(_ engine: CallSession, now: Int64 = 0, staleAfterMs: Int64 = 0) -> JSONValue {
+        .object(Dictionary(uniqueKeysWithValues: rowMembers(engine, now: now, staleAfterMs: staleAfterMs)
+            .lazy.map { ($0.key, $0.value) }))
     }
 
     /// The row's members in canonical key order. A flush may write a row for
     /// every live session at once, so this reads typed fields instead of
     /// building the document, and the batch is written without sorting
     /// (the flush of 1,000 rows had been the hub's longest pause).
-    static func rowMembers(_ engine: CallSession) -> [(key: String, value: JSONValue)] {
+    /// `stale` is as of `now` (`CallSession.isStale`); a row sent because the
+    /// session changed is never stale, and the page flips the flag itself
+    /// from `lastSync` and the summary's `staleAfterMs` (no frame is sent
+    /// when a call merely goes quiet).
+    static func rowMembers(_ engine: CallSession, now: Int64 = 0,
+                           staleAfterMs: Int64 = 0) -> [(key: String, value: JSONValue)] {
         func int(_ v: Int64?) -> JSONValue { v.map { .int($0) } ?? .null }
         func text(_ v: String?) -> JSONValue { v.map { .string($0) } ?? .null }
         let latest = engine.quality.latest?.json ?? .null  // rounded as in the document
@@ -69,6 +75,7 @@ final class DashboardFeed {
             ("provider", text(engine.winner(.provider)?.value.stringValue)),
             ("quality", .object(["mos": latest["mos"] ?? .null, "grade": latest["grade"] ?? .null])),
             ("sessionId", .string(engine.sessionId)),
+            ("stale", .bool(engine.isStale(now: now, afterMs: staleAfterMs))),
             ("startedAt", int(engine.startedAt)),
             ("syncStatus", .string(engine.syncStatus.rawValue)),
             ("type", "session"),

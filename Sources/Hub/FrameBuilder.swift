@@ -80,6 +80,8 @@ struct FrameBuilder {
         JSONCodec.writeString(doc.callState?.rawValue, into: &out)
         JSONCodec.writeRaw(",\"callUUID\":", into: &out)
         JSONCodec.writeString(doc.callUUID, into: &out)
+        JSONCodec.writeRaw(",\"calleeSub\":", into: &out)
+        JSONCodec.writeString(doc.calleeSub, into: &out)
         JSONCodec.writeRaw(",\"deviceStatus\":", into: &out)
         JSONCodec.writeString(doc.deviceStatus, into: &out)
         JSONCodec.writeRaw(",\"direction\":", into: &out)

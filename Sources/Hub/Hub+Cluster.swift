@@ -179,6 +179,7 @@ extension Hub {
             guard let channel = sessions[sessionId] else { return }
             cluster.droppedEpochs[sessionId] = channel.engine.epoch
             cluster.born.remove(sessionId)
+            history.archivedVersion[sessionId] = nil
             sessions[sessionId] = nil
             qualityPending.remove(sessionId)
             growthPending[sessionId] = nil
@@ -255,6 +256,7 @@ extension Hub {
             guard let endedAt = channel.engine.endedAt, now - endedAt >= keepMs,
                   channel.engine.lastSyncAt.map({ now - $0 >= keepMs }) ?? true,
                   now - (cluster.proposed[id] ?? .min / 2) >= 2000 else { continue }
+            guard isArchived(channel) else { markForArchive(channel); continue }  // kept until it is (§12)
             cluster.proposed[id] = now
             cluster.log.submit(.drop(sessionId: id), token: 0)
         }

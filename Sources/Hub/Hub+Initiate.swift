@@ -35,11 +35,14 @@ extension Hub {
         var metadata: [String: JSONValue] = ["recordingEnabled": .bool(body["recordingEnabled"]?.boolValue ?? false),
                                              "identity": .string(identity)]
         for key in ["leadId", "callerId"] { if let v = body[key]?.stringValue { metadata[key] = .string(v) } }
+        var state: [String: JSONValue] = ["phoneNumber": .string(phone), "direction": .string(direction),
+                                          "callId": .string(callId), "callState": "initiated"]
+        // A given identity is a user: the callee whose devices ring (§10).
+        if let callee = body["identity"]?.stringValue { state["calleeSub"] = .string(callee) }
         let request: JSONValue = .object([
             "id": .string("initiate:" + sessionId),
             "ts": .int(now),
-            "state": .object(["phoneNumber": .string(phone), "direction": .string(direction),
-                              "callId": .string(callId), "callState": "initiated"]),
+            "state": .object(state),
             "metadata": .object(metadata),
         ])
         let decoded = try InputDecoder.report(request, identity: ClientIdentity(sub: "backend", role: .admin),
@@ -76,6 +79,6 @@ extension Hub {
 
     /// The session's timeline (§2.7), oldest first; nil for an unknown session.
     func timeline(_ sessionId: String) -> JSONValue? {
-        sessions[sessionId].map { .array($0.engine.timeline.map(\.json)) }
+        sessions[sessionId].map { .array(timelineWithPush($0.engine.timeline.map(\.json), $0)) }
     }
 }

@@ -58,11 +58,13 @@ extension Hub {
 
     /// Applies what the journal committed since the last call (on wake-up).
     public func processCommitted() {
+        processHistory()  // the archive thread's answers share this wake-up
         // Outbox first (its stored rows are read before later commits apply),
         // and the rows those commits' events add go to the writer at the end.
         if outbound != nil { outboundBeforeCommits(now: WallClock.nowMs()) }
         defer { if outbound != nil { flushOutbound() } }
         if let cluster { processCluster(cluster) }
+        runPush(now: WallClock.nowMs())
         guard let journal else { return }
         for done in journal.takeCompleted() {
             guard let pending = pendingInputs.removeValue(forKey: done.token) else { continue }
@@ -115,6 +117,7 @@ extension Hub {
         for entry in entries {
             let channel = sessions[entry.sessionId] ?? createChannel(entry.sessionId, epoch: entry.epoch)
             let outcome = channel.engine.apply(entry.input, now: entry.input.receivedAt)
+            recordQuality(entry.input, outcome, on: channel)
             channel.sinceSnapshot += 1
             if outcome.stateChanged {
                 channel.replay.append(version: channel.engine.version, element: frames.stateChange(channel.engine, outcome))
@@ -126,6 +129,7 @@ extension Hub {
             }
         }
         for (id, channel) in sessions {
+            markForArchive(channel)  // re-archived: the last run may have stopped before it was
             let doc = channel.engine.document
             for callId in [doc.providerCallId, doc.twilioCallSid].compactMap({ $0 }) { sessionsByProviderCallId[callId] = id }
         }
@@ -138,15 +142,18 @@ extension Hub {
         let keepMs = Int64(config.retention.endedSec) * 1000
         var expired: [String] = []
         // Not while anyone watches, nor while one of its inputs awaits its
-        // commit (applying it would recreate the session under a new epoch).
+        // commit (applying it would recreate the session under a new epoch),
+        // nor before its last change is in the call archive (§12).
         for (id, channel) in sessions where channel.order.isEmpty && channel.uncommitted == 0 {
             guard let endedAt = channel.engine.endedAt, now - endedAt >= keepMs,
                   channel.engine.lastSyncAt.map({ now - $0 >= keepMs }) ?? true else { continue }
+            guard isArchived(channel) else { markForArchive(channel); continue }  // kept until it is
             expired.append(id)
         }
         guard !expired.isEmpty else { return }
         let gone = Set(expired)
         for id in expired {
+            history.archivedVersion[id] = nil
             sessions[id] = nil
             qualityPending.remove(id)
             growthPending[id] = nil

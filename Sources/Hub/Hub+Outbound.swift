@@ -9,6 +9,7 @@ extension Hub {
     /// (the transport passes its `lws_cancel_service` wake-up).
     public func setOutboundWake(_ wake: @escaping @Sendable () -> Void) {
         outbound?.client.setWake(wake)
+        push.client.setWake(wake)
     }
 
     func startOutbound() {

@@ -40,8 +40,12 @@ public final class Hub {
     public var journal: JournalWriter? { didSet { journalAttached() } }
     /// The cluster log (`store.kind` redis, Hub+Cluster.swift); then `journal` is nil.
     public var cluster: ClusterState?
+    /// The call archive's reactor side (PROTOCOL.md §12, `Hub+History.swift`).
+    let history = HistoryState()
     /// Outbound webhooks (PROTOCOL.md §11); nil without `webhooks.endpoints`.
     var outbound: OutboundWebhooks?
+    /// Devices and push (PROTOCOL.md §10, Hub+Push.swift).
+    let push: PushService
     var pendingInputs: [Int: PendingInput] = [:]
     /// `limits.maxMetadataKeys`, `maxMetadataValueBytes`, `maxDocumentBytes`.
     let growthLimits: GrowthLimits
@@ -89,7 +93,9 @@ public final class Hub {
         self.httpWriteLimiter = RateLimiter(perSecond: Double(config.limits.httpWritesPerSecond),
                                             burst: Double(config.limits.httpWriteBurst))
         self.dashboard = DashboardFeed(intervalMs: config.dashboard.intervalMs)
+        self.push = try PushService(settings: config.push)
         Hub.describeMetrics(metrics)
+        Hub.describePushMetrics(metrics)
         if !config.webhooks.endpoints.isEmpty {
             outbound = OutboundWebhooks(settings: config.webhooks, ready: config.store.kind != "sqlite")
             startOutbound()
@@ -198,6 +204,7 @@ public final class Hub {
             channel.sendOutOfBand(frames.presence(sessionId, joined: [joined], left: []))
         }
         channel.add(subscriber)
+        pushSubscribed(channel, sub: identity.sub)
         if let resume, resume.epoch == channel.engine.epoch,
            let missed = channel.replay.since(resume.since) {
             subscriber.deliver(frames.make(.snapshot, version: resume.since, [
@@ -234,6 +241,7 @@ public final class Hub {
     func submit(_ decoded: DecodedInput, to sessionId: String, now: Int64 = WallClock.nowMs()) -> InputOutcome {
         let channel = channel(sessionId)
         let outcome = channel.engine.apply(decoded.input, now: now)
+        recordQuality(decoded.input, outcome, on: channel)
         if !outcome.duplicate {
             let kind = decoded.input.sourceKind
             Hub.cached(&inputCounters, kind) {
@@ -242,6 +250,7 @@ public final class Hub {
         }
         publish(outcome, on: channel, now: now)
         if outbound != nil { outboundApplied(outcome, on: channel, origin: { InputCodec.encode(decoded.input) }, now: now) }
+        if outcome.stateChanged { pushAfterApply(outcome, on: channel, now: now) }
         return InputOutcome(outcome: outcome, ignored: decoded.ignored + outcome.ignored)
     }
 
@@ -280,6 +289,7 @@ public final class Hub {
         if outcome.stateChanged || outcome.qualityChanged {
             dashboard.markChanged(sessionId)
             wakeLongPolls(sessionId)
+            markForArchive(channel)
         }
         if outcome.changed.contains("answeredAt") { metrics.increment("switchboard_calls_answered_total") }
         if outcome.qualityChanged, let mos = channel.engine.quality.latest?.mos {
@@ -423,6 +433,7 @@ public final class Hub {
             publish(outcome, on: channel, now: now)
             if outbound != nil { outboundTicked(outcome, on: channel, now: now) }
         }
+        runPush(now: now)
         if outbound != nil { runOutbound(now: now) }
         for sessionId in qualityPending {
             guard let channel = sessions[sessionId] else { qualityPending.remove(sessionId); continue }
@@ -430,6 +441,7 @@ public final class Hub {
         }
         if dashboard.isDue(now) { flushDashboard(now: now) }
         if !longPolls.isEmpty { expireLongPolls(now: now) }
+        runHistory(now: now)
         if now - lastRetentionCheck >= 1000 {
             lastRetentionCheck = now
             enforceRetention(now: now)
@@ -442,9 +454,11 @@ public final class Hub {
     /// Adds a dashboard subscriber and sends it the `summary` of live sessions.
     public func subscribeDashboard(_ subscriber: Subscriber, now: Int64 = WallClock.nowMs()) {
         dashboard.subscribers[ObjectIdentifier(subscriber)] = subscriber
-        let rows = sessions.keys.sorted().compactMap { sessions[$0].map { DashboardFeed.row($0.engine) } }
+        let rows = sessions.keys.sorted().compactMap {
+            sessions[$0].map { DashboardFeed.row($0.engine, now: now, staleAfterMs: staleAfterMs) }
+        }
         subscriber.deliver(frames.make(.dashboard, version: 0, [
-            "type": "summary", "at": .int(now), "sessions": .array(rows),
+            "type": "summary", "at": .int(now), "sessions": .array(rows), "staleAfterMs": .int(staleAfterMs),
         ]))
     }
 
@@ -456,20 +470,27 @@ public final class Hub {
     /// as a JSON array (a batch), encoded once.
     func flushDashboard(now: Int64) {
         let pending = dashboard.drain(now: now)
-        let rows = pending.sessions.compactMap { sessions[$0].map { DashboardFeed.rowMembers($0.engine) } }
+        let rows = pending.sessions.compactMap {
+            sessions[$0].map { DashboardFeed.rowMembers($0.engine, now: now, staleAfterMs: staleAfterMs) }
+        }
         guard !rows.isEmpty || !pending.events.isEmpty else { return }
         let frame = frames.batch(rows: rows, events: pending.events)
         for subscriber in dashboard.subscribers.values { subscriber.deliver(frame) }
     }
 
     /// Rows of the sessions in memory, filtered like `GET /api/calls?state=&grade=`.
-    public func sessionRows(state: String? = nil, grade: String? = nil) -> [JSONValue] {
+    public func sessionRows(state: String? = nil, grade: String? = nil, stale: Bool? = nil,
+                            now: Int64 = WallClock.nowMs()) -> [JSONValue] {
         sessions.keys.sorted().compactMap { id -> JSONValue? in
             guard let engine = sessions[id]?.engine else { return nil }
-            let row = DashboardFeed.row(engine)
+            let row = DashboardFeed.row(engine, now: now, staleAfterMs: staleAfterMs)
             if let state, row["callState"]?.stringValue != state { return nil }
             if let grade, row["quality"]?["grade"]?.stringValue != grade { return nil }
+            if let stale, row["stale"]?.boolValue != stale { return nil }
             return row
         }
     }
+
+    /// `retention.staleSec` in ms: a live call silent this long is `stale`.
+    var staleAfterMs: Int64 { Int64(config.retention.staleSec) * 1000 }
 }

@@ -41,17 +41,29 @@ public struct InputOutcome: Sendable {
 /// read-only fields are not errors; they are listed in `ignored`.
 public enum InputDecoder {
     /// Decodes the `state` / `metadata` members of a `report` message.
+    /// - Parameter stateByName: also take `state` as a state or client event
+    ///   name (`POST /api/calls/{id}/events`, like the generic webhook); a
+    ///   WebSocket `report` keeps the contract's object (§3.3).
     public static func report(_ message: JSONValue, identity: ClientIdentity, receivedAt: Int64,
                               kind: String = "client.report", sourceKind: SourceKind = .client,
-                              source: String? = nil) throws(InputError) -> DecodedInput {
+                              source: String? = nil, stateByName: Bool = false) throws(InputError) -> DecodedInput {
         let ts = try timestamp(message["ts"], default: receivedAt)
         let seq = try integer(message["seq"], name: "seq") ?? 0
         let eventId = try identifier(message["id"])
         let src = source ?? identity.source
         var builder = FieldValidator(ts: ts, source: src, sourceKind: sourceKind, seq: seq, eventId: eventId)
-        if let state = message["state"] {
-            guard case .object(let fields) = state else { throw .invalid("state must be an object") }
+        switch message["state"] {
+        case .object(let fields)?:
             for (name, value) in fields.sorted(by: { $0.key < $1.key }) { try builder.add(name, value) }
+        case .string(let name)? where stateByName:
+            // The generic webhook's shape, `"state": "connected"`, means the
+            // same here: one body works on both backend routes (issue 27).
+            guard let state = ClientEvent.callState(for: name) else { throw .invalid("unknown state \"\(name)\"") }
+            builder.append(.callState, .string(state.rawValue))
+        case nil:
+            break
+        default:
+            throw .invalid(stateByName ? "state must be an object of fields or a state name" : "state must be an object")
         }
         if let metadata = message["metadata"] { try builder.add("metadata", metadata) }
         var input = Input(kind: kind, source: src, sourceKind: sourceKind, eventId: eventId,

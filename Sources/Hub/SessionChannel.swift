@@ -21,6 +21,8 @@ final class SessionChannel {
     var sinceSnapshot = 0
     /// When the last `quality` (or `state_change`, which carries quality) went out.
     var lastQualityFrameAt: Int64 = .min / 2
+    /// Devices and push (§10, Hub+Push.swift).
+    var pushPhase = PushPhase()
 
     init(engine: CallSession, replayFrames: Int) {
         self.engine = engine

@@ -11,7 +11,9 @@ import CallState
 /// ```
 /// {"id": "evt-1",                 // eventId (idempotency)
 ///  "ts": 1795734605120,           // ms; receive time when absent
-///  "state": "connected",          // §1.1 state or client event name
+///  "state": "connected",          // §1.1 state or client event name, or an
+///                                 // object of fields as /events takes it
+///                                 // ({"callState": "connected", …})
 ///  "metadata": {"agent": "ana"},  // string / number / bool values
 ///  "fields": {"direction": "outbound", "recording.active": true, …},
 ///  "quality": {"rtt": 120, "jitter": 8, "packetLoss": 0.5, "mos": 4.1}}
@@ -51,9 +53,20 @@ public enum Generic {
         let id = try body.string("id")
         let ts = try body.int("ts") ?? now
         var builder = UpdateBuilder(ts: ts, source: "generic", sourceKind: .backend, eventId: id)
-        if let name = try body.string("state") {
+        // `state` as a name, or as the object `POST /api/calls/{id}/events`
+        // takes (`{"callState": …, "direction": …}`): a backend posting to
+        // both routes should not need two shapes (issue 27).
+        switch body["state"] {
+        case .string(let name)?:
             guard let state = stateVocabulary[name] else { throw .unprocessable("unknown state \"\(name)\"") }
             builder.set(.callState, state: state)
+        case .object(let fields)?:
+            try setFields(&builder, fields)
+        case nil, .null?:
+            break
+        default:
+            // A wrong JSON type is malformed (400), as for every other member.
+            throw .badRequest("state must be a state name or an object of fields")
         }
         if let metadata = try body.object("metadata")?.objectValue {
             for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
@@ -61,19 +74,7 @@ public enum Generic {
             }
         }
         if let fields = try body.object("fields")?.objectValue {
-            for (name, value) in fields.sorted(by: { $0.key < $1.key }) {
-                if name == "recording", case .object(let members) = value {
-                    for (member, v) in members.sorted(by: { $0.key < $1.key }) {
-                        try setField(&builder, name: "recording." + member, value: v)
-                    }
-                } else if name == "metadata", case .object(let members) = value {
-                    for (member, v) in members.sorted(by: { $0.key < $1.key }) {
-                        try setField(&builder, name: "metadata." + member, value: v)
-                    }
-                } else {
-                    try setField(&builder, name: name, value: value)
-                }
-            }
+            try setFields(&builder, fields)
         }
         var quality: [QualitySample] = []
         if let metrics = try body.object("quality") {
@@ -82,6 +83,23 @@ public enum Generic {
         let event = ProviderEvent(sessionId: sessionId, providerCallIds: [],
                                   input: builder.input(kind: "generic.event", receivedAt: now, quality: quality))
         return WebhookResult(events: [event], reply: .ok)
+    }
+
+    /// An object of wire fields; `recording` and `metadata` may be nested objects.
+    static func setFields(_ builder: inout UpdateBuilder, _ fields: [String: JSONValue]) throws(WebhookError) {
+        for (name, value) in fields.sorted(by: { $0.key < $1.key }) {
+            if name == "recording", case .object(let members) = value {
+                for (member, v) in members.sorted(by: { $0.key < $1.key }) {
+                    try setField(&builder, name: "recording." + member, value: v)
+                }
+            } else if name == "metadata", case .object(let members) = value {
+                for (member, v) in members.sorted(by: { $0.key < $1.key }) {
+                    try setField(&builder, name: "metadata." + member, value: v)
+                }
+            } else {
+                try setField(&builder, name: name, value: value)
+            }
+        }
     }
 
     /// Validates one wire field and its value (§1 types and vocabularies).

@@ -161,6 +161,12 @@ public enum Twilio {
         }
         builder.set(.from, string: params["From"])
         builder.set(.to, string: params["To"])
+        // A call Twilio dials to a Voice SDK client (`<Dial><Client>alice`)
+        // is addressed `To=client:alice`: that user is the callee whose
+        // devices ring (PROTOCOL.md §10).
+        if let to = params["To"], to.hasPrefix("client:"), to.count > "client:".count {
+            builder.set(.calleeSub, string: String(to.dropFirst("client:".count)))
+        }
     }
 
     /// `inbound` → inbound; `outbound-api`, `outbound-dial` → outbound;

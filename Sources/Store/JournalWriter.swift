@@ -32,6 +32,8 @@ public final class JournalWriter: @unchecked Sendable {
         /// the same transaction as the appends around them.
         case outbox(OutboxWrite)
         case loadOutbox(enable: Bool, now: Int64)
+        /// Device registry changes (Devices.swift), each its own transaction.
+        case devices(DeviceWrite, token: Int)
     }
 
     private let store: JournalStore
@@ -43,6 +45,7 @@ public final class JournalWriter: @unchecked Sendable {
     private var dropErrors: [StoreError] = []
     private var outboxLoaded: Result<OutboxLoad, StoreError>?
     private var outboxErrors: [StoreError] = []
+    private var deviceCompleted: [(token: Int, error: StoreError?)] = []
     private var closing = false
     /// The writer is waiting for work and nobody has signalled it yet.
     private var writerSleeps = false
@@ -147,6 +150,32 @@ public final class JournalWriter: @unchecked Sendable {
     /// the result comes with a wake, through `takeOutboxLoad()`.
     public func loadOutbox(enable: Bool, now: Int64) {
         enqueue(.loadOutbox(enable: enable, now: now))
+    }
+
+    /// Queues a device registry write; its result comes with a wake,
+    /// through `takeDeviceCompletions()`. A store without a registry
+    /// (`MemoryJournal`) completes it at once without storing.
+    public func devices(_ write: DeviceWrite, token: Int) {
+        // After close() nothing more is stored: answer at once rather than never.
+        let (refused, mustSignal): (Bool, Bool) = lock.withLock {
+            if closing {
+                deviceCompleted.append((token, StoreError(message: "journal writer is closed")))
+                return (true, false)
+            }
+            queue.append(.devices(write, token: token))
+            return (false, claimWakeUp())
+        }
+        if refused { wake() }
+        if mustSignal { lock.signal() }
+    }
+
+    /// Finished device writes since the last call: the token given to
+    /// `devices(_:token:)` and the error when it was not stored.
+    public func takeDeviceCompletions() -> [(token: Int, error: StoreError?)] {
+        lock.withLock {
+            defer { deviceCompleted.removeAll() }
+            return deviceCompleted
+        }
     }
 
     /// The outbox read asked for by `loadOutbox`, once (nil before it is done).
@@ -289,6 +318,14 @@ public final class JournalWriter: @unchecked Sendable {
                     result = .success(OutboxLoad(deliveries: [], enabledAt: now))
                 }
                 lock.withLock { outboxLoaded = result }
+                wake()
+            case .devices(let write, let token):
+                index += 1
+                var failure: StoreError?
+                if let deviceStore = store as? DeviceStore {
+                    do { try deviceStore.writeDevices(write) } catch { failure = StoreError.wrapping(error) }
+                }
+                lock.withLock { deviceCompleted.append((token, failure)) }
                 wake()
             case .snapshot(let snapshot):
                 index += 1

@@ -74,6 +74,8 @@ public final class SQLiteJournal: JournalStore {
     private let progress = Progress()
     /// The outbound webhook outbox (Outbox.swift), written in the same transactions.
     let outbox: OutboxTables
+    /// The device registry (Devices.swift), written in its own transactions.
+    let devices: DeviceTables
 
     /// Number of append transactions committed through this instance.
     public private(set) var commitCount = 0
@@ -142,6 +144,7 @@ public final class SQLiteJournal: JournalStore {
                     progress.passFinished(complete: complete, journalId: journalId, path: path)
                 }
             outbox = try OutboxTables(db: handle, key: encryptionKey)
+            devices = try DeviceTables(db: handle, key: encryptionKey)
         } catch {
             sqlite3_close_v2(handle)
             throw error
@@ -158,6 +161,7 @@ public final class SQLiteJournal: JournalStore {
         for statement in statements { statement.finalize() }
         statements = []
         outbox.finalize()
+        devices.finalize()
         if let db {
             sqlite3_wal_hook(db, nil, nil)
             checkpointer.close()

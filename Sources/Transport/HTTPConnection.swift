@@ -233,6 +233,9 @@ final class HTTPConnection: IOHandler {
         updateInterest()
         if upgrade != nil { tryUpgrade() }
         if !closing { processInput(now: server.now()) }
+        // The peer half-closed while this answer was pending: once it is
+        // written whole nothing is left to do, and nothing will read again.
+        if !isClosed, peerClosed, !hasRequestsInFlight, outputStart == output.count { close() }
     }
 
     /// Routes the first waiting request once those before it are answered,

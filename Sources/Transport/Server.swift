@@ -160,6 +160,7 @@ public final class Server: @unchecked Sendable {
         }
         self.listener = listener
         port = listener.port
+        try hub.openHistory { [waker = ContextWaker(context: ctx)] in waker.wake() }
         try openJournal(context: ctx)
         hub.setOutboundWake { [waker = ContextWaker(context: ctx)] in waker.wake() }
         tick.pointee.owner = Unmanaged.passUnretained(self).toOpaque()
@@ -179,6 +180,7 @@ public final class Server: @unchecked Sendable {
             store = try SQLiteJournal(path: path, encryptionKey: key, checkpointIntervalMs: config.store.checkpointIntervalMs)
             let entries = try store.loadAll()
             try hub.restore(snapshots: store.loadSnapshots(), entries: entries)
+            hub.restoreDevices(try store.loadDevices())
             logger.info("journal opened", metadata: ["path": "\(path)", "entries": "\(entries.count)", "sessions": "\(hub.sessionCount)"])
         } catch {
             throw StartError(message: "store: \(error.message)")
@@ -197,6 +199,7 @@ public final class Server: @unchecked Sendable {
         // Everything acknowledged is already committed; this flushes the rest.
         hub.journal?.close()
         hub.cluster?.log.close()
+        hub.closeHistory()
         lws_context_destroy(context)
         self.context = nil
         logger.info("stopped")
@@ -449,6 +452,10 @@ public final class Server: @unchecked Sendable {
             return
         }
         let request = exchange.request
+        if request.path == "/ws/dashboard" || Server.sessionId(inPath: request.path) != nil {
+            exchange.response = webSocketProbe(request)
+            return
+        }
         switch router.route(request, exchangeId: exchange.id) {
         case .pending?:
             return
@@ -526,6 +533,7 @@ public final class Server: @unchecked Sendable {
         let address = hub.clientAddress(peer: connection.peer, headers: headers)
         let now = WallClock.nowMs()
         var identity: ClientIdentity?
+        var refusedOrigin: String?
         let sessionId = Server.sessionId(inPath: path)
         let refusal: HTTPResponse? = {
             if hub.draining { return .error(503, "draining", "hub is shutting down", headers: [("Retry-After", "5")]) }
@@ -548,7 +556,8 @@ public final class Server: @unchecked Sendable {
                 return .error(400, "bad_handshake", "offer switchboard.v1 next to bearer.<token> in Sec-WebSocket-Protocol")
             }
             if let origin = headers["origin"], !originAllowed(origin, host: headers["host"]) {
-                return .error(403, "origin_not_allowed", "origin \(origin) is not in security.allowedOrigins")
+                refusedOrigin = origin
+                return Server.originRefusal(origin)
             }
             if connectionsByAddress[address, default: 0] >= config.limits.maxConnectionsPerIp {
                 return .error(429, "too_many_connections", "limits.maxConnectionsPerIp reached", headers: [("Retry-After", "10")])
@@ -569,7 +578,10 @@ public final class Server: @unchecked Sendable {
         }()
         if let refusal {
             // The path only: query strings may carry tokens and are never logged.
-            logger.notice("rejected upgrade", metadata: ["status": "\(refusal.status)", "path": "\(path)", "peer": "\(address)"])
+            var metadata: Logger.Metadata = ["status": "\(refusal.status)", "path": "\(path)", "peer": "\(address)"]
+            // An operator who set allowedOrigins needs the origin to add, not just "403".
+            if let refusedOrigin { metadata["origin"] = "\(refusedOrigin)" }
+            logger.notice("rejected upgrade", metadata: metadata)
             return .refuse(refusal)
         }
         guard let identity else { return .refuse(.error(401, "invalid_token", "no identity")) }
@@ -612,12 +624,42 @@ public final class Server: @unchecked Sendable {
         return 0
     }
 
-    /// Exact match against `security.allowedOrigins`; with an empty list only
-    /// the page's own host may connect from a browser (§5).
+    /// A plain request (no upgrade) to a WebSocket path. A browser cannot
+    /// read the status of a refused handshake (its socket just closes, 1006),
+    /// so the browser client asks here after a handshake fails: 403 with the
+    /// refused origin, else 426. Readable from any origin (it says no more
+    /// than the refused handshake did), so a foreign page learns why.
+    func webSocketProbe(_ request: HTTPRequest) -> HTTPResponse {
+        var response: HTTPResponse
+        if let origin = request.headers["origin"], !originAllowed(origin, host: request.headers["host"]) {
+            response = Server.originRefusal(origin)
+            logger.notice("rejected request", metadata: [
+                "status": "403", "method": "\(request.method)", "path": "\(request.path)",
+                "peer": "\(request.peer)", "origin": "\(origin)",
+            ])
+        } else {
+            response = .error(426, "upgrade_required", "\(request.path) is a WebSocket endpoint",
+                              headers: [("Upgrade", "websocket")])
+        }
+        response.headers.append(("Access-Control-Allow-Origin", "*"))
+        return response
+    }
+
+    /// Whether a browser page at `origin` may open a WebSocket (§5): an exact
+    /// entry of `security.allowedOrigins`, or the hub's own origin, whatever
+    /// the list says: the origin of `server.publicUrl`, or the host the
+    /// request was sent to. The list names *other* sites; the dashboard the
+    /// hub serves itself must keep working when someone fills it in.
     func originAllowed(_ origin: String, host: String?) -> Bool {
-        if config.security.allowedOrigins.contains(origin) { return true }
-        guard config.security.allowedOrigins.isEmpty, let host else { return false }
-        return origin == "http://" + host || origin == "https://" + host
+        OriginPolicy(allowed: config.security.allowedOrigins, publicUrl: config.server.publicUrl)
+            .allows(origin, host: host)
+    }
+
+    /// The 403 of a refused origin, naming it (the same body for an upgrade
+    /// and for the browser client's plain-request probe of a `/ws/` path).
+    static func originRefusal(_ origin: String) -> HTTPResponse {
+        .error(403, "origin_not_allowed",
+               "origin \(origin) is not allowed: add it to security.allowedOrigins (the hub's own origin, server.publicUrl, is always allowed)")
     }
 
     /// `/ws/calls/{sessionId}` → the id (unvalidated), else nil.

@@ -19,21 +19,32 @@ struct TokenCommand: ParsableCommand {
     @Option(help: "Config file (default Config/switchboard.json when present).") var config: String?
     @Option(help: "Data directory holding a generated secret.") var dataDir: String?
 
-    func run() throws {
+    /// Checks made while parsing, so a mistake is answered with this
+    /// command's usage (`switchboard token --sub …`): a ValidationError
+    /// thrown from `run()` is reported by the root, with the top-level one.
+    func validate() throws {
         guard let role = Role(rawValue: role) else { throw ValidationError("role must be client, viewer, dashboard or admin") }
         // A client or viewer token without a session grants nothing: refuse to mint it silently.
         if (role == .client || role == .viewer) && sid == nil {
             throw ValidationError("--role \(role.rawValue) needs --sid SESSION (or --sid '*' for every session)")
         }
+        let maxTtl = try settings().auth.maxTtlSec
+        guard ttl > 0, ttl <= maxTtl else { throw ValidationError("ttl must be 1...\(maxTtl) (auth.maxTtlSec)") }
+    }
+
+    func run() throws {
+        let settings = try settings()
+        print(Self.mint(config: settings, sub: sub, sid: sid, role: Role(rawValue: role) ?? .client, ttl: ttl))
+    }
+
+    /// The configuration with the secret resolved (generated on first use).
+    private func settings() throws -> HubConfig {
         var overrides: [String: String] = [:]
         if let dataDir { overrides["dataDir"] = dataDir }
         var settings = try ConfigLoader.load(fileBytes: Serve.configBytes(config), environment: Serve.environment(),
                                              overrides: overrides)
         _ = try SecretFile.resolve(&settings)
-        guard ttl > 0, ttl <= settings.auth.maxTtlSec else {
-            throw ValidationError("ttl must be 1...\(settings.auth.maxTtlSec) (auth.maxTtlSec)")
-        }
-        print(Self.mint(config: settings, sub: sub, sid: sid, role: role, ttl: ttl))
+        return settings
     }
 
     static func mint(config: HubConfig, sub: String, sid: String?, role: Role, ttl: Int) -> String {

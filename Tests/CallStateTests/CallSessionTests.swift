@@ -3,6 +3,23 @@ import Testing
 
 @Suite("CallSession: skew, idempotency, versions, metadata, derived fields")
 struct CallSessionTests {
+    /// §10: `calleeSub` merges like the other strings, the later `ts` wins
+    /// whatever the arrival order, and a wrong type is dropped.
+    @Test func calleeSubIsLastWriterWinsByTimestamp() {
+        for order in [[0, 1], [1, 0]] {
+            var session = CallSession(sessionId: "s1", epoch: "E")
+            let writes = [update(.calleeSub, "alice", ts: t0, source: "backend", kind: .backend),
+                          update(.calleeSub, "bob", ts: t0 + 10, source: "client:x", kind: .client)]
+            for index in order { _ = session.apply(input([writes[index]]), now: t0 + 100) }
+            #expect(session.document.calleeSub == "bob", "arrival order \(order)")
+            #expect(session.document.json["calleeSub"] == "bob")
+        }
+        var typed = CallSession(sessionId: "s2", epoch: "E")
+        _ = typed.apply(input([update(.calleeSub, .int(5), ts: t0)]), now: t0)
+        #expect(typed.document.calleeSub == nil)
+        #expect(Field(name: "calleeSub") == .calleeSub)
+    }
+
     @Test("A client ts an hour in the future is clamped to the hub clock and still merged")
     func futureTimestampIsClamped() {
         var session = CallSession(sessionId: "s1", epoch: "E")
@@ -231,7 +248,7 @@ struct CallSessionTests {
             "sessionId", "callId", "callUUID", "direction", "from", "to", "phoneNumber", "provider",
             "providerCallId", "twilioCallSid", "sipCallId", "deviceStatus", "callState", "logStatus",
             "recording", "quality", "metadata", "startedAt", "answeredAt", "endedAt", "duration",
-            "lastSync", "syncStatus", "version",
+            "lastSync", "syncStatus", "version", "calleeSub",
         ]
         #expect(Set(object.keys) == expected)
         #expect(object["callState"] == .null)

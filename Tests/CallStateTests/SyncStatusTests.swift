@@ -61,3 +61,49 @@ struct SyncStatusTests {
         #expect(session.document.syncStatus == .synchronized)
     }
 }
+
+/// Issue 27 item 3: what `syncStatus` means once the call is over.
+@Suite("syncStatus after a terminal state")
+struct SyncStatusAfterTheEndTests {
+    @Test("Two different terminal states agree that the call is over: synchronized, no timer")
+    func differentTerminalStatesAreSynchronized() {
+        var session = CallSession(sessionId: "s1", epoch: "E")
+        _ = session.apply(stateInput(.ringing, ts: t0 - 100), now: t0)
+        _ = session.apply(stateInput(.declined, ts: t0, source: "client:a", kind: .client), now: t0 + 10)
+        _ = session.apply(stateInput(.busy, ts: t0 + 20), now: t0 + 30)
+        #expect(session.document.syncStatus == .synchronized)
+        #expect(session.nextDeadline() == nil)
+        #expect(session.tick(now: t0 + 60_000) == nil)
+        #expect(session.document.syncStatus == .synchronized)
+    }
+
+    @Test("A side still live after the end is pending for the window, then settles to synchronized by tick()")
+    func aSilentSideSettlesAfterTheWindow() {
+        var session = CallSession(sessionId: "s1", epoch: "E")
+        _ = session.apply(stateInput(.ringing, ts: t0, source: "client:a", kind: .client), now: t0)
+        _ = session.apply(stateInput(.busy, ts: t0 + 10), now: t0 + 100)
+        #expect(session.document.syncStatus == .pending)
+        let deadline = t0 + 100 + 3000
+        #expect(session.nextDeadline() == deadline)
+        let version = session.version
+        let settled = session.tick(now: deadline)
+        #expect(settled?.changed == ["syncStatus"])
+        #expect(settled?.version == version + 1)
+        #expect(session.document.syncStatus == .synchronized)
+        #expect(session.nextDeadline() == nil)
+        #expect(session.tick(now: deadline + 600_000) == nil, "it stays settled")
+    }
+
+    @Test("A live conflict settles when the call ends; a live call still turns conflict")
+    func aConflictSettlesAtTheEnd() {
+        var session = CallSession(sessionId: "s1", epoch: "E")
+        _ = session.apply(stateInput(.ringing, ts: t0), now: t0)
+        _ = session.apply(stateInput(.connected, ts: t0 + 1, source: "client:a", kind: .client), now: t0)
+        _ = session.tick(now: t0 + 3000)
+        #expect(session.document.syncStatus == .conflict, "live: the sides need attention")
+        let ended = session.apply(stateInput(.ended, ts: t0 + 5000, source: "client:a", kind: .client), now: t0 + 5000)
+        #expect(ended.changed.contains("syncStatus"))
+        #expect(session.document.callState == .ended)
+        #expect(session.document.syncStatus == .synchronized)
+    }
+}

@@ -97,6 +97,26 @@ private func parse(pieces text: String, of size: Int) -> Parsed { parse(text, st
         }
     }
 
+    @Test func aRequestLineNoRequestCanHaveIsRefusedBeforeTheHeadEnds() {
+        // A TLS hello, a binary protocol, a bare CR in the request line, a
+        // target with a control byte, an overlong version: 400 with the head
+        // still open, so the connection is not held until the header timeout.
+        let openHeads = ["\u{16}\u{3}\u{1}\u{0}\u{a5}\u{1}", "GET /healthz HTTP/1.1\rHost: x\r\r", " GET / HTTP/1.1",
+                         "GET /a\u{1}b HTTP/1.1", "GET / HTTP/1.1xxxxxx", "G@T / HTTP/1.1"]
+        for head in openHeads {
+            #expect(parse(head).error?.status == 400, "\(head.debugDescription)")
+            #expect(parse(pieces: head, of: 1).error?.status == 400, "\(head.debugDescription)")
+        }
+        // Undecided: a lone CR may begin an empty line; a valid prefix waits.
+        for head in ["\r", "GET /healthz HTT", "GET / HTTP/1.1\r"] {
+            #expect(parse(head).error == nil, "\(head.debugDescription)")
+        }
+        // The request line's verdict comes before the field count's, as it would early.
+        let many = "G@T / HTTP/1.1\r\nHost: x\r\n" + (0..<120).map { "X-\($0): 1\r\n" }.joined() + "\r\n"
+        #expect(parse(many).error?.status == 400)
+        #expect(parse("GET / HTTP/1 1\r\nHost: x\r\n\r\n").error?.status == 505)
+    }
+
     @Test func otherHTTPVersionsAre505() {
         #expect(parse("GET / HTTP/2.0\r\nHost: x\r\n\r\n").error?.status == 505)
         #expect(parse("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").error?.status != nil)

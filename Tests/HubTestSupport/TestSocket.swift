@@ -44,6 +44,9 @@ public final class TestSocket {
     /// Drops the connection without a close frame (a client going away).
     public func shutdownNow() { shutdown(fd, Int32(SHUT_RDWR)) }
 
+    /// Half-closes: the peer reads end of stream, this side can still read.
+    public func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
+
     public func write(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {

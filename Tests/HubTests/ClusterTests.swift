@@ -344,19 +344,21 @@ import Glibc
             #expect(try b.http.postJSON("/api/calls/\(session)/sync", #"{"event":"ended","timestamp":\#(now - 4000)}"#).status == 200)
         }
         #expect(try a.http.postJSON("/api/calls/long/sync", #"{"event":"connected","timestamp":\#(now)}"#).status == 200)
-        #expect(HubProcess.waitUntil(timeout: 8, every: 0.2) {
-            (try? a.http.get("/api/calls/short").status) == 404 && (try? b.http.get("/api/calls/short").status) == 404
-        }, "the ended session leaves both nodes")
-        #expect(try a.http.get("/api/calls/long").status == 200, "live sessions stay")
-        #expect(try a.http.get("/api/calls/watched").status == 200, "a session watched on b stays, on a too")
-        #expect(try b.http.get("/api/calls/watched").status == 200)
+        // §12: a call that left memory is served from the node's archive, marked so.
+        func archived(_ hub: HubProcess, _ session: String) -> Bool {
+            ((try? hub.http.get("/api/calls/\(session)").json["archived"]) as? Bool) == true
+        }
+        #expect(HubProcess.waitUntil(timeout: 8, every: 0.2) { archived(a, "short") && archived(b, "short") },
+                "the ended session leaves both nodes' memory")
+        #expect(try a.http.get("/api/calls/long").status == 200 && !archived(a, "long"), "live sessions stay")
+        #expect(!archived(a, "watched") && !archived(b, "watched"), "a session watched on b stays in memory, on a too")
         usleep(2_500_000)
         let log = try redis.cli(["XRANGE", "switchboard:log", "-", "+"])
         #expect(log.split(separator: "\n").filter { $0 == "drop" }.count == 1, "one drop record:\n\(log)")
         #expect(b.stop() == 0)
         let restarted = try Self.node(redis, "b", config, dataDir: b.dataDir)
-        #expect(try restarted.http.get("/api/calls/short").status == 404, "a restarted node replays the drop")
-        #expect(try restarted.http.get("/api/calls/long").status == 200)
+        #expect(archived(restarted, "short"), "a restarted node replays the drop; its own archive still has the call")
+        #expect(try restarted.http.get("/api/calls/long").status == 200 && !archived(restarted, "long"))
     }
 
     /// A user watching on one node is present on every node: in the other

@@ -27,6 +27,16 @@ import Testing
         #expect(throws: ConfigError.self) { try ConfigLoader.load(fileBytes: Array(#"{"limits":{"maxMetadataKeys":0}}"#.utf8), environment: [:]) }
     }
 
+    @Test func historyKeysHaveTheirDefaultsAndAreChecked() throws {
+        let c = try ConfigLoader.load(fileBytes: nil, environment: [:])
+        #expect(c.history.retentionDays == 30 && c.history.qualityPoints == 3600)
+        let set = try ConfigLoader.load(fileBytes: Array(#"{"history":{"retentionDays":7}}"#.utf8),
+                                        environment: ["SWITCHBOARD_HISTORY_QUALITYPOINTS": "600"])
+        #expect(set.history.retentionDays == 7 && set.history.qualityPoints == 600)
+        #expect(throws: ConfigError.self) { try ConfigLoader.load(fileBytes: Array(#"{"history":{"retentionDays":0}}"#.utf8), environment: [:]) }
+        #expect(throws: ConfigError.self) { try ConfigLoader.load(fileBytes: Array(#"{"history":{"qualityPoint":10}}"#.utf8), environment: [:]) }
+    }
+
     @Test func environmentOverridesFileAndFlagsOverrideEnvironment() throws {
         let env = ["SWITCHBOARD_SERVER_PORT": "9100", "SWITCHBOARD_LIMITS_MAXMESSAGEBYTES": "4096", "HOME": "/root"]
         let c = try ConfigLoader.load(fileBytes: file, environment: env, overrides: ["server.port": "0"])

@@ -79,6 +79,19 @@ import Testing
         #expect(run.status != 0)
         #expect(run.output.contains("--sid"))
     }
+
+    /// Issue 27 item 7: a token mistake is answered with the token
+    /// command's usage, never the top-level `switchboard <subcommand>`.
+    @Test func tokenErrorsPrintTheTokenCommandsUsage() throws {
+        let dataDir = FileManager.default.temporaryDirectory.path
+        for arguments in [["--sub", "me", "--role", "client"], ["--sub", "me", "--role", "nope"],
+                          ["--sub", "me", "--role", "admin", "--ttl", "999999"]] {
+            let run = try HubProcess.runToExit(arguments: ["token"] + arguments + ["--data-dir", dataDir])
+            #expect(run.status != 0, "\(arguments)")
+            #expect(run.output.contains("Usage: switchboard token "), "\(arguments): \(run.output)")
+            #expect(!run.output.contains("switchboard <subcommand>"), "\(arguments): \(run.output)")
+        }
+    }
 }
 
 /// `switchboard simulate` twice against one hub: the second run's calls are

@@ -180,6 +180,36 @@ import Glibc
         #expect(EdgeTests.statuses(bytes) == [408])
     }
 
+    @Test func bytesNoRequestLineStartsWithAre400AtOnceNotAfterTheHeaderTimeout() throws {
+        // A TLS hello sent to the plain port, and a request line broken by a bare CR.
+        let hub = try HubProcess(config: ["limits": ["headerTimeoutMs": 30_000]])
+        let hello: [UInt8] = [0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03] + Array(repeating: 0x42, count: 64)
+        for bytes in [hello, Array("GET /healthz HTTP/1.1\rHost: x\r\r".utf8)] {
+            let socket = try TestSocket(port: hub.port)
+            try socket.write(bytes)
+            let started = Date()
+            #expect(EdgeTests.statuses(try socket.readToEnd(deadline: Date(timeIntervalSinceNow: 10))) == [400])
+            #expect(Date().timeIntervalSince(started) < 10, "answered only after \(Date().timeIntervalSince(started)) s")
+        }
+    }
+
+    @Test func aPeerThatHalfClosesBeforeADeferredAnswerGetsItThenTheConnectionEnds() throws {
+        // The answer waits for the journal's commit; the client has already
+        // sent its end of stream. It reads the answer, then the hub closes.
+        let hub = try HubProcess(config: ["store": ["kind": "sqlite"]])
+        let token = HubProcess.token(role: .client, sid: "half")
+        let body = #"{"event":"ringing"}"#
+        for _ in 0..<5 {
+            let socket = try TestSocket(port: hub.port)
+            try socket.write("POST /api/calls/half/sync HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\n"
+                + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body)
+            socket.shutdownWrite()
+            #expect(EdgeTests.statuses(try socket.readToEnd(deadline: Date(timeIntervalSinceNow: 5))) == [200])
+        }
+        let closed = try HubProcess.waitUntil(timeout: 5, every: 0.1) { try hub.metric("switchboard_http_connections") <= 1 }
+        #expect(closed, "connections left: \((try? hub.metric("switchboard_http_connections")) ?? -1)")
+    }
+
     @Test func aBodyThatNeverArrivesIsCutAt408() throws {
         let hub = try HubProcess(config: ["limits": ["bodyTimeoutMs": 500]])
         let socket = try TestSocket(port: hub.port)

@@ -22,6 +22,60 @@ import Testing
         #expect(doc.headers["etag"]?.hasSuffix(".1\"") == true)
     }
 
+    /// Issue 27 item 3: a live call with no accepted change for
+    /// `retention.staleSec` is flagged `stale` in `GET /api/calls` and
+    /// filtered with `?stale=true`; the flag is derived (the call is still
+    /// `connected`, its version does not move) and clears when it is heard
+    /// from. An ended call is never stale; the dashboard summary says the limit.
+    @Test func aSilentLiveCallIsFlaggedStaleAndFilterable() throws {
+        let hub = try HubProcess(config: ["retention": ["staleSec": 1]])
+        #expect(try hub.http.postJSON("/api/calls/quiet/sync", #"{"event":"connected"}"#).status == 200)
+        #expect(try hub.http.postJSON("/api/calls/done/sync", #"{"event":"ended"}"#).status == 200)
+        func rows(_ query: String = "") throws -> [String: [String: Any]] {
+            let listed = try hub.http.get("/api/calls" + query).json["sessions"] as? [[String: Any]] ?? []
+            return Dictionary(uniqueKeysWithValues: listed.map { ($0["sessionId"] as? String ?? "", $0) })
+        }
+        #expect(try rows()["quiet"]?["stale"] as? Bool == false, "just heard from")
+        let deadline = Date(timeIntervalSinceNow: 10)
+        while try rows()["quiet"]?["stale"] as? Bool != true, Date() < deadline { usleep(100_000) }
+        let quiet = try rows()["quiet"]
+        #expect(quiet?["stale"] as? Bool == true)
+        #expect(quiet?["callState"] as? String == "connected", "a flag beside the state, not a state")
+        #expect(try rows()["done"]?["stale"] as? Bool == false, "an ended call is never stale")
+        #expect(try rows("?stale=true").keys.sorted() == ["quiet"])
+        #expect(try rows("?stale=false").keys.sorted() == ["done"])
+        #expect(try hub.http.get("/api/calls?stale=yes").status == 400)
+        let doc = try hub.http.get("/api/calls/quiet").json
+        #expect(doc["version"] as? Int == 1, "going stale changed nothing in the document")
+        #expect(doc["callState"] as? String == "connected")
+
+        let dashboard = try hub.connect("/ws/dashboard", token: .some(HubProcess.token(role: .dashboard)))
+        let summary = try dashboard.nextJSON()
+        #expect(summary["staleAfterMs"] as? Int == 1000)
+
+        #expect(try hub.http.postJSON("/api/calls/quiet/sync", #"{"event":"hold"}"#).status == 200)
+        #expect(try rows()["quiet"]?["stale"] as? Bool == false, "heard from again")
+    }
+
+    /// Issue 27 item 7: `/events` takes `state` as the generic webhook does,
+    /// a state or client event name, as well as its object of fields.
+    @Test func backendEventsTakeStateAsANameToo() throws {
+        let hub = try HubProcess()
+        let named = try hub.http.postJSON("/api/calls/be-str/events", #"{"id":"n-1","state":"ringing"}"#)
+        #expect(named.status == 200, "\(named.text)")
+        #expect(try hub.http.get("/api/calls/be-str").json["callState"] as? String == "ringing")
+        let event = try hub.http.postJSON("/api/calls/be-str/events", #"{"id":"n-2","state":"accept"}"#)
+        #expect(event.status == 200, "\(event.text)")
+        #expect(try hub.http.get("/api/calls/be-str").json["callState"] as? String == "connected", "client event names map too")
+        for bad in [#"{"state":"nope"}"#, #"{"state":7}"#] {
+            let response = try hub.http.postJSON("/api/calls/be-bad/events", bad)
+            #expect(response.status == 422, "\(bad): \(response.status) \(response.text)")
+        }
+        #expect(try hub.http.get("/api/calls/be-bad").status == 404, "nothing applied")
+        // A WebSocket report keeps the contract's object (§3.3):
+        // ClientMessageTests checks that a name there is invalid_message.
+    }
+
     /// `POST /api/calls/{id}/events` (admin, `{id, ts, state, metadata}`):
     /// applied, answered with its version, fanned out, readable, and a
     /// retried id is a duplicate, not a second version.
@@ -88,19 +142,27 @@ import Testing
     @Test func aLongPollReturnsAsSoonAsTheVersionPassesSince() throws {
         let hub = try HubProcess()
         _ = try hub.http.postJSON("/api/calls/lp/sync", #"{"event":"ringing","timestamp":1000}"#)
-        let started = Date()
         let http = hub.http
+        let wrote = WriteTime()
+        // The write waits until the poll is held by the hub (its connection
+        // is open beside the one asking for /metrics), not for a fixed time.
         let writer = Thread {
-            usleep(400_000)
+            _ = try? HubProcess.waitUntil(timeout: 10) {
+                let line = try http.get("/metrics").text.split(separator: "\n").first { $0.hasPrefix("switchboard_http_connections ") }
+                return (line?.split(separator: " ").last.flatMap { Double($0) } ?? 0) >= 2
+            }
+            wrote.mark()
             _ = try? http.postJSON("/api/calls/lp/sync", #"{"event":"connected","timestamp":2000}"#)
         }
         writer.start()
         let response = try hub.http.request("GET", "/api/calls/lp?since=1&wait=10", timeout: 15)
-        let elapsed = Date().timeIntervalSince(started)
+        let answered = Date()
         #expect(response.status == 200)
         #expect(response.json["callState"] as? String == "connected")
         #expect(response.json["version"] as? Int == 2)
-        #expect(elapsed >= 0.3 && elapsed < 5, "woke on the change, not the timeout (\(elapsed)s)")
+        let afterWrite = wrote.at.map { answered.timeIntervalSince($0) }
+        #expect(afterWrite.map { $0 >= 0 && $0 < 5 } == true,
+                "woke on the change, not the timeout (\(String(describing: afterWrite)) s after the write)")
     }
 
     @Test func aLongPollTimesOutWith304WhenNothingChanges() throws {
@@ -112,4 +174,12 @@ import Testing
         #expect(Date().timeIntervalSince(started) >= 0.9)
         #expect(try hub.http.request("GET", "/api/calls/quiet?since=0&wait=5").status == 200, "already past since: at once")
     }
+}
+
+/// When the long-poll test's writer wrote (set on its thread, read on the test's).
+private final class WriteTime: @unchecked Sendable {  // `date` only under `lock`
+    private let lock = NSLock()
+    private var date: Date?
+    func mark() { lock.withLock { date = Date() } }
+    var at: Date? { lock.withLock { date } }
 }

@@ -29,6 +29,17 @@ import Testing
 
     static let lifecycle = ["initiated", "ringing", "connected", "ended"]
 
+    /// Waits until the hub has nothing left to send: no delivery pending
+    /// (an attempt in flight is pending until its answer is recorded). What
+    /// the receiver holds then is all it will get, so "each once" and
+    /// "nothing more" are checked on a settled outbox, not after a fixed wait.
+    static func settled(_ hub: HubProcess, timeout: TimeInterval = 15) throws -> Bool {
+        try HubProcess.waitUntil(timeout: timeout, every: 0.05) {
+            let pending = try hub.http.get("/api/webhooks/deliveries?status=pending").json["deliveries"] as? [[String: Any]]
+            return pending?.isEmpty == true
+        }
+    }
+
     /// Versions of the `call.state` events answered 2xx, per session, in arrival order.
     static func stateVersions(_ log: [[String: Any]], _ session: String) -> [Int] {
         log.filter { ($0["status"] as? Int) == 200 && $0["type"] as? String == "call.state" && $0["sessionId"] as? String == session }
@@ -78,7 +89,7 @@ import Testing
         let base = Int(Date().timeIntervalSince1970 * 1000) - 10_000
         for (i, state) in Self.lifecycle.enumerated() { try Self.post(hub, "only-ended", state, at: base + i * 100) }
         #expect(try receiver.wait { $0.count >= 1 })
-        usleep(300_000)
+        #expect(try Self.settled(hub), "the outbox settled")
         let log = try receiver.log()
         #expect(log.map { $0["type"] as? String } == ["call.ended"], "\(log)")
         #expect(log.first?["version"] as? Int == 4)
@@ -101,7 +112,7 @@ import Testing
         let second = try HubProcess(config: config, dataDir: first.dataDir)
         let complete = try receiver.wait { log in ["k9-a", "k9-b"].allSatisfy { Self.stateVersions(log, $0).count >= 4 } }
         #expect(complete, "delivered after the restart")
-        usleep(500_000)
+        #expect(try Self.settled(second), "the outbox settled")
         let log = try receiver.log()
         for session in ["k9-a", "k9-b"] {
             #expect(Self.stateVersions(log, session) == [1, 2, 3, 4], "\(session): each version once, in order")
@@ -141,7 +152,7 @@ import Testing
         let receiver = try WebhookReceiver(port: receiverPort, secret: Self.secret)
         let second = try HubProcess(config: config, dataDir: first.dataDir)
         #expect(try receiver.wait { Self.stateVersions($0, "lost").count >= 4 }, "every event delivered after the restart")
-        usleep(500_000)
+        #expect(try Self.settled(second), "the outbox settled")
         #expect(Self.stateVersions(try receiver.log(), "lost") == [1, 2, 3, 4], "each version once, in order")
         _ = second
     }
@@ -214,7 +225,14 @@ import Testing
         #expect(try receiver.wait { $0.count == 1 })
         try Self.post(hub, "gone-b", "ringing", at: base)
         #expect(hub.waitForLog("webhook endpoint disabled"))
-        usleep(500_000)
+        // gone-b's delivery is in the outbox and never attempted: the hub holds
+        // it back for the disabled endpoint (read from the hub, not a fixed wait).
+        let heldBack = try HubProcess.waitUntil(timeout: 10, every: 0.05) {
+            let all = (try hub.http.get("/api/webhooks/deliveries?status=pending").json["deliveries"] as? [[String: Any]] ?? [])
+                + (try hub.http.get("/api/webhooks/deliveries?status=failed").json["deliveries"] as? [[String: Any]] ?? [])
+            return all.contains { $0["sessionId"] as? String == "gone-b" && $0["attempts"] as? Int == 0 }
+        }
+        #expect(heldBack, "gone-b is held back, never attempted")
         #expect(try receiver.log().count == 1, "nothing more is sent to a disabled endpoint")
         let failed = try hub.http.get("/api/webhooks/deliveries?status=failed").json["deliveries"] as? [[String: Any]] ?? []
         #expect((failed.first?["lastError"] as? String)?.contains("410") == true)

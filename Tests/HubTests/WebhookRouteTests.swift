@@ -132,6 +132,30 @@ import Testing
                                       headers: ["X-Switchboard-Signature": Self.switchboardSignature(malformed)]).status == 400)
     }
 
+    /// Issue 27 item 7: `state` as a name (this route's own shape) or as
+    /// the object `/api/calls/{id}/events` takes; both apply, and a bad one
+    /// of either form is 422 with nothing applied.
+    @Test func genericWebhookTakesStateAsANameOrAsAnObjectOfFields() throws {
+        let hub = try Self.startHub()
+        for (session, body) in [
+            ("gen-str", #"{"id":"s-1","state":"ringing"}"#),
+            ("gen-obj", #"{"id":"o-1","state":{"callState":"ringing","direction":"inbound"}}"#),
+        ] {
+            let response = try hub.http.postJSON("/webhooks/generic/\(session)", body,
+                                                 headers: ["X-Switchboard-Signature": Self.switchboardSignature(body)])
+            #expect(response.status == 200, "\(session): \(response.text)")
+            #expect(try hub.http.get("/api/calls/\(session)").json["callState"] as? String == "ringing", "\(session)")
+        }
+        #expect(try hub.http.get("/api/calls/gen-obj").json["direction"] as? String == "inbound")
+        for (bad, status) in [(#"{"state":{"callState":"nope"}}"#, 422), (#"{"state":{"logStatus":"ended"}}"#, 422),
+                              (#"{"state":7}"#, 400)] {
+            let response = try hub.http.postJSON("/webhooks/generic/gen-bad", bad,
+                                                 headers: ["X-Switchboard-Signature": Self.switchboardSignature(bad)])
+            #expect(response.status == status, "\(bad): \(response.status)")
+        }
+        #expect(try hub.http.get("/api/calls/gen-bad").status == 404, "nothing applied")
+    }
+
     @Test func agoraChannelEventsBecomeRingingConnectedEnded() throws {
         let hub = try Self.startHub()
         let ws = try hub.connect("/ws/calls/intercom-apt-1203")

@@ -140,6 +140,17 @@ import Testing
         #expect(try #require(ringing.events.first).input.state(.ringing))
     }
 
+    /// PROTOCOL.md §10: the leg Twilio dials to a Voice SDK client names the
+    /// callee whose devices ring; a call to a number names nobody.
+    @Test func aCallToAVoiceClientNamesItsIdentityAsTheCallee() throws {
+        let toClient = Array("CallSid=CA2&CallStatus=ringing&SequenceNumber=0&Direction=outbound-dial&From=%2B14155550199&To=client%3Aalice".utf8)
+        let rung = try webhooks.handle(.twilioStatus, signedRequest(.twilioStatus, body: toClient), now: 42)
+        #expect(try #require(rung.events.first).input.value(.calleeSub) == .string("alice"))
+        let toNumber = Array("CallSid=CA3&CallStatus=ringing&SequenceNumber=0&To=%2B14155550100".utf8)
+        let dialled = try webhooks.handle(.twilioStatus, signedRequest(.twilioStatus, body: toNumber), now: 42)
+        #expect(try #require(dialled.events.first).input.value(.calleeSub) == nil)
+    }
+
     @Test func everyCallStatusMapsPerProtocolTable() throws {
         let table: [String: CallStateValue] = [
             "queued": .queued, "initiated": .initiated, "ringing": .ringing, "in-progress": .connected,

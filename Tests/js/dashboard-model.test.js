@@ -184,6 +184,11 @@ test('timeline view: newest first, bounded', () => {
   assert.equal(M.describeUpdate({ field: 'metadata', value: { agent: 'a' } }), 'metadata = {"agent":"a"}');
 });
 
+test('timeline: a push attempt names its service and device', () => {
+  assert.equal(M.describePush({ platform: 'apns', deviceId: 'iphone', outcome: 'sent' }), 'apns \u2192 iphone');
+  assert.equal(M.describePush({}), '? \u2192 ?');
+});
+
 test('aiOutcome: the ElevenLabs outcome keys of metadata, null without any', () => {
   const o = M.aiOutcome({ metadata: { agentId: 'agent_7f3c2a', callDurationSecs: 118, callSuccessful: 'success',
     transcriptSummary: 'Dana finished two goals.', identity: 'user-1' } });
@@ -202,4 +207,27 @@ test('aiOutcome: the ElevenLabs outcome keys of metadata, null without any', () 
   assert.equal(M.aiOutcome({ metadata: {} }), null);
   assert.equal(M.aiOutcome({}), null);
   assert.equal(M.aiOutcome(null), null);
+});
+
+// Issue 27 item 3: a live call silent for retention.staleSec is stale (derived, never a state).
+test('isStale: live and silent for staleAfterMs; never an ended call, never when turned off', () => {
+  const now = 1_700_000_100_000;
+  const row = (callState, lastSync) => ({ sessionId: callState + lastSync, callState, lastSync });
+  assert.equal(M.isStale(row('connected', now - 60_000), now, 60_000), true);
+  assert.equal(M.isStale(row('connected', now - 59_999), now, 60_000), false);
+  assert.equal(M.isStale(row('busy', now - 600_000), now, 60_000), false, 'an ended call is not stale');
+  assert.equal(M.isStale(row('connected', now - 600_000), now, 0), false, '0 turns it off');
+  assert.equal(M.isStale(row('connected', null), now, 60_000), false);
+  const rows = [row('connected', now - 90_000), row('connected', now - 1000), row('ended', now - 90_000)];
+  const stale = M.filterRows(rows, { state: 'stale', now, staleAfterMs: 60_000 });
+  assert.deepEqual(stale.map((r) => r.sessionId), [rows[0].sessionId]);
+  assert.equal(M.filterRows(rows, { state: 'connected', now, staleAfterMs: 60_000 }).length, 2, 'a stale call is still connected');
+});
+
+test('mergeSeries puts the archived series under live points, one per time, in order', () => {
+  const seed = [{ t: 1, v: 4.1 }, { t: 2, v: null }, { t: 3, v: 4.0 }];
+  const live = [{ t: 3, v: 3.9 }, { t: 5, v: 3.8 }];
+  assert.deepEqual(M.mergeSeries(seed, live, 10), [{ t: 1, v: 4.1 }, { t: 3, v: 3.9 }, { t: 5, v: 3.8 }]);
+  assert.deepEqual(M.mergeSeries(seed, live, 2).map((p) => p.t), [3, 5]);
+  assert.deepEqual(M.mergeSeries([], undefined, 5), []);
 });

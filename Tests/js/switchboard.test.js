@@ -619,3 +619,62 @@ test("token '' connects without a token, and getToken is still used after 4001",
   clock.advance(call.nextDelayMs);
   assert.equal(offeredToken(WS.last()), 'pasted');
 });
+
+// Issue 27 item 2: a browser sees a refused handshake as 1006 with no status.
+test('a handshake refused for its origin stops the retries and names the origin', async () => {
+  const asked = [];
+  const refusal = { error: { code: 'origin_not_allowed', message: 'origin https://app.test is not allowed: add it to security.allowedOrigins' } };
+  const fetch = (url, init) => { asked.push({ url, init }); return Promise.resolve({ status: 403, json: () => Promise.resolve(refusal) }); };
+  const { WS, clock, call, statuses } = setup({ fetch });
+  WS.last().serverClose(1006);
+  assert.equal(call.status, 'reconnecting', 'the back-off starts while the hub is asked');
+  await flush();
+  await flush();
+  assert.deepEqual(asked.map((a) => a.url), ['http://hub.test/switchboard/ws/calls/call-1']);
+  assert.equal(asked[0].init.credentials, 'omit');
+  assert.equal(asked[0].init.method, 'POST', 'browsers send Origin with a same-origin POST, not with a GET');
+  assert.equal(call.status, 'failed');
+  const last = statuses[statuses.length - 1].info;
+  assert.equal(last.cause, 'origin');
+  assert.equal(last.text, 'stopped: ' + refusal.error.message + ' (403)');
+  const sockets = WS.sockets.length;
+  clock.advance(60000);
+  assert.equal(WS.sockets.length, sockets, 'no attempt after the refusal');
+  assert.deepEqual(clock.pending(), []);
+});
+
+test('a failed handshake the hub does not refuse for its origin keeps backing off', async () => {
+  for (const answer of [() => Promise.resolve({ status: 426, json: () => Promise.resolve({}) }),
+                        () => Promise.reject(new TypeError('Failed to fetch')),
+                        () => Promise.resolve({ status: 403, json: () => Promise.resolve({ error: { code: 'forbidden' } }) })]) {
+    const { WS, clock, call } = setup({ fetch: answer });
+    WS.last().serverClose(1006);
+    await flush();
+    await flush();
+    assert.equal(call.status, 'reconnecting');
+    const sockets = WS.sockets.length;
+    clock.advance(call.nextDelayMs);
+    assert.equal(WS.sockets.length, sockets + 1, 'the next attempt came');
+  }
+});
+
+test('a socket that was open and dropped is not probed; no fetch outside a page unless given', async () => {
+  let asked = 0;
+  const { WS } = setup({ fetch: () => { asked += 1; return Promise.resolve({ status: 426 }); } });
+  WS.last().serverOpen();
+  WS.last().serverClose(1006);
+  await flush();
+  assert.equal(asked, 0);
+  const plain = setup();
+  assert.equal(plain.call._fetch, null, 'node without a page: no probe unless options.fetch');
+});
+
+test('without a WebSocket implementation the error says how to get one on Node 20', () => {
+  const saved = globalThis.WebSocket;
+  try {
+    delete globalThis.WebSocket;
+    assert.throws(() => Switchboard.connect({ url: URL_BASE, sessionId: 's' }), /--experimental-websocket/);
+  } finally {
+    if (saved) globalThis.WebSocket = saved;
+  }
+});

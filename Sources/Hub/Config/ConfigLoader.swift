@@ -115,6 +115,7 @@ public enum ConfigLoader {
         int("retention.endedSec", \.retention.endedSec, 0...86_400 * 365),
         int("retention.timelineEntries", \.retention.timelineEntries, 1...1_000_000),
         int("retention.replayFrames", \.retention.replayFrames, 1...1_000_000),
+        int("retention.staleSec", \.retention.staleSec, 0...86_400 * 365),
         string("store.kind", \.store.kind, allowed: ["sqlite", "memory", "redis"]),
         string("store.url", \.store.url),
         int("store.redisReplicas", \.store.redisReplicas, 0...64),
@@ -123,6 +124,8 @@ public enum ConfigLoader {
         secret("store.encryptionKey", \.store.encryptionKey),
         int("store.snapshotEvery", \.store.snapshotEvery, 1...1_000_000),
         int("store.checkpointIntervalMs", \.store.checkpointIntervalMs, 0...3_600_000),
+        int("history.retentionDays", \.history.retentionDays, 1...36_500),
+        int("history.qualityPoints", \.history.qualityPoints, 10...1_000_000),
         int("shutdown.drainSec", \.shutdown.drainSec, 0...3600),
         secret("providers.twilio.authToken", \.providers.twilioAuthToken),
         optionalString("providers.twilio.accountSid", \.providers.twilioAccountSid),
@@ -145,7 +148,7 @@ public enum ConfigLoader {
         int("webhooks.maxBackoffMs", \.webhooks.maxBackoffMs, 1...86_400_000),
         string("dataDir", \.dataDir),
         string("publicDir", \.publicDir),
-    ]
+    ] + pushKeys
 
     static let keysByPath: [String: Key] = Dictionary(uniqueKeysWithValues: keys.map { ($0.path, $0) })
 

@@ -69,6 +69,9 @@ public struct HubConfig: Sendable, Equatable {
         public var endedSec = 600
         public var timelineEntries = 500
         public var replayFrames = 256
+        /// A live call with no accepted change this long is flagged `stale`
+        /// (a derived flag in rows and filters, never a state); 0 = never.
+        public var staleSec = 600
     }
     public struct Store: Sendable, Equatable {
         public var kind = "sqlite"
@@ -90,6 +93,13 @@ public struct HubConfig: Sendable, Equatable {
     public struct Cluster: Sendable, Equatable {
         /// nil: `<hostname>:<port>`, resolved at start.
         public var nodeId: String?
+    }
+    /// The call archive (PROTOCOL.md §12).
+    public struct History: Sendable, Equatable {
+        /// Days an ended call stays in the archive.
+        public var retentionDays = 30
+        /// Samples `GET /api/calls/{id}/quality` returns one by one; longer series are bucketed.
+        public var qualityPoints = 3600
     }
     public struct Shutdown: Sendable, Equatable {
         public var drainSec = 10
@@ -158,9 +168,12 @@ public struct HubConfig: Sendable, Equatable {
     public var retention = Retention()
     public var store = Store()
     public var cluster = Cluster()
+    public var history = History()
     public var shutdown = Shutdown()
     public var providers = Providers()
     public var webhooks = Webhooks()
+    /// Devices and push (§10).
+    public var push = Push()
     /// Where the journal and generated secrets live (`--data-dir`).
     public var dataDir = "data"
     /// Directory of static files served at `/`.

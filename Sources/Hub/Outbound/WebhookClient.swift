@@ -27,6 +27,13 @@ final class WebhookClient: @unchecked Sendable {  // shared state only under `st
         var headers: [String]
         var body: [UInt8]
         var timeoutMs: Int
+        /// Overrides the client's `caFile` (push providers each have their own).
+        var caFile: String? = nil
+        /// HTTP/2 (APNs requires it): negotiated by ALPN over TLS, prior
+        /// knowledge (h2c) over `http://`.
+        var http2 = false
+        /// Keep up to this many bytes of the response body (0: discard it).
+        var keepBodyBytes = 0
     }
 
     /// What came back: an HTTP status, or a transport error (status 0).
@@ -34,6 +41,8 @@ final class WebhookClient: @unchecked Sendable {  // shared state only under `st
         var token: Int64
         var status: Int
         var error: String?
+        /// The body when the request asked for it (`keepBodyBytes`).
+        var body: [UInt8] = []
     }
 
     private struct Shared {
@@ -84,7 +93,8 @@ final class WebhookClient: @unchecked Sendable {  // shared state only under `st
     // MARK: Client thread
 
     /// Per transfer: the easy handle's header list, kept until it finishes.
-    private var transfers: [Int64: (easy: UnsafeMutableRawPointer, headers: UnsafeMutablePointer<curl_slist>?)] = [:]
+    private var transfers: [Int64: (easy: UnsafeMutableRawPointer, headers: UnsafeMutablePointer<curl_slist>?,
+                                    body: UnsafeMutablePointer<CCurl_buffer>?)] = [:]
 
     private func run() {
         while true {
@@ -102,7 +112,11 @@ final class WebhookClient: @unchecked Sendable {  // shared state only under `st
                 let token = Int64(Int(bitPattern: CCurl_private(easy)))
                 let code = CCurl_message_result(message)
                 if code == CURLE_OK {
-                    finished.append(Response(token: token, status: CCurl_response_code(easy), error: nil))
+                    var body: [UInt8] = []
+                    if let buffer = transfers[token]?.body, let data = buffer.pointee.data {
+                        body = Array(UnsafeRawBufferPointer(start: data, count: buffer.pointee.length))
+                    }
+                    finished.append(Response(token: token, status: CCurl_response_code(easy), error: nil, body: body))
                 } else {
                     finished.append(Response(token: token, status: 0, error: String(cString: curl_easy_strerror(code))))
                 }
@@ -142,11 +156,22 @@ final class WebhookClient: @unchecked Sendable {  // shared state only under `st
         CCurl_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, 1)
         CCurl_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 2)
         CCurl_setopt_string(easy, CURLOPT_PROTOCOLS_STR, "http,https")
-        if let caFile { CCurl_setopt_string(easy, CURLOPT_CAINFO, caFile) }
+        if let caFile = request.caFile ?? caFile { CCurl_setopt_string(easy, CURLOPT_CAINFO, caFile) }
         CCurl_setopt_string(easy, CURLOPT_USERAGENT, "Switchboard-Webhooks/1")
-        CCurl_discard_body(easy)
+        if request.http2 {
+            CCurl_setopt_long(easy, CURLOPT_HTTP_VERSION, request.url.hasPrefix("https://")
+                              ? CCurl_http_version_2tls() : CCurl_http_version_2_prior_knowledge())
+        }
+        var body: UnsafeMutablePointer<CCurl_buffer>?
+        if request.keepBodyBytes > 0 {
+            body = UnsafeMutablePointer<CCurl_buffer>.allocate(capacity: 1)
+            body!.initialize(to: CCurl_buffer(data: nil, length: 0, capacity: 0, limit: request.keepBodyBytes))
+            CCurl_collect_body(easy, body)
+        } else {
+            CCurl_discard_body(easy)
+        }
         CCurl_setopt_pointer(easy, CURLOPT_PRIVATE, UnsafeMutableRawPointer(bitPattern: Int(request.token)))
-        transfers[request.token] = (easy, headers)
+        transfers[request.token] = (easy, headers, body)
         curl_multi_add_handle(multi, easy)
     }
 
@@ -155,6 +180,10 @@ final class WebhookClient: @unchecked Sendable {  // shared state only under `st
         curl_multi_remove_handle(multi, transfer.easy)
         curl_easy_cleanup(transfer.easy)
         curl_slist_free_all(transfer.headers)
+        if let body = transfer.body {
+            free(body.pointee.data)
+            body.deallocate()
+        }
     }
 
     private func deliverFailure(_ token: Int64, _ message: String) {
