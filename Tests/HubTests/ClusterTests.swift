@@ -361,6 +361,39 @@ import Glibc
         #expect(try restarted.http.get("/api/calls/long").status == 200 && !archived(restarted, "long"))
     }
 
+    /// When the lease holder dies, another node takes the lease (3 s) and
+    /// the timers keep firing: the syncStatus flip happens on the survivor.
+    @Test func timersMoveToAnotherNodeWhenTheLeaseHolderIsKilled() throws {
+        let redis = try RedisProcess()
+        let config: [String: Any] = [
+            "merge": ["pendingWindowMs": 400, "maxFutureSkewMs": 5000],
+            "server": ["publicUrl": WebhookRouteTests.publicUrl],
+            "providers": ["twilio": ["authToken": WebhookRouteTests.twilioToken]],
+        ]
+        let a = try Self.node(redis, "a", config)
+        let b = try Self.node(redis, "b", config)
+        var holder = ""
+        #expect(HubProcess.waitUntil(timeout: 5) {
+            holder = (try? redis.cli(["GET", "switchboard:timers"]))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            return holder.hasPrefix("a/") || holder.hasPrefix("b/")
+        })
+        let (leader, survivor) = holder.hasPrefix("a/") ? (a, b) : (b, a)
+        kill(leader.process.processIdentifier, SIGKILL)
+        leader.process.waitUntilExit()
+
+        let ws = try survivor.connect("/ws/calls/failover")
+        _ = try ws.nextJSON()
+        let now = Int(Date().timeIntervalSince1970 * 1000)
+        try ws.send(#"{"type":"report","id":"c1","ts":\#(now),"state":{"callState":"connected"}}"#)
+        let form = "CallSid=CAfailover&CallStatus=ringing&SequenceNumber=1&Timestamp=" + WebhookRouteTests.rfc2822(now)
+        #expect(try WebhookRouteTests.postTwilio(survivor, "/api/twilio/status?session=failover", form: form).status == 204)
+        #expect(HubProcess.waitUntil(timeout: 10, every: 0.1) {
+            ((try? survivor.http.get("/api/calls/failover").json["syncStatus"]) as? String) == "conflict"
+        }, "the survivor took the lease and ticked the session")
+        let taken = try redis.cli(["GET", "switchboard:timers"])
+        #expect(!taken.hasPrefix(holder) && !taken.isEmpty, "lease now: \(taken)")
+    }
+
     /// A user watching on one node is present on every node: in the other
     /// node's presence frames and in `presence` of the document there.
     @Test func presenceIsClusterWide() throws {
