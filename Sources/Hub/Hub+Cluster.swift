@@ -33,6 +33,14 @@ public final class ClusterState {
     /// The id of the last checkpoint this node stored (or started from):
     /// the next one trims the log up to it.
     var lastCheckpoint = "0-0"
+    /// Sessions changed, and sessions dropped, since the last checkpoint this
+    /// node stored (or started from): what its next checkpoint writes. A
+    /// node that never stored one keeps collecting, so whenever it takes the
+    /// lease its checkpoint covers every change since the stored one.
+    var changedSinceCheckpoint: Set<String> = []
+    var droppedSinceCheckpoint: Set<String> = []
+    /// What the checkpoint being stored carries, owed again if it fails.
+    var checkpointInFlight: (changed: Set<String>, dropped: Set<String>)?
     /// Local subscriptions changed since this node last published its watchers.
     var presenceDirty = true
     /// The other nodes' watchers by session, merged (a user on two nodes counts once).
@@ -151,6 +159,13 @@ extension Hub {
     func applyClustered(_ logEntry: ClusterLogEntry, _ cluster: ClusterState) {
         cluster.lastApplied = logEntry.id
         cluster.sinceCheckpoint += 1
+        switch logEntry.record {
+        case .input(_, _, let entry): cluster.changedSinceCheckpoint.insert(entry.sessionId)
+        case .tick(let sessionId, _): cluster.changedSinceCheckpoint.insert(sessionId)
+        case .drop(let sessionId):
+            cluster.changedSinceCheckpoint.remove(sessionId)
+            cluster.droppedSinceCheckpoint.insert(sessionId)
+        }
         switch logEntry.record {
         case .input(let origin, let token, let entry):
             let local = origin == cluster.log.instance ? pendingInputs[token] : nil
@@ -276,17 +291,31 @@ extension Hub {
     /// (10,000 by default), since a checkpoint encodes every session.
     var clusterCheckpointEvery: Int { config.store.snapshotEvery * 20 }
 
-    /// The lease holder checkpoints the whole state every
-    /// `clusterCheckpointEvery` entries: every session created by the log,
-    /// as of the last entry applied; the log is then trimmed up to the
-    /// previous checkpoint (one interval of slack for nodes reading behind).
+    /// The lease holder checkpoints the state every `clusterCheckpointEvery`
+    /// entries, as of the last entry applied: the sessions changed since
+    /// the stored checkpoint are written, the dropped ones deleted; the log
+    /// is then trimmed up to the previous checkpoint (one interval of slack
+    /// for nodes reading behind).
     func checkpointIfDue(_ cluster: ClusterState) {
-        guard cluster.sinceCheckpoint >= clusterCheckpointEvery, cluster.log.isLeader else { return }
+        for stored in cluster.log.takeCheckpointResults() {
+            if !stored, let owed = cluster.checkpointInFlight {
+                cluster.changedSinceCheckpoint.formUnion(owed.changed)
+                cluster.droppedSinceCheckpoint.formUnion(owed.dropped)
+            }
+            cluster.checkpointInFlight = nil
+        }
+        guard cluster.sinceCheckpoint >= clusterCheckpointEvery, cluster.log.isLeader,
+              cluster.checkpointInFlight == nil else { return }
         // Copies of the engines (values): encoded off the reactor, by the log.
-        let engines = cluster.born.sorted().compactMap { sessions[$0]?.engine }
+        let changed = cluster.changedSinceCheckpoint.filter { cluster.born.contains($0) && sessions[$0] != nil }
+        let engines = changed.sorted().compactMap { sessions[$0]?.engine }
+        let removed = cluster.droppedSinceCheckpoint.subtracting(changed).sorted()
         let dropped = JSONCodec.encode(.object(cluster.droppedEpochs.mapValues { .string($0) }))
-        guard cluster.log.storeCheckpoint(id: cluster.lastApplied, engines: engines, dropped: dropped,
+        guard cluster.log.storeCheckpoint(id: cluster.lastApplied, engines: engines, removed: removed, dropped: dropped,
                                           trimBefore: cluster.lastCheckpoint) else { return }
+        cluster.checkpointInFlight = (cluster.changedSinceCheckpoint, cluster.droppedSinceCheckpoint)
+        cluster.changedSinceCheckpoint = []
+        cluster.droppedSinceCheckpoint = []
         cluster.sinceCheckpoint = 0
         cluster.lastCheckpoint = cluster.lastApplied
     }

@@ -35,12 +35,17 @@ public struct ClusterCheckpoint: Sendable, Equatable {
     /// The log is trimmed before this id: the previous checkpoint's, so a
     /// node that reads up to one checkpoint interval behind loses nothing.
     public var trimBefore: String
+    /// Sessions whose stored snapshot is to be deleted (dropped since the
+    /// last checkpoint). A checkpoint is stored as a change of the previous
+    /// one: `sessions` holds only what changed since.
+    public var removed: [String]
 
-    public init(id: String, sessions: [SessionSnapshot], dropped: [UInt8], trimBefore: String) {
+    public init(id: String, sessions: [SessionSnapshot], dropped: [UInt8], trimBefore: String, removed: [String] = []) {
         self.id = id
         self.sessions = sessions
         self.dropped = dropped
         self.trimBefore = trimBefore
+        self.removed = removed
     }
 }
 
@@ -122,6 +127,7 @@ public final class RedisLog: @unchecked Sendable {
     /// starts, and at close), and whether it is still working.
     private var checkpointThread: PosixThread?
     private var checkpointBusy = false
+    private var checkpointResults: [Bool] = []
     private var checkpointErrors: [StoreError] = []
     /// Set when the log was trimmed past what this node read: never cleared.
     private var behind = false
@@ -250,7 +256,13 @@ public final class RedisLog: @unchecked Sendable {
     /// (every answer of this node) for as long. Returns false, storing
     /// nothing, while the previous checkpoint is still being stored.
     /// Only the lease holder makes them.
-    public func storeCheckpoint(id: String, engines: [CallSession], dropped: [UInt8], trimBefore: String) -> Bool {
+    ///
+    /// The checkpoint changes the stored one: `engines` are the sessions
+    /// changed since it, `removed` the ones dropped since. Whether it was
+    /// stored comes back through `takeCheckpointResults` (on false, the
+    /// caller owes those changes to the next checkpoint).
+    public func storeCheckpoint(id: String, engines: [CallSession], removed: [String], dropped: [UInt8],
+                                trimBefore: String) -> Bool {
         let previous: PosixThread?? = lock.withLock {
             guard !closing, !checkpointBusy else { return nil }
             checkpointBusy = true
@@ -261,12 +273,24 @@ public final class RedisLog: @unchecked Sendable {
         previous?.join()  // finished already: checkpointBusy was false
         let thread = PosixThread(name: "sb-redis-ckpt") { [self] in
             let checkpoint = ClusterCheckpoint(id: id, sessions: engines.map(SessionSnapshot.init), dropped: dropped,
-                                               trimBefore: trimBefore)
-            store(checkpoint)
-            lock.withLock { checkpointBusy = false }
+                                               trimBefore: trimBefore, removed: removed)
+            let stored = store(checkpoint)
+            lock.withLock {
+                checkpointBusy = false
+                checkpointResults.append(stored)
+            }
+            wake()
         }
         lock.withLock { checkpointThread = thread }
         return true
+    }
+
+    /// For each checkpoint finished since the last call, whether it was stored.
+    public func takeCheckpointResults() -> [Bool] {
+        lock.withLock {
+            defer { checkpointResults.removeAll() }
+            return checkpointResults
+        }
     }
 
     /// Checkpoints that could not be stored since the last call.
@@ -476,10 +500,11 @@ public final class RedisLog: @unchecked Sendable {
         wake()
     }
 
-    /// Replaces the checkpoint and trims the log before it, atomically: a
-    /// starting node reads either the old checkpoint and the entries after
-    /// it, or the new one and the entries after that.
-    private func store(_ checkpoint: ClusterCheckpoint) {
+    /// Updates the checkpoint (changed sessions written, dropped ones
+    /// deleted, the new id) and trims the log, atomically: a starting node
+    /// reads either the old checkpoint and the entries after it, or the new
+    /// one and the entries after that.
+    private func store(_ checkpoint: ClusterCheckpoint) -> Bool {
         do {
             let connection = try RedisConnection(url, timeoutMs: 10_000)
             defer { connection.close() }
@@ -494,23 +519,31 @@ public final class RedisLog: @unchecked Sendable {
             _ = try connection.command(["WATCH", checkpointKey])
             if let stored = try connection.command(["HGET", checkpointKey, "id"]).text, !RedisLog.isAfter(checkpoint.id, stored) {
                 _ = try connection.command(["UNWATCH"])
-                return
+                return false
             }
+            var commands: [[[UInt8]]] = []
+            if !checkpoint.removed.isEmpty {
+                commands.append([Array("HDEL".utf8), Array(checkpointKey.utf8)] + checkpoint.removed.map { Array(("s:" + $0).utf8) })
+            }
+            commands.append(hset)
+            commands.append([Array("XTRIM".utf8), Array(streamKey.utf8), Array("MINID".utf8), Array(checkpoint.trimBefore.utf8)])
             try connection.append([Array("MULTI".utf8)])
-            try connection.append([Array("DEL".utf8), Array(checkpointKey.utf8)])
-            try connection.append(hset)
-            try connection.append([Array("XTRIM".utf8), Array(streamKey.utf8), Array("MINID".utf8), Array(checkpoint.trimBefore.utf8)])
+            for command in commands { try connection.append(command) }
             try connection.append([Array("EXEC".utf8)])
-            for _ in 0..<4 { _ = try connection.readReply() }
+            for _ in 0...commands.count { _ = try connection.readReply() }  // OK, then QUEUED each
             let result = try connection.readReply()
             if case .error(let text) = result { throw StoreError(message: "redis checkpoint: \(text)") }
             // A null reply: the checkpoint changed after WATCH; the newer one stays.
-            if result == .null { return }
-            if result.elements.count != 3 { throw StoreError(message: "redis checkpoint: transaction aborted") }
+            if result == .null { return false }
+            if result.elements.count != commands.count { throw StoreError(message: "redis checkpoint: transaction aborted") }
+            if result.elements.contains(where: { if case .error = $0 { return true } else { return false } }) {
+                throw StoreError(message: "redis checkpoint: a command of the transaction failed")
+            }
             if replicas > 0 { _ = try connection.command(["WAIT", String(replicas), "2000"]) }
+            return true
         } catch {
             lock.withLock { checkpointErrors.append(StoreError.wrapping(error)) }
-            wake()
+            return false
         }
     }
 
