@@ -1,4 +1,5 @@
 import CallState
+import Foundation
 import Testing
 @testable import Store
 
@@ -47,5 +48,24 @@ import Testing
         #expect(parts("http://127.0.0.1:6379") == nil)
         #expect(parts("redis://host:notaport") == nil)
         #expect(parts("redis://host/x") == nil)
+    }
+}
+
+/// Snapshots (SQLite journal and cluster checkpoints) written before a field
+/// was added still restore: the new field's register starts unset.
+@Suite struct SnapshotUpgradeTests {
+    @Test func aSnapshotFromBeforeCalleeSubRestoresAndReadsTheDocument() throws {
+        var session = CallSession(sessionId: "old", epoch: "e1", config: MergeConfig())
+        _ = session.apply(Fixtures.input(1, session: "old"), now: 1_700_000_000_100)
+        let current = SessionSnapshot(session)
+        // The same payload as a build without the last scalar field wrote it.
+        var json = try #require(try JSONSerialization.jsonObject(with: Data(current.payload)) as? [String: Any])
+        var scalars = try #require(json["scalars"] as? [Any])
+        scalars.removeLast()
+        json["scalars"] = scalars
+        let older = SessionSnapshot(sessionId: "old", epoch: "e1", payload: [UInt8](try JSONSerialization.data(withJSONObject: json)))
+        let restored = try older.session()
+        #expect(restored.document.json == session.document.json)
+        #expect(restored.version == session.version)
     }
 }
