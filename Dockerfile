@@ -25,7 +25,7 @@ ARG BINARY_FROM=build
 
 FROM ${BUILD_IMAGE} AS build
 RUN apt-get update -qq \
- && apt-get install -y -qq --no-install-recommends pkg-config libwebsockets-dev libev-dev libjansson-dev libssl-dev libsqlite3-dev libcurl4-openssl-dev \
+ && apt-get install -y -qq --no-install-recommends pkg-config libwebsockets-dev libev-dev libjansson-dev libssl-dev libsqlite3-dev libcurl4-openssl-dev libhiredis-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Every target the manifest names must exist, or SwiftPM refuses to plan.
@@ -45,7 +45,7 @@ FROM ${RUNTIME_IMAGE}
 # libcurl4: the static Foundation still links libcurl dynamically
 # (FoundationNetworking); curl itself serves the HEALTHCHECK.
 RUN apt-get update -qq \
- && apt-get install -y -qq --no-install-recommends libwebsockets17 libwebsockets-evlib-ev libev4 libjansson4 libssl3 libsqlite3-0 libcurl4 curl ca-certificates \
+ && apt-get install -y -qq --no-install-recommends libwebsockets17 libwebsockets-evlib-ev libev4 libjansson4 libssl3 libsqlite3-0 libcurl4 libhiredis0.14 curl ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/switchboard --create-home --shell /usr/sbin/nologin switchboard
 COPY --from=binary /out/switchboard /usr/local/bin/switchboard

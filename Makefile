@@ -39,12 +39,13 @@ run: build
 # python3-h2, python3-cryptography: the APNs/FCM/Expo stand-ins of PushTests
 # (an HTTP/2 TLS server; ES256/RS256 checks through PyJWT).
 # strace: DurabilityTests watch the hub's fsync and send() order.
+# redis-server: ClusterTests start a real Redis for the hubs of a cluster.
 # buildah, debootstrap: the container check runs where no docker engine does
 # (it still reports "skipped" with the reason where buildah cannot run).
 # scripts/test-all.sh runs swift test (twice), node --test and the container
 # check, and closes with "N passed, N failed, N skipped" over all of them.
 test:
-	@scripts/install-deps.sh chromium nginx python3-jwt python3-h2 python3-cryptography strace $(CURL_DEV) $(CONTAINER_DEPS)
+	@scripts/install-deps.sh chromium nginx python3-jwt python3-h2 python3-cryptography strace redis-server $(CURL_DEV) $(CONTAINER_DEPS)
 	$(SWIFT) build --build-tests
 	@SWIFT=$(SWIFT) scripts/test-all.sh
 

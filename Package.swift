@@ -34,6 +34,10 @@ let package = Package(
         .systemLibrary(
             name: "CCurl", pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]),
+        // hiredis: the cluster's log and heartbeats in Redis (store.kind redis, PROTOCOL.md §9).
+        .systemLibrary(
+            name: "CHiredis", pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"]), .brew(["hiredis"])]),
         // libev: the one event loop, shared with libwebsockets as its foreign loop.
         .systemLibrary(name: "CLibEV", providers: [.apt(["libev-dev"]), .brew(["libev"])]),
 
@@ -53,7 +57,8 @@ let package = Package(
         // One file per provider: verify signature, parse raw bytes -> Input.
         .target(name: "Providers", dependencies: ["CallState", "JSONCodec", "Crypto"]),
         // The durable journal: SQLite WAL, group commit on its own thread.
-        .target(name: "Store", dependencies: ["CallState", "JSONCodec", "Crypto", "CSQLite"]),
+        // The cluster log (RedisLog) on Redis through hiredis.
+        .target(name: "Store", dependencies: ["CallState", "JSONCodec", "Crypto", "CSQLite", "CHiredis"]),
         // Sessions, subscriptions, fan-out: the reactor's state.
         .target(
             name: "Hub",

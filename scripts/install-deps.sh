@@ -4,7 +4,7 @@
 # Extra packages (nginx, chromium, ...) may be passed as arguments.
 set -euo pipefail
 
-need_pkgconfig="libwebsockets jansson openssl sqlite3 libcurl"
+need_pkgconfig="libwebsockets jansson openssl sqlite3 libcurl hiredis"
 
 missing_libs() {
   command -v pkg-config >/dev/null 2>&1 || { echo "pkg-config"; return; }
@@ -27,12 +27,12 @@ if [ "$(uname -s)" = "Darwin" ]; then
     esac
   done
   if [ -n "$(missing_libs)" ] || [ -n "${formulae[*]+x}" ] || ! command -v node >/dev/null 2>&1; then
-    brew install pkg-config libwebsockets libev jansson openssl@3 sqlite curl node ${formulae[@]+"${formulae[@]}"}
+    brew install pkg-config libwebsockets libev jansson openssl@3 sqlite curl hiredis node ${formulae[@]+"${formulae[@]}"}
   fi
   exit 0
 fi
 
-apt_packages="pkg-config libwebsockets-dev libev-dev libjansson-dev libssl-dev libsqlite3-dev libcurl4-openssl-dev"
+apt_packages="pkg-config libwebsockets-dev libev-dev libjansson-dev libssl-dev libsqlite3-dev libcurl4-openssl-dev libhiredis-dev"
 extra=()
 command -v node >/dev/null 2>&1 || extra+=("nodejs")
 for p in "$@"; do

@@ -123,6 +123,15 @@ public struct CallSession: Sendable, Codable {
     /// Whether `key` already has a metadata register here.
     public func holdsMetadataKey(_ key: String) -> Bool { metadata[key] != nil }
 
+    /// Gives a session decoded from an older snapshot a register for every
+    /// field added since (`calleeSub`, §10): fields are only ever appended
+    /// to `Field.scalarFields`, and a new field starts unset. Without it the
+    /// first read of such a field indexes past the decoded registers.
+    public mutating func addRegistersOfNewFields() {
+        let missing = Field.scalarFields.count - scalars.count
+        if missing > 0 { scalars += Array(repeating: .unset, count: missing) }
+    }
+
     /// The winning update of a field, if any was applied.
     public func winner(_ field: Field) -> Update? {
         if let slot = field.slot { return scalars[slot].winner }

@@ -67,6 +67,12 @@ public struct APIRouter {
                                                                          stale: stale, now: now))])
                 }
             }
+        case .cluster:
+            return only("GET", req) {
+                guarded(req, now) { $0.role.isAdmin ? nil : "the cluster table needs role admin" } then: { _ in
+                    hub.clusterJSON().map { .json(200, $0) } ?? .error(404, "not_found", "store.kind is not redis: no cluster")
+                }
+            }
         case .initiate:
             guard req.method == "POST" else { return .response(notAllowed(req, "POST")) }
             return deferred(exchangeId, guarded(req, now) { $0.role.isAdmin ? nil : "creating calls needs role admin" } then: { caller in
@@ -269,7 +275,7 @@ public struct APIRouter {
 
     /// The API paths, matched on decoded path segments.
     enum Route {
-        case healthz, readyz, metrics, calls, initiate, twilioToken, webhookDeliveries, unknown
+        case healthz, readyz, metrics, calls, initiate, twilioToken, webhookDeliveries, cluster, unknown
         case history, historyCSV, qualitySummary, quality(String)
         case webhookRetry(String)
         case call(String), sync(String), events(String), timeline(String)
@@ -287,6 +293,7 @@ public struct APIRouter {
             case 1 where s[0] == "readyz": self = .readyz
             case 1 where s[0] == "metrics": self = .metrics
             case 2 where s[0] == "api" && s[1] == "calls": self = .calls
+            case 2 where s[0] == "api" && s[1] == "cluster": self = .cluster
             case 2 where s[0] == "api" && s[1] == "history": self = .history
             case 2 where s[0] == "api" && s[1] == "history.csv": self = .historyCSV
             case 3 where s[0] == "api" && s[1] == "quality" && s[2] == "summary": self = .qualitySummary

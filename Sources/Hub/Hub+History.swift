@@ -25,8 +25,10 @@ final class HistoryState {
 extension Hub {
     /// Where the archive lives: `:memory:` with `store.kind` memory, else a
     /// sibling of the journal (`switchboard.db` → `switchboard-history.db`).
+    /// With `store.kind` redis each node keeps its own archive there: every
+    /// node applies every input, so every node archives every ended call.
     public static func historyPath(_ config: HubConfig) -> String {
-        guard config.store.kind == "sqlite" else { return ":memory:" }
+        guard config.store.kind == "sqlite" || config.store.kind == "redis" else { return ":memory:" }
         var base = config.store.path ?? config.dataDir + "/switchboard.db"
         if base.hasSuffix(".db") { base.removeLast(3) }
         return base + "-history.db"
@@ -187,8 +189,11 @@ extension Hub {
     /// apply after this and start the session again under a new epoch.
     func eraseCall(_ id: String, then completion: @escaping (Result<Bool, StoreError>) -> Void) -> Bool {
         guard history.writer != nil else { return false }
-        let inMemory = sessions.removeValue(forKey: id) != nil
-        if inMemory {
+        // In a cluster every node forgets the session when the drop comes
+        // back through the log (Hub+Cluster.swift), in the log's order.
+        if let cluster { cluster.log.submit(.drop(sessionId: id), token: 0) }
+        let inMemory = cluster == nil ? sessions.removeValue(forKey: id) != nil : sessions[id] != nil
+        if inMemory && cluster == nil {
             qualityPending.remove(id)
             growthPending[id] = nil
             sessionsByProviderCallId = sessionsByProviderCallId.filter { $0.value != id }

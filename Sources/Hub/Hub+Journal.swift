@@ -37,6 +37,10 @@ extension Hub {
                 now: Int64, then completion: @escaping Completion) {
         var decoded = decoded
         decoded.input.receivedAt = now
+        if let cluster {
+            acceptClustered(decoded, to: sessionId, reservation: reservation, cluster: cluster, completion: completion)
+            return
+        }
         guard let journal else {
             let outcome = submit(decoded, to: sessionId, now: now)
             releaseGrowth(reservation, applied: true)
@@ -59,6 +63,7 @@ extension Hub {
         // and the rows those commits' events add go to the writer at the end.
         if outbound != nil { outboundBeforeCommits(now: WallClock.nowMs()) }
         defer { if outbound != nil { flushOutbound() } }
+        if let cluster { processCluster(cluster) }
         runPush(now: WallClock.nowMs())
         guard let journal else { return }
         for done in journal.takeCompleted() {
@@ -133,6 +138,7 @@ extension Hub {
     /// Drops ended sessions `retention.endedSec` after `endedAt` from memory
     /// and the journal.
     func enforceRetention(now: Int64) {
+        if let cluster { return proposeClusterDrops(cluster, now: now) }
         let keepMs = Int64(config.retention.endedSec) * 1000
         var expired: [String] = []
         // Not while anyone watches, nor while one of its inputs awaits its

@@ -116,6 +116,9 @@ extension Hub {
             push.ringing[sessionId] = nil
             guard let channel = sessions[sessionId],
                   channel.engine.currentCallState == .ringing || channel.engine.currentCallState == .queued else { continue }
+            // In a cluster every node runs the phase; the lease holder alone
+            // sends the timeout's input, so it enters the log once.
+            if let cluster, !cluster.log.isLeader { continue }
             ringTimedOut(channel, now: now)
         }
     }

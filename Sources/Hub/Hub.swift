@@ -38,6 +38,8 @@ public final class Hub {
     private var webhookOKCounters: [String: Metrics.Counter] = [:]
     /// The journal; nil with `store.kind` memory (tests), where inputs apply at once.
     public var journal: JournalWriter? { didSet { journalAttached() } }
+    /// The cluster log (`store.kind` redis, Hub+Cluster.swift); then `journal` is nil.
+    public var cluster: ClusterState?
     /// The call archive's reactor side (PROTOCOL.md §12, `Hub+History.swift`).
     let history = HistoryState()
     /// Outbound webhooks (PROTOCOL.md §11); nil without `webhooks.endpoints`.
@@ -169,7 +171,7 @@ public final class Hub {
     func channel(_ sessionId: String) -> SessionChannel {
         if let existing = sessions[sessionId] { return existing }
         metrics.increment("switchboard_calls_total")
-        return createChannel(sessionId, epoch: Hub.newEpoch())
+        return createChannel(sessionId, epoch: cluster.map { firstEpoch(sessionId, $0) } ?? Hub.newEpoch())
     }
 
     func createChannel(_ sessionId: String, epoch: String) -> SessionChannel {
@@ -197,6 +199,7 @@ public final class Hub {
     public func subscribe(_ subscriber: Subscriber, to sessionId: String, identity: ClientIdentity,
                           resume: (epoch: String, since: Int64)? = nil, now: Int64 = WallClock.nowMs()) {
         let channel = channel(sessionId)
+        cluster?.presenceDirty = true
         if let joined = channel.presence.join(identity, at: now) {
             channel.sendOutOfBand(frames.presence(sessionId, joined: [joined], left: []))
         }
@@ -224,6 +227,7 @@ public final class Hub {
                             now: Int64 = WallClock.nowMs()) {
         guard let channel = sessions[sessionId] else { return }
         channel.remove(subscriber)
+        cluster?.presenceDirty = true
         if let left = channel.presence.leave(identity, at: now) {
             channel.sendOutOfBand(frames.presence(sessionId, joined: [], left: [left]))
         }
@@ -421,7 +425,9 @@ public final class Hub {
     /// flips, quality warnings clearing), held-back quality frames, the
     /// dashboard flush. Called from the transport's timer.
     public func runTimers(now: Int64) {
-        for channel in sessions.values {
+        // In a cluster only the log changes documents: ticks go through it.
+        if let cluster { proposeClusterTicks(cluster, now: now) }
+        for channel in sessions.values where cluster == nil {
             guard let deadline = channel.engine.nextDeadline(), deadline <= now,
                   let outcome = channel.engine.tick(now: now) else { continue }
             publish(outcome, on: channel, now: now)

@@ -27,7 +27,9 @@ public struct SessionSnapshot: Sendable, Equatable {
     /// The session as it was captured.
     public func session() throws(StoreError) -> CallSession {
         do {
-            return try JSONDecoder().decode(CallSession.self, from: Data(payload))
+            var session = try JSONDecoder().decode(CallSession.self, from: Data(payload))
+            session.addRegistersOfNewFields()
+            return session
         } catch {
             throw StoreError(message: "snapshot of session \(sessionId) does not decode: \(error)")
         }

@@ -174,6 +174,7 @@ public final class Server: @unchecked Sendable {
     /// Opens the journal (`store.kind` sqlite), replays it into the hub, and
     /// starts the writer thread, whose commits wake this loop.
     private func openJournal(context: OpaquePointer) throws {
+        if config.store.kind == "redis" { return try openCluster(context: context) }
         guard config.store.kind == "sqlite" else { return }
         let path = config.store.path ?? config.dataDir + "/switchboard.db"
         let store: SQLiteJournal
@@ -200,6 +201,7 @@ public final class Server: @unchecked Sendable {
         for connection in Array(httpConnections.values) { connection.close() }
         // Everything acknowledged is already committed; this flushes the rest.
         hub.journal?.close()
+        hub.cluster?.log.close()
         hub.closeHistory()
         lws_context_destroy(context)
         self.context = nil
@@ -803,7 +805,13 @@ func switchboardLWSLog(_ level: Int32, _ line: UnsafePointer<CChar>?) {
 /// Startup failure (port in use, bad interface).
 public struct StartError: Error, CustomStringConvertible {
     public let message: String
-    public init(message: String) { self.message = message }
+    /// The process exit status `serve` ends with: 78 (EX_CONFIG) for a
+    /// configuration the hub refuses, else 1.
+    public var exitCode: Int32 = 1
+    public init(message: String, exitCode: Int32 = 1) {
+        self.message = message
+        self.exitCode = exitCode
+    }
     public var description: String { message }
 }
 

@@ -77,7 +77,7 @@ struct Serve: ParsableCommand {
         let bound: Int
         do { bound = try server.start() } catch {
             logger.critical("\(error)")
-            throw ExitCode(1)
+            throw ExitCode((error as? StartError)?.exitCode ?? 1)
         }
         // The address actually bound; the page is offered on loopback when
         // the hub listens on every interface.

@@ -83,6 +83,16 @@ public struct HubConfig: Sendable, Equatable {
         /// Longest time between a commit and a background checkpoint that
         /// covers it; an idle WAL is emptied after this long. 0: only by size.
         public var checkpointIntervalMs = 1000
+        /// `store.url` (`store.kind` redis): where the cluster's log lives.
+        public var url = "redis://127.0.0.1:6379/0"
+        /// `store.redisReplicas`: with N > 0 every write waits for `WAIT N`
+        /// instead of requiring `appendfsync always` on the primary.
+        public var redisReplicas = 0
+    }
+    /// `cluster.*` (PROTOCOL.md §9).
+    public struct Cluster: Sendable, Equatable {
+        /// nil: `<hostname>:<port>`, resolved at start.
+        public var nodeId: String?
     }
     /// The call archive (PROTOCOL.md §12).
     public struct History: Sendable, Equatable {
@@ -157,6 +167,7 @@ public struct HubConfig: Sendable, Equatable {
     public var dashboard = Interval(intervalMs: 250)
     public var retention = Retention()
     public var store = Store()
+    public var cluster = Cluster()
     public var history = History()
     public var shutdown = Shutdown()
     public var providers = Providers()
