@@ -367,15 +367,18 @@ import Glibc
         #expect(try restarted.http.get("/api/calls/long").status == 200 && !archived(restarted, "long"))
     }
 
+    /// A short syncStatus window and a signed Twilio webhook, for the timer tests.
+    static var timerConfig: [String: Any] { [
+        "merge": ["pendingWindowMs": 400, "maxFutureSkewMs": 5000],
+        "server": ["publicUrl": WebhookRouteTests.publicUrl],
+        "providers": ["twilio": ["authToken": WebhookRouteTests.twilioToken]],
+    ] }
+
     /// When the lease holder dies, another node takes the lease (3 s) and
     /// the timers keep firing: the syncStatus flip happens on the survivor.
     @Test func timersMoveToAnotherNodeWhenTheLeaseHolderIsKilled() throws {
         let redis = try RedisProcess()
-        let config: [String: Any] = [
-            "merge": ["pendingWindowMs": 400, "maxFutureSkewMs": 5000],
-            "server": ["publicUrl": WebhookRouteTests.publicUrl],
-            "providers": ["twilio": ["authToken": WebhookRouteTests.twilioToken]],
-        ]
+        let config = Self.timerConfig
         let a = try Self.node(redis, "a", config)
         let b = try Self.node(redis, "b", config)
         var holder = ""
@@ -441,11 +444,7 @@ import Glibc
     /// applied by every node at the same hub time.
     @Test func aSyncStatusTimerFiresOncePerCluster() throws {
         let redis = try RedisProcess()
-        let config: [String: Any] = [
-            "merge": ["pendingWindowMs": 400, "maxFutureSkewMs": 5000],
-            "server": ["publicUrl": WebhookRouteTests.publicUrl],
-            "providers": ["twilio": ["authToken": WebhookRouteTests.twilioToken]],
-        ]
+        let config = Self.timerConfig
         let a = try Self.node(redis, "a", config)
         let b = try Self.node(redis, "b", config)
         let ws = try b.connect("/ws/calls/timer")
