@@ -25,12 +25,19 @@ public enum TokenMinter {
     /// - Parameter kid: written into the header when given.
     /// - Returns: nil only if OpenSSL fails to sign.
     public static func sign(_ claims: Claims, privateKey: Crypto.PrivateKey, kid: String? = nil) -> String? {
-        var header: [String: JSONValue] = [
-            "alg": .string(JWTAlgorithm(scheme: privateKey.scheme).rawValue),
-            "typ": .string("JWT"),
-        ]
+        var header: [String: JSONValue] = ["typ": .string("JWT")]
         if let kid { header["kid"] = .string(kid) }
-        let input = signingInput(header: header, payload: payload(claims))
+        return sign(header: header, payload: payload(claims), privateKey: privateKey)
+    }
+
+    /// A compact JWS over any payload, for tokens other services read (APNs
+    /// provider tokens, OAuth assertions). `alg` follows the key type;
+    /// `header` adds the other members (`kid`, `typ`), nothing is implied.
+    /// - Returns: nil only if OpenSSL fails to sign.
+    public static func sign(header: [String: JSONValue], payload: JSONValue, privateKey: Crypto.PrivateKey) -> String? {
+        var fields = header
+        fields["alg"] = .string(JWTAlgorithm(scheme: privateKey.scheme).rawValue)
+        let input = signingInput(header: fields, payload: payload)
         guard let signature = privateKey.sign(message: Array(input.utf8)) else { return nil }
         return input + "." + Crypto.base64URLEncode(signature)
     }

@@ -425,13 +425,16 @@ public final class Hub {
     /// flips, quality warnings clearing), held-back quality frames, the
     /// dashboard flush. Called from the transport's timer.
     public func runTimers(now: Int64) {
-        // In a cluster only the log changes documents: ticks go through it.
-        if let cluster { proposeClusterTicks(cluster, now: now) }
-        for channel in sessions.values where cluster == nil {
-            guard let deadline = channel.engine.nextDeadline(), deadline <= now,
-                  let outcome = channel.engine.tick(now: now) else { continue }
-            publish(outcome, on: channel, now: now)
-            if outbound != nil { outboundTicked(outcome, on: channel, now: now) }
+        if let cluster {
+            // In a cluster only the log changes documents: ticks go through it.
+            proposeClusterTicks(cluster, now: now)
+        } else {
+            for channel in sessions.values {
+                guard let deadline = channel.engine.nextDeadline(), deadline <= now,
+                      let outcome = channel.engine.tick(now: now) else { continue }
+                publish(outcome, on: channel, now: now)
+                if outbound != nil { outboundTicked(outcome, on: channel, now: now) }
+            }
         }
         runPush(now: now)
         if outbound != nil { runOutbound(now: now) }

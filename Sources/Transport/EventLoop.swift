@@ -25,14 +25,14 @@ final class EventLoop {
 final class TurnEndWatcher {
     private let watcher: UnsafeMutablePointer<ev_prepare>
     private let loop: EventLoop
-    private let box: TurnEndAction
+    fileprivate let action: () -> Void
 
     init(loop: EventLoop, action: @escaping () -> Void) {
         self.loop = loop
-        box = TurnEndAction(action)
+        self.action = action
         watcher = .allocate(capacity: 1)
         watcher.initialize(to: ev_prepare())
-        CLibEV_prepareStart(loop.loop, watcher, prepareCallback, Unmanaged.passUnretained(box).toOpaque())
+        CLibEV_prepareStart(loop.loop, watcher, prepareCallback, Unmanaged.passUnretained(self).toOpaque())
     }
 
     deinit {
@@ -41,14 +41,9 @@ final class TurnEndWatcher {
     }
 }
 
-private final class TurnEndAction {
-    let action: () -> Void
-    init(_ action: @escaping () -> Void) { self.action = action }
-}
-
 private func prepareCallback(_ loop: OpaquePointer?, _ watcher: UnsafeMutablePointer<ev_prepare>?, _ revents: Int32) {
     guard let watcher, let data = CLibEV_prepareData(watcher) else { return }
-    Unmanaged<TurnEndAction>.fromOpaque(data).takeUnretainedValue().action()
+    Unmanaged<TurnEndWatcher>.fromOpaque(data).takeUnretainedValue().action()
 }
 
 /// Something that owns a file descriptor the loop watches. A base class, not

@@ -319,9 +319,10 @@ public final class Server: @unchecked Sendable {
             if let slot, slot.pointee != 0 { admitted[slot.pointee] = nil }
             return lws_callback_http_dummy(wsi, reason, user, input, len)
         case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+            // The frames these commits make leave with the rest of the
+            // turn's, from `turnEnd`.
             hub.processCommitted()
             beginDrainIfRequested()
-            turnWrites.run()
             return 0
         default:
             return lws_callback_http_dummy(wsi, reason, user, input, len)

@@ -27,9 +27,8 @@ final class TurnWrites {
         pending.append(connection)
     }
 
-    /// At the end of a turn, and after `EVENT_WAIT_CANCELLED`'s work
-    /// (finished commits, which queue frames of their own): writes every
-    /// pending connection's frames.
+    /// At the end of a turn (after every callback of it, `EVENT_WAIT_CANCELLED`'s
+    /// finished commits included): writes every pending connection's frames.
     func run() {
         let due = pending
         pending = []

@@ -1,3 +1,4 @@
+import Auth
 import CallState
 import Crypto
 import JSONCodec
@@ -25,18 +26,12 @@ enum PushRequests {
         }
     }
 
-    /// A compact JWS: `base64url(header).base64url(payload).base64url(signature)`.
-    static func jws(header: JSONValue, payload: JSONValue, key: Crypto.PrivateKey) -> String? {
-        let input = Crypto.base64URLEncode(JSONCodec.encode(header)) + "." + Crypto.base64URLEncode(JSONCodec.encode(payload))
-        guard let signature = key.sign(message: Array(input.utf8)) else { return nil }
-        return input + "." + Crypto.base64URLEncode(signature)
-    }
-
     // MARK: APNs
 
     /// The provider token: ES256, `kid` = key id, `iss` = team id, `iat`.
     static func apnsJWT(keyId: String, teamId: String, key: Crypto.PrivateKey, nowSec: Int64) -> String? {
-        jws(header: ["alg": "ES256", "kid": .string(keyId)], payload: ["iss": .string(teamId), "iat": .int(nowSec)], key: key)
+        // The key is checked to be P-256 at start (`PushService`): `alg` is ES256.
+        TokenMinter.sign(header: ["kid": .string(keyId)], payload: ["iss": .string(teamId), "iat": .int(nowSec)], privateKey: key)
     }
 
     /// `POST /3/device/<token>` with the VoIP headers; the body is the data
@@ -90,13 +85,14 @@ enum PushRequests {
     /// The OAuth 2.0 JWT-bearer grant (RFC 7523): an RS256 assertion signed
     /// with the service account's key, POSTed form-encoded to its `token_uri`.
     static func fcmTokenRequest(_ account: ServiceAccount, nowSec: Int64) -> (url: String, headers: [String], body: [UInt8])? {
-        var header: [String: JSONValue] = ["alg": "RS256", "typ": "JWT"]
+        // The key is checked to be RSA when the account is read: `alg` is RS256.
+        var header: [String: JSONValue] = ["typ": "JWT"]
         if let kid = account.privateKeyId { header["kid"] = .string(kid) }
         let claims: JSONValue = [
             "iss": .string(account.clientEmail), "scope": .string(fcmScope), "aud": .string(account.tokenURI),
             "iat": .int(nowSec), "exp": .int(nowSec + 3600),
         ]
-        guard let assertion = jws(header: .object(header), payload: claims, key: account.privateKey) else { return nil }
+        guard let assertion = TokenMinter.sign(header: header, payload: claims, privateKey: account.privateKey) else { return nil }
         let form = "grant_type=" + percentEncoded("urn:ietf:params:oauth:grant-type:jwt-bearer")
             + "&assertion=" + percentEncoded(assertion)
         return (account.tokenURI, ["content-type: application/x-www-form-urlencoded", "accept: application/json"], Array(form.utf8))
