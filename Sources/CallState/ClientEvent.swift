@@ -24,4 +24,16 @@ public enum ClientEvent {
     public static func callState(for event: String) -> CallStateValue? {
         CallStateValue(rawValue: event) ?? aliases[event]
     }
+
+    /// Other spellings backends send for the same states.
+    static let backendSpellings: [String: CallStateValue] = [
+        "cancelled": .canceled, "no-answer": .noAnswer, "onhold": .onHold, "on-hold": .onHold,
+    ]
+
+    /// A state named by a backend (`state` of the generic webhook and of
+    /// `POST /api/calls/{id}/events`): the event vocabulary above, or one of
+    /// `backendSpellings`. One table, so one body means the same on both routes.
+    public static func callState(backendName name: String) -> CallStateValue? {
+        callState(for: name) ?? backendSpellings[name]
+    }
 }

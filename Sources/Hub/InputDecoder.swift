@@ -58,7 +58,7 @@ public enum InputDecoder {
         case .string(let name)? where stateByName:
             // The generic webhook's shape, `"state": "connected"`, means the
             // same here: one body works on both backend routes (issue 27).
-            guard let state = ClientEvent.callState(for: name) else { throw .invalid("unknown state \"\(name)\"") }
+            guard let state = ClientEvent.callState(backendName: name) else { throw .invalid("unknown state \"\(name)\"") }
             builder.append(.callState, .string(state.rawValue))
         case nil:
             break
@@ -94,7 +94,7 @@ public enum InputDecoder {
                                     seq: try integer(body["seq"], name: "seq") ?? 0, eventId: eventId)
         if let event = body["event"] {
             guard let name = event.stringValue else { throw .invalid("event must be a string") }
-            guard let state = ClientEvent.callState(for: name) else { throw .invalid("unknown event \"\(name)\"") }
+            guard let state = ClientEvent.callState(backendName: name) else { throw .invalid("unknown event \"\(name)\"") }
             builder.append(.callState, .string(state.rawValue))
         }
         var quality: [QualitySample] = []

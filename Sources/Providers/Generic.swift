@@ -23,21 +23,6 @@ import CallState
 public enum Generic {
     static let toleranceSeconds: Int64 = 5 * 60
 
-    /// The client / backend vocabulary of §1.1, plus every state by name.
-    static let stateVocabulary: [String: CallStateValue] = {
-        var map: [String: CallStateValue] = [:]
-        for state in CallStateValue.allCases { map[state.rawValue] = state }
-        let events: [String: CallStateValue] = [
-            "accept": .connected, "open": .connected, "reconnected": .connected,
-            "hold": .onHold, "unhold": .connected,
-            "disconnected": .ended, "closed": .ended,
-            "reject": .declined, "cancel": .canceled, "cancelled": .canceled, "error": .failed,
-            "no-answer": .noAnswer, "onhold": .onHold, "on-hold": .onHold,
-        ]
-        map.merge(events) { _, new in new }
-        return map
-    }()
-
     static func handle(_ request: WebhookRequest, sessionId: String, secret: String,
                        now: Int64) throws(WebhookError) -> WebhookResult {
         try request.requireJSONContentType()
@@ -58,7 +43,7 @@ public enum Generic {
         // both routes should not need two shapes (issue 27).
         switch body["state"] {
         case .string(let name)?:
-            guard let state = stateVocabulary[name] else { throw .unprocessable("unknown state \"\(name)\"") }
+            guard let state = ClientEvent.callState(backendName: name) else { throw .unprocessable("unknown state \"\(name)\"") }
             builder.set(.callState, state: state)
         case .object(let fields)?:
             try setFields(&builder, fields)
@@ -114,7 +99,7 @@ public enum Generic {
         }
         switch field {
         case .callState:
-            guard let s = value.stringValue, let state = stateVocabulary[s] else {
+            guard let s = value.stringValue, let state = ClientEvent.callState(backendName: s) else {
                 throw .unprocessable("unknown state for callState")
             }
             builder.set(.callState, state: state)

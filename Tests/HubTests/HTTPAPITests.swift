@@ -67,6 +67,10 @@ import Testing
         let event = try hub.http.postJSON("/api/calls/be-str/events", #"{"id":"n-2","state":"accept"}"#)
         #expect(event.status == 200, "\(event.text)")
         #expect(try hub.http.get("/api/calls/be-str").json["callState"] as? String == "connected", "client event names map too")
+        // The generic webhook's other spellings mean the same here: one table.
+        let spelled = try hub.http.postJSON("/api/calls/be-str/events", #"{"id":"n-3","state":"on-hold"}"#)
+        #expect(spelled.status == 200, "\(spelled.text)")
+        #expect(try hub.http.get("/api/calls/be-str").json["callState"] as? String == "on_hold")
         for bad in [#"{"state":"nope"}"#, #"{"state":7}"#] {
             let response = try hub.http.postJSON("/api/calls/be-bad/events", bad)
             #expect(response.status == 422, "\(bad): \(response.status) \(response.text)")
