@@ -27,8 +27,9 @@ import Glibc
         mutating func pick<T>(_ items: [T]) -> T { items[below(items.count)] }
     }
 
-    /// Read-only: history answers are deferred (the archive thread), so a
-    /// valid token makes the chaos cut connections while those are pending.
+    /// A valid token (sub `chaos`): history answers and device writes are
+    /// deferred (the archive thread, the journal), so the chaos cuts
+    /// connections while those are pending. Neither touches a document.
     static let dashboardToken = HubProcess.token(role: .dashboard, sub: "chaos", ttl: 3600)
 
     static let requests: [String] = [
@@ -51,6 +52,9 @@ import Glibc
         "GET /api/calls/keep-1/quality HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(dashboardToken)\r\n\r\n",
         "GET /api/quality/summary?by=hour HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(dashboardToken)\r\n\r\n",
         "DELETE /api/calls/keep-9 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer junk\r\n\r\n",
+        // The device registry with the user's own token: journaled writes, answered after their commit.
+        "PUT /api/users/chaos/devices/d1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(dashboardToken)\r\nContent-Type: application/json\r\nContent-Length: 48\r\n\r\n{\"platform\":\"android\",\"pushToken\":\"chaos-token\"}",
+        "DELETE /api/users/chaos/devices/d1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(dashboardToken)\r\n\r\n",
     ]
 
     static let junk: [[UInt8]] = [[0], [13], [10], [13, 10], [32], [0xFF], Array("\r\n\r\n".utf8), Array("%00".utf8),
