@@ -33,7 +33,7 @@ public struct APIRouter {
             return only("GET", req) { .json(200, ["status": "ok"]) }
         case .readyz:
             return only("GET", req) {
-                if hub.draining { return .error(503, "draining", "hub is shutting down", headers: [("Retry-After", "5")]) }
+                if hub.draining { return Hub.drainingResponse }
                 if !hub.storeHealthy { return .error(503, "store_unavailable", "the journal is failing", headers: [("Retry-After", "5")]) }
                 return .json(200, ["status": "ready"])
             }
@@ -199,7 +199,7 @@ public struct APIRouter {
         if let type = req.headers["content-type"], !type.lowercased().hasPrefix("application/json") {
             return .error(415, "unsupported_media_type", "send application/json")
         }
-        guard !hub.draining else { return .error(503, "draining", "hub is shutting down", headers: [("Retry-After", "5")]) }
+        guard !hub.draining else { return Hub.drainingResponse }
         let body: JSONValue
         do { body = try JSONCodec.parse(req.body) } catch { return .error(400, "invalid_json", "body is not valid JSON") }
         guard case .object = body else { return .error(400, "invalid_json", "body must be a JSON object") }

@@ -39,7 +39,7 @@ extension APIRouter {
         case "DELETE":
             return deferred(exchangeId, guarded(req, now) { Hub.deviceRefusal($0, sub) } then: { caller in
                 if let limited = rateLimited(caller, now) { return limited }
-                guard !hub.draining else { return .error(503, "draining", "hub is shutting down", headers: [("Retry-After", "5")]) }
+                guard !hub.draining else { return Hub.drainingResponse }
                 guard hub.push.devices(of: sub).contains(where: { $0.deviceId == deviceId }) else {
                     return .error(404, "not_found", "no device \(deviceId) for \(sub)")
                 }

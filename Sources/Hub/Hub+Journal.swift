@@ -14,6 +14,9 @@ extension Hub {
     static let storeUnavailable = HTTPResponse.error(503, "store_unavailable", "could not store the input; retry",
                                                      headers: [("Retry-After", "1")])
 
+    /// 503 for a write (or a new upgrade) while the hub drains on SIGTERM.
+    public static let drainingResponse = HTTPResponse.error(503, "draining", "hub is shutting down", headers: [("Retry-After", "5")])
+
     struct PendingInput {
         let sessionId: String
         let decoded: DecodedInput

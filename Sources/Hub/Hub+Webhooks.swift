@@ -9,7 +9,7 @@ extension Hub {
     /// `respond` once every event of the request is committed and applied.
     func webhook(_ route: WebhookRoute, _ req: HTTPRequest, now: Int64,
                  respond: @escaping (HTTPResponse) -> Void) -> HTTPResponse {
-        guard !draining else { return .error(503, "draining", "hub is shutting down", headers: [("Retry-After", "5")]) }
+        guard !draining else { return Hub.drainingResponse }
         let request = WebhookRequest(path: req.path, query: req.query, rawQuery: req.rawQuery,
                                      headers: req.headers, body: req.body)
         return applyWebhook(route, Result { () throws(WebhookError) in try webhooks.handle(route, request, now: now) },

@@ -539,7 +539,7 @@ public final class Server: @unchecked Sendable {
         var refusedOrigin: String?
         let sessionId = Server.sessionId(inPath: path)
         let refusal: HTTPResponse? = {
-            if hub.draining { return .error(503, "draining", "hub is shutting down", headers: [("Retry-After", "5")]) }
+            if hub.draining { return Hub.drainingResponse }
             guard sessionId != nil || path == "/ws/dashboard" else {
                 return .error(404, "not_found", "no WebSocket endpoint at \(path)")
             }
