@@ -172,10 +172,7 @@ extension Hub {
             let channel = clusterChannel(entry.sessionId, epoch: entry.epoch, logId: logEntry.id, cluster)
             let outcome = submit(local?.decoded ?? DecodedInput(input: entry.input), to: entry.sessionId,
                                  now: entry.input.receivedAt)
-            let doc = channel.engine.document
-            for callId in [doc.providerCallId, doc.twilioCallSid].compactMap({ $0 }) {
-                sessionsByProviderCallId[callId] = entry.sessionId
-            }
+            indexProviderCallIds(channel)
             guard local != nil else { return }
             if cluster.durable.remove(token) != nil {
                 complete(token, outcome, cluster)
@@ -326,10 +323,7 @@ extension Hub {
         guard let cluster else { return }
         if let checkpoint {
             for snapshot in checkpoint.sessions {
-                let channel = SessionChannel(engine: try snapshot.session(), replayFrames: config.retention.replayFrames)
-                channel.replay = ReplayLog(capacity: config.retention.replayFrames, startVersion: channel.engine.version)
-                channel.announcedWarnings = channel.engine.quality.warnings
-                sessions[snapshot.sessionId] = channel
+                try restoreSnapshot(snapshot)
                 cluster.born.insert(snapshot.sessionId)
             }
             if case .object(let dropped)? = try? JSONCodec.parse(checkpoint.dropped) {
@@ -339,9 +333,6 @@ extension Hub {
             cluster.lastCheckpoint = checkpoint.id
         }
         for entry in entries { applyClustered(entry, cluster) }
-        for (id, channel) in sessions {
-            let doc = channel.engine.document
-            for callId in [doc.providerCallId, doc.twilioCallSid].compactMap({ $0 }) { sessionsByProviderCallId[callId] = id }
-        }
+        indexProviderCallIds()
     }
 }

@@ -111,12 +111,7 @@ extension Hub {
     /// at; same epochs, same versions, and the frames since the snapshot for
     /// resume.
     public func restore(snapshots: [SessionSnapshot], entries: [JournalEntry]) throws(StoreError) {
-        for snapshot in snapshots {
-            let channel = SessionChannel(engine: try snapshot.session(), replayFrames: config.retention.replayFrames)
-            channel.replay = ReplayLog(capacity: config.retention.replayFrames, startVersion: channel.engine.version)
-            channel.announcedWarnings = channel.engine.quality.warnings
-            sessions[snapshot.sessionId] = channel
-        }
+        for snapshot in snapshots { try restoreSnapshot(snapshot) }
         for entry in entries {
             let channel = sessions[entry.sessionId] ?? createChannel(entry.sessionId, epoch: entry.epoch)
             let outcome = channel.engine.apply(entry.input, now: entry.input.receivedAt)
@@ -131,10 +126,32 @@ extension Hub {
                 outboundApplied(outcome, on: channel, origin: { InputCodec.encode(entry.input) }, now: entry.input.receivedAt)
             }
         }
-        for (id, channel) in sessions {
-            markForArchive(channel)  // re-archived: the last run may have stopped before it was
-            let doc = channel.engine.document
-            for callId in [doc.providerCallId, doc.twilioCallSid].compactMap({ $0 }) { sessionsByProviderCallId[callId] = id }
+        for channel in sessions.values { markForArchive(channel) }  // re-archived: the last run may have stopped before it was
+        indexProviderCallIds()
+    }
+
+    /// A session as its snapshot left it, in memory, with an empty replay
+    /// window starting at its version (journal and cluster restores).
+    func restoreSnapshot(_ snapshot: SessionSnapshot) throws(StoreError) {
+        let channel = SessionChannel(engine: try snapshot.session(), replayFrames: config.retention.replayFrames)
+        channel.replay = ReplayLog(capacity: config.retention.replayFrames, startVersion: channel.engine.version)
+        channel.announcedWarnings = channel.engine.quality.warnings
+        sessions[snapshot.sessionId] = channel
+    }
+
+    /// Provider call ids (CallSid, conversation_id, …) → session, for every
+    /// session in memory: after a restore, so webhooks find their sessions.
+    func indexProviderCallIds() {
+        for channel in sessions.values { indexProviderCallIds(channel) }
+    }
+
+    /// Indexes one session's provider call ids, read from their registers
+    /// (no document is built: a cluster node does this per applied input).
+    func indexProviderCallIds(_ channel: SessionChannel) {
+        for field in [Field.providerCallId, .twilioCallSid] {
+            if let callId = channel.engine.winner(field)?.value.stringValue {
+                sessionsByProviderCallId[callId] = channel.engine.sessionId
+            }
         }
     }
 
